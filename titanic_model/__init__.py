@@ -1,0 +1,1 @@
+"""Titanic survival prediction: schema, features, pipeline and the MLflow pyfunc."""

@@ -1,0 +1,201 @@
+"""Feature engineering as scikit-learn transformers: DataFrame in, DataFrame out.
+
+Every transformer keeps the columns it receives and adds its own, so they chain in any
+order inside one :class:`~sklearn.pipeline.Pipeline`. Whatever is learnt from data is learnt
+in ``fit`` and kept in attributes ending with ``_``; serving therefore runs exactly the code
+and the state that training used.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+# Kaggle names read "Surname, Title. Given names"; the title is between the comma and the dot.
+_TITLE_PATTERN = re.compile(r",\s*([^.,]+?)\s*\.")
+# French and honorific spellings of the common titles.
+_TITLE_SYNONYMS = {"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs", "Lady": "Mrs", "Sir": "Mr"}
+RARE_TITLE = "Rare"
+UNKNOWN_DECK = "U"
+
+
+class _DataFrameTransformer(TransformerMixin, BaseEstimator):
+    """Base for transformers that add columns to a DataFrame.
+
+    Subclasses set ``added_columns`` and implement ``_add_features``.
+    """
+
+    added_columns: tuple[str, ...] = ()
+
+    def fit(self, frame: pd.DataFrame, y: object = None) -> _DataFrameTransformer:
+        """Learn nothing; stateless transformers are fitted as soon as they see columns."""
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        return self
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return a copy of ``frame`` with this transformer's columns added."""
+        check_is_fitted(self, "feature_names_in_")
+        return self._add_features(frame.copy())
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """Names of the output columns: the input's plus the added ones."""
+        check_is_fitted(self, "feature_names_in_")
+        return np.asarray([*self.feature_names_in_, *self.added_columns], dtype=object)
+
+    def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+def extract_title(names: pd.Series) -> pd.Series:
+    """Extract the normalised title ("Mr", "Miss", …) from Kaggle-style names.
+
+    Args:
+        names: Names like ``"Braund, Mr. Owen Harris"``.
+
+    Returns:
+        The title, with French spellings mapped to English ones; NaN where none is found.
+    """
+    titles = names.astype(object).str.extract(_TITLE_PATTERN, expand=False).str.strip()
+    return titles.replace(_TITLE_SYNONYMS)
+
+
+class TitleExtractor(_DataFrameTransformer):
+    """Add ``Title`` from ``Name``, grouping titles rarer than ``min_count`` as "Rare".
+
+    Args:
+        min_count: Titles seen fewer times than this in ``fit`` become "Rare", and so do
+            titles never seen in ``fit`` and names without a title.
+    """
+
+    added_columns = ("Title",)
+
+    def __init__(self, min_count: int = 10):
+        self.min_count = min_count
+
+    def fit(self, frame: pd.DataFrame, y: object = None) -> TitleExtractor:
+        """Learn which titles are frequent enough to keep."""
+        super().fit(frame, y)
+        counts = extract_title(frame["Name"]).value_counts()
+        self.frequent_titles_ = sorted(counts[counts >= self.min_count].index)
+        return self
+
+    def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        titles = extract_title(frame["Name"])
+        frame["Title"] = titles.where(titles.isin(self.frequent_titles_), RARE_TITLE)
+        return frame
+
+
+class FamilyFeatures(_DataFrameTransformer):
+    """Add ``FamilySize`` (the passenger plus relatives aboard) and ``IsAlone``."""
+
+    added_columns = ("FamilySize", "IsAlone")
+
+    def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        frame["FamilySize"] = frame["SibSp"] + frame["Parch"] + 1
+        frame["IsAlone"] = (frame["FamilySize"] == 1).astype("float64")
+        return frame
+
+
+class CabinFeatures(_DataFrameTransformer):
+    """Add ``HasCabin`` and ``Deck`` (the cabin's letter, "U" when unknown)."""
+
+    added_columns = ("HasCabin", "Deck")
+
+    def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        cabin = frame["Cabin"].astype(object)
+        frame["HasCabin"] = cabin.notna().astype("float64")
+        first_letter = cabin.str.strip().str[:1].str.upper()
+        frame["Deck"] = first_letter.where(first_letter.str.isalpha().fillna(False), UNKNOWN_DECK)
+        return frame
+
+
+def ticket_prefix(tickets: pd.Series) -> pd.Series:
+    """Normalise the letters before a ticket's number: ``"A/5. 21171"`` becomes ``"A5"``.
+
+    Args:
+        tickets: Raw ticket strings.
+
+    Returns:
+        The upper-cased prefix without punctuation, or "NONE" for purely numeric tickets.
+    """
+    parts = tickets.astype(object).str.strip().str.rsplit(" ", n=1)
+    prefix = parts.map(lambda p: p[0] if isinstance(p, list) and len(p) == 2 else "")
+    prefix = prefix.str.replace(r"[^A-Za-z0-9]", "", regex=True).str.upper()
+    return prefix.where(prefix != "", "NONE")
+
+
+class TicketFeatures(_DataFrameTransformer):
+    """Add ``TicketPrefix``, ``TicketNumberLength`` and ``TicketGroupSize``.
+
+    ``TicketGroupSize`` counts the passengers who shared the ticket in the data seen by ``fit``
+    (people travelling together bought one ticket); a ticket never seen counts as 1.
+    """
+
+    added_columns = ("TicketPrefix", "TicketNumberLength", "TicketGroupSize")
+
+    def fit(self, frame: pd.DataFrame, y: object = None) -> TicketFeatures:
+        """Learn how many passengers travelled on each ticket."""
+        super().fit(frame, y)
+        self.ticket_counts_ = frame["Ticket"].astype(object).str.strip().value_counts().to_dict()
+        return self
+
+    def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        tickets = frame["Ticket"].astype(object).str.strip()
+        frame["TicketPrefix"] = ticket_prefix(tickets)
+        number = tickets.str.rsplit(" ", n=1).str[-1]
+        frame["TicketNumberLength"] = number.str.count(r"\d").astype("float64")
+        counts = tickets.map(self.ticket_counts_).astype("float64")
+        frame["TicketGroupSize"] = counts.fillna(1.0)
+        return frame
+
+
+class FarePerPerson(_DataFrameTransformer):
+    """Add ``FarePerPerson``: a ticket's fare is for the whole family travelling on it.
+
+    Must run after :class:`FamilyFeatures`; a missing fare stays missing for the imputer.
+    """
+
+    added_columns = ("FarePerPerson",)
+
+    def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        frame["FarePerPerson"] = frame["Fare"] / frame["FamilySize"]
+        return frame
+
+
+class GroupMedianImputer(_DataFrameTransformer):
+    """Fill missing values of ``column`` with its median within groups of ``by``.
+
+    Age is missing for a fifth of passengers and varies strongly by title (a "Master" is a
+    boy), so a per-title median is far better than a global one.
+
+    Args:
+        column: The column to fill.
+        by: The grouping column; groups unseen in ``fit`` get the overall median.
+    """
+
+    def __init__(self, column: str = "Age", by: str = "Title"):
+        self.column = column
+        self.by = by
+
+    def fit(self, frame: pd.DataFrame, y: object = None) -> GroupMedianImputer:
+        """Learn the median of ``column`` per group and overall."""
+        super().fit(frame, y)
+        values = frame[self.column].astype("float64")
+        self.overall_median_ = float(values.median()) if values.notna().any() else 0.0
+        self.group_medians_ = values.groupby(frame[self.by]).median().dropna().to_dict()
+        return self
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        """Names of the output columns: the input's, unchanged."""
+        check_is_fitted(self, "feature_names_in_")
+        return np.asarray(self.feature_names_in_, dtype=object)
+
+    def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        group_median = frame[self.by].map(self.group_medians_).astype("float64")
+        filled = frame[self.column].astype("float64").fillna(group_median)
+        frame[self.column] = filled.fillna(self.overall_median_)
+        return frame

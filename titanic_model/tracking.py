@@ -1,0 +1,174 @@
+"""Everything that talks to MLflow's tracking server and model registry."""
+
+from __future__ import annotations
+
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import joblib
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models.model import ModelInfo
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+from sklearn.pipeline import Pipeline
+
+import titanic_model
+from titanic_model.config import CHAMPION_ALIAS, StorageConfig
+from titanic_model.data import read_passenger_csv
+from titanic_model.model import PIPELINE_ARTIFACT, TitanicSurvivalModel, model_signature
+from titanic_model.schema import LABEL
+
+SPLITS_DIR = "splits"
+MODEL_ARTIFACT = "model"
+PREPARE_RUN_TAG = "prepare_run_id"
+# What the served model needs, pinned to the versions it was trained with.
+_SERVING_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "joblib")
+
+
+def log_dataset(frame: pd.DataFrame, name: str, source_uri: str, context: str) -> str:
+    """Record ``frame`` as an MLflow dataset input of the active run.
+
+    Args:
+        frame: The data, label included.
+        name: The dataset's name (``"train"``, ``"holdout"``).
+        source_uri: Where the data came from, recorded as the dataset's source.
+        context: The dataset's role in this run (``"training"``, ``"evaluation"``…).
+
+    Returns:
+        The dataset's digest, which identifies its content.
+    """
+    dataset = mlflow.data.from_pandas(frame, source=source_uri, name=name, targets=LABEL)
+    mlflow.log_input(dataset, context=context)
+    return dataset.digest
+
+
+def log_split(frame: pd.DataFrame, name: str, source_uri: str) -> str:
+    """Log a split as ``splits/<name>.csv`` and as a dataset input (context ``name``).
+
+    Args:
+        frame: The split, label included.
+        name: ``"train"`` or ``"holdout"``.
+        source_uri: Where the raw data came from.
+
+    Returns:
+        The dataset's digest.
+    """
+    digest = log_dataset(frame, name, source_uri, context=name)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        mlflow.log_artifact(str(path), artifact_path=SPLITS_DIR)
+    return digest
+
+
+def split_source(run_id: str) -> str:
+    """The raw data URI that the splits of prepare run ``run_id`` were cut from."""
+    return MlflowClient().get_run(run_id).data.params["data_uri"]
+
+
+def load_split(run_id: str, name: str) -> pd.DataFrame:
+    """Read a split that ``prepare`` logged in run ``run_id``.
+
+    Args:
+        run_id: The prepare run.
+        name: ``"train"`` or ``"holdout"``.
+
+    Returns:
+        The split as it was logged.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=f"{SPLITS_DIR}/{name}.csv", dst_path=folder
+        )
+        return read_passenger_csv(path, StorageConfig())
+
+
+def serving_requirements() -> list[str]:
+    """Pinned pip requirements of the served model: the versions installed here."""
+    return [f"{distribution}=={version(distribution)}" for distribution in _SERVING_DISTRIBUTIONS]
+
+
+def log_and_register_model(
+    pipeline: Pipeline, input_example: pd.DataFrame, model_name: str, tags: dict[str, str]
+) -> tuple[ModelInfo, ModelVersion]:
+    """Log the fitted pipeline as the custom pyfunc and register a new version of it.
+
+    Args:
+        pipeline: The fitted pipeline.
+        input_example: A few raw passenger records (no label); saved as strict JSON.
+        model_name: The registered model to add a version to.
+        tags: Tags for the new version (data digest, prepare run, CV score…).
+
+    Returns:
+        The logged model's info and the new registered version.
+    """
+    client = MlflowClient()
+    with tempfile.TemporaryDirectory() as folder:
+        pipeline_path = Path(folder) / "pipeline.joblib"
+        joblib.dump(pipeline, pipeline_path)
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT,
+            python_model=TitanicSurvivalModel(),
+            artifacts={PIPELINE_ARTIFACT: str(pipeline_path)},
+            # The package travels with the model, so it loads where titanic_model is not installed.
+            code_paths=[str(Path(titanic_model.__file__).parent)],
+            signature=model_signature(),
+            input_example=input_example.astype(object).where(input_example.notna(), None),
+            pip_requirements=serving_requirements(),
+        )
+    registered = mlflow.register_model(info.model_uri, model_name, tags=tags)
+    return info, client.get_model_version(model_name, registered.version)
+
+
+def latest_version(model_name: str) -> ModelVersion:
+    """The newest version of a registered model.
+
+    Raises:
+        MlflowException: When the model has no version.
+    """
+    versions = MlflowClient().search_model_versions(
+        f"name = '{model_name}'", order_by=["version_number DESC"], max_results=1
+    )
+    if not versions:
+        raise MlflowException(
+            f"registered model {model_name!r} has no version: run train first",
+            error_code=RESOURCE_DOES_NOT_EXIST,
+        )
+    return versions[0]
+
+
+def registered_version(model_uri: str) -> ModelVersion | None:
+    """The registry version behind ``models:/name/N`` or ``models:/name@alias``, else None."""
+    if not model_uri.startswith("models:/"):
+        return None
+    reference = model_uri.removeprefix("models:/")
+    client = MlflowClient()
+    if "@" in reference:
+        name, alias = reference.split("@", 1)
+        return client.get_model_version_by_alias(name, alias)
+    name, _, number = reference.rpartition("/")
+    return client.get_model_version(name, number) if name and number.isdigit() else None
+
+
+def champion(model_name: str) -> ModelVersion | None:
+    """The version holding the ``champion`` alias, or None before the first promotion."""
+    client = MlflowClient()
+    # A missing alias is reported differently by the stores; the model's alias map is not.
+    version = client.get_registered_model(model_name).aliases.get(CHAMPION_ALIAS)
+    return None if version is None else client.get_model_version(model_name, version)
+
+
+def promote(model_version: ModelVersion) -> None:
+    """Move the ``champion`` alias to ``model_version``."""
+    MlflowClient().set_registered_model_alias(
+        model_version.name, CHAMPION_ALIAS, model_version.version
+    )
+
+
+def version_uri(model_version: ModelVersion) -> str:
+    """``models:/name/N`` of a registered version."""
+    return f"models:/{model_version.name}/{model_version.version}"
