@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements.lock
+# `mlflow run --env-manager local` runs entry points with the `python` on PATH: the venv's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 # The embedded tracking store, unless the caller points MLflow elsewhere.
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 MLFLOW_RUN_ARGS ?=
@@ -37,7 +39,9 @@ format: install  ## Apply ruff's fixes and formatting.
 	$(BIN)/ruff format .
 
 test: lint  ## Lint, then the whole test suite (unit + integration).
-	$(BIN)/pytest
+	@$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$status
 
 test-unit: install  ## Only the fast unit tests.
 	$(BIN)/pytest tests/unit

@@ -25,6 +25,7 @@ from titanic_model.tracking import (
     latest_version,
     load_split,
     log_dataset,
+    log_new_params,
     promote,
     registered_version,
     split_source,
@@ -87,13 +88,8 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
         raise ConfigError(
             f"cannot tell which holdout to score {model_uri} on: pass -P prepare_run_id=<run id>"
         )
-    mlflow.log_params(
-        {
-            "model_uri": model_uri,
-            "gate_metric": config.gate_metric,
-            "prepare_run_id": prepare_run_id,
-        }
-    )
+    log_new_params({"model_name": config.model_name, "gate_metric": config.gate_metric})
+    mlflow.set_tags({"model_uri": model_uri, PREPARE_RUN_TAG: prepare_run_id})
     holdout = load_split(prepare_run_id, "holdout")
     labels = validate_passengers(holdout, with_label=True)[LABEL].to_numpy().astype(int)
     log_dataset(holdout, "holdout", split_source(prepare_run_id), "evaluation")

@@ -12,7 +12,7 @@ from entrypoints.cli import run_entry_point
 from titanic_model.config import PrepareConfig
 from titanic_model.data import read_passenger_csv
 from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.tracking import log_split
+from titanic_model.tracking import DATA_URI_TAG, log_new_params, log_split
 
 PARAMETERS = ("data_uri", "test_fraction", "seed")
 logger = logging.getLogger(__name__)
@@ -33,12 +33,16 @@ def prepare(config: PrepareConfig) -> str:
     """
     raw = read_passenger_csv(config.data_uri, config.storage)
     labels = validate_passengers(raw, with_label=True)[LABEL]
-    train, holdout = train_test_split(
-        raw, test_size=config.test_fraction, stratify=labels, random_state=config.seed
+    # A fresh index: the logged CSVs, and so the dataset digests, carry no row positions.
+    train, holdout = (
+        split.reset_index(drop=True)
+        for split in train_test_split(
+            raw, test_size=config.test_fraction, stratify=labels, random_state=config.seed
+        )
     )
-    mlflow.log_params(
-        {"data_uri": config.data_uri, "test_fraction": config.test_fraction, "seed": config.seed}
-    )
+    # The resolved data URI is a tag: under `mlflow run`, the data_uri parameter may be empty.
+    log_new_params({"test_fraction": config.test_fraction, "seed": config.seed})
+    mlflow.set_tag(DATA_URI_TAG, config.data_uri)
     digests = {name: log_split(split, name, config.data_uri) for name, split in
                (("train", train), ("holdout", holdout))}  # fmt: skip
     mlflow.set_tags({f"{name}_digest": digest for name, digest in digests.items()})

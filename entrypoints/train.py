@@ -18,6 +18,7 @@ from titanic_model.tracking import (
     load_split,
     log_and_register_model,
     log_dataset,
+    log_new_params,
     split_source,
 )
 from titanic_model.training import grid_search
@@ -28,6 +29,7 @@ PARAMETERS = (
     "n_trees",
     "max_depth",
     "min_samples_leaf",
+    "max_features",
     "cv_folds",
     "refit_metric",
     "model_name",
@@ -50,12 +52,13 @@ def train(config: TrainConfig) -> ModelVersion:
     if prepare_run_id is None:
         with mlflow.start_run(run_name="prepare", nested=True):
             prepare_run_id = prepare(config.prepare)
-    params = {k: v for k, v in as_params(config).items() if not k.startswith("prepare.")}
-    mlflow.log_params({**params, "prepare_run_id": prepare_run_id})
+    params = {k: v for k, v in as_params(config).items() if not k.startswith("prepare")}
+    log_new_params(params)
+    mlflow.set_tag(PREPARE_RUN_TAG, prepare_run_id)
 
     raw_training = load_split(prepare_run_id, "train")
     training = validate_passengers(raw_training, with_label=True)
-    digest = log_dataset(training, "train", split_source(prepare_run_id), "training")
+    digest = log_dataset(raw_training, "train", split_source(prepare_run_id), "training")
     features, labels = training.drop(columns=[LABEL]), training[LABEL].astype(int)
     result = grid_search(
         features,
@@ -64,6 +67,7 @@ def train(config: TrainConfig) -> ModelVersion:
             "n_estimators": list(config.n_trees),
             "max_depth": list(config.max_depth),
             "min_samples_leaf": list(config.min_samples_leaf),
+            "max_features": list(config.max_features),
         },
         cv_folds=config.cv_folds,
         seed=config.seed,

@@ -84,6 +84,24 @@ def _optional_text(params: Mapping[str, str], name: str) -> str | None:
     return (params.get(name) or "").strip() or None
 
 
+def _parse_feature_share_grid(name: str, text: str) -> tuple[float | str, ...]:
+    rule = "a comma-separated list of 'sqrt', 'log2' or fractions in (0, 1]"
+    values: list[float | str] = []
+    for item in text.split(","):
+        item = item.strip()
+        if item in ("sqrt", "log2"):
+            values.append(item)
+            continue
+        try:
+            value = float(item)
+        except ValueError:
+            raise _bad(name, text, rule) from None
+        if not (math.isfinite(value) and 0.0 < value <= 1.0):
+            raise _bad(name, text, rule)
+        values.append(value)
+    return tuple(dict.fromkeys(values))
+
+
 def _parse_choice(name: str, text: str, choices: tuple[str, ...]) -> str:
     value = text.strip()
     if value not in choices:
@@ -164,6 +182,7 @@ class TrainConfig:
         n_trees: Grid of forest sizes.
         max_depth: Grid of tree depths (None: unlimited).
         min_samples_leaf: Grid of minimum leaf sizes.
+        max_features: Grid of the share of features each split considers.
         cv_folds: Folds of the stratified cross-validation.
         seed: Seed of the folds and of the model.
         refit_metric: CV metric that picks the grid point to refit on all training data.
@@ -175,6 +194,7 @@ class TrainConfig:
     n_trees: tuple[int, ...] = (200,)
     max_depth: tuple[int | None, ...] = (6, 8, None)
     min_samples_leaf: tuple[int, ...] = (2, 4)
+    max_features: tuple[float | str, ...] = (0.5,)
     cv_folds: int = 5
     seed: int = 42
     refit_metric: str = "accuracy"
@@ -194,6 +214,9 @@ class TrainConfig:
             max_depth=_param(params, "max_depth", _parse_int_grid, cls.max_depth, 1, True),
             min_samples_leaf=_param(
                 params, "min_samples_leaf", _parse_int_grid, cls.min_samples_leaf, 1, False
+            ),
+            max_features=_param(
+                params, "max_features", _parse_feature_share_grid, cls.max_features
             ),
             cv_folds=_param(params, "cv_folds", _parse_int, cls.cv_folds, 2),
             seed=_param(params, "seed", _parse_int, cls.seed, 0),

@@ -19,6 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 _TITLE_PATTERN = re.compile(r",\s*([^.,]+?)\s*\.")
 # French and honorific spellings of the common titles.
 _TITLE_SYNONYMS = {"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs", "Lady": "Mrs", "Sir": "Mr"}
+# A ticket is an optional prefix ("A/5", "PC", "LINE") and an optional trailing number.
+_TICKET_PATTERN = re.compile(r"^(?P<prefix>.*?)\s*(?P<number>\d*)$")
 RARE_TITLE = "Rare"
 UNKNOWN_DECK = "U"
 
@@ -106,9 +108,9 @@ class CabinFeatures(_DataFrameTransformer):
     added_columns = ("HasCabin", "Deck")
 
     def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
-        cabin = frame["Cabin"].astype(object)
+        cabin = frame["Cabin"].astype(object).str.strip().replace("", np.nan)
         frame["HasCabin"] = cabin.notna().astype("float64")
-        first_letter = cabin.str.strip().str[:1].str.upper()
+        first_letter = cabin.str[:1].str.upper()
         frame["Deck"] = first_letter.where(first_letter.str.isalpha().fillna(False), UNKNOWN_DECK)
         return frame
 
@@ -122,8 +124,7 @@ def ticket_prefix(tickets: pd.Series) -> pd.Series:
     Returns:
         The upper-cased prefix without punctuation, or "NONE" for purely numeric tickets.
     """
-    parts = tickets.astype(object).str.strip().str.rsplit(" ", n=1)
-    prefix = parts.map(lambda p: p[0] if isinstance(p, list) and len(p) == 2 else "")
+    prefix = tickets.astype(object).str.strip().str.extract(_TICKET_PATTERN)["prefix"]
     prefix = prefix.str.replace(r"[^A-Za-z0-9]", "", regex=True).str.upper()
     return prefix.where(prefix != "", "NONE")
 
@@ -146,8 +147,8 @@ class TicketFeatures(_DataFrameTransformer):
     def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
         tickets = frame["Ticket"].astype(object).str.strip()
         frame["TicketPrefix"] = ticket_prefix(tickets)
-        number = tickets.str.rsplit(" ", n=1).str[-1]
-        frame["TicketNumberLength"] = number.str.count(r"\d").astype("float64")
+        number = tickets.str.extract(_TICKET_PATTERN)["number"]
+        frame["TicketNumberLength"] = number.str.len().astype("float64")
         counts = tickets.map(self.ticket_counts_).astype("float64")
         frame["TicketGroupSize"] = counts.fillna(1.0)
         return frame

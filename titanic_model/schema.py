@@ -134,7 +134,7 @@ def _check_field(field: Field, values: pd.Series) -> tuple[pd.Series, pd.Series]
             bad_values = coerced[outside].map(lambda v: f"{v!r} is not {field.rule()}")
             reasons[outside] = bad_values
     else:
-        is_missing = values.isna()
+        is_missing = values.isna() | values.map(lambda v: isinstance(v, str) and not v.strip())
         is_bool = values.map(lambda v: isinstance(v, bool | np.bool_))
         coerced = pd.to_numeric(values.where(~is_bool), errors="coerce").astype("float64")
         not_number = ~is_missing & coerced.isna()

@@ -25,8 +25,22 @@ from titanic_model.schema import LABEL
 SPLITS_DIR = "splits"
 MODEL_ARTIFACT = "model"
 PREPARE_RUN_TAG = "prepare_run_id"
+DATA_URI_TAG = "data_uri"
 # What the served model needs, pinned to the versions it was trained with.
 _SERVING_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "joblib")
+
+
+def log_new_params(params: dict[str, object]) -> None:
+    """Log the parameters that the active run does not have yet.
+
+    ``mlflow run`` logs the ``-P`` values, as typed, on the run before the entry point starts;
+    MLflow refuses to log a parameter twice, so those keep the user's spelling.
+
+    Args:
+        params: Parameter names and values.
+    """
+    existing = MlflowClient().get_run(mlflow.active_run().info.run_id).data.params
+    mlflow.log_params({k: v for k, v in params.items() if k not in existing})
 
 
 def log_dataset(frame: pd.DataFrame, name: str, source_uri: str, context: str) -> str:
@@ -67,7 +81,7 @@ def log_split(frame: pd.DataFrame, name: str, source_uri: str) -> str:
 
 def split_source(run_id: str) -> str:
     """The raw data URI that the splits of prepare run ``run_id`` were cut from."""
-    return MlflowClient().get_run(run_id).data.params["data_uri"]
+    return MlflowClient().get_run(run_id).data.tags[DATA_URI_TAG]
 
 
 def load_split(run_id: str, name: str) -> pd.DataFrame:

@@ -1,0 +1,135 @@
+"""Fixtures shared by the whole suite: data locations and real local processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+VENV_BIN = Path(sys.executable).parent
+
+
+def _data_file(variable: str, name: str) -> Path:
+    path = Path(os.environ.get(variable) or SHARED_DATA / name)
+    if not path.is_file():
+        pytest.fail(f"{path} not found: set {variable} or put the Kaggle files in {SHARED_DATA}")
+    return path.resolve()
+
+
+@pytest.fixture(scope="session")
+def train_csv() -> Path:
+    """Kaggle's 891 labelled passengers (never copied into the repository)."""
+    return _data_file("TITANIC_DATA_URI", "titanic_train.csv")
+
+
+@pytest.fixture(scope="session")
+def test_csv() -> Path:
+    """Kaggle's 418 unlabelled passengers."""
+    return _data_file("TITANIC_TEST_DATA_URI", "titanic_test.csv")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 90.0) -> None:
+    """Poll ``url`` until it answers 200; fail early if ``process`` dies."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a process started with ``start_new_session=True`` and all its children."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def start_process(
+    command: Sequence[str], log_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Start a server in its own session so it can be stopped with all its workers."""
+    log = log_path.open("wb")
+    return subprocess.Popen(
+        list(command),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env or os.environ.copy(),
+        start_new_session=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3-speaking server (moto's standalone server) on 127.0.0.1; yields its URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    process = start_process(
+        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/moto-api/", process)
+        yield url
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``mlflow server`` (sqlite backend, proxied local artifacts); yields its URL."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    env = os.environ.copy()
+    # The job-runner workers cost ~2.5 GB and serve features this project does not use.
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    process = start_process(
+        [
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        folder / "server.log",
+        env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/health", process)
+        yield url
+    finally:
+        stop_process(process)

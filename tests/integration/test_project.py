@@ -1,0 +1,282 @@
+"""The MLflow Project end to end: ``mlflow run`` as a user runs it, on two tracking backends.
+
+The same scenario runs against the embedded sqlite store and against a real ``mlflow server``
+process: a full run registers version 1 and makes it champion, the model loads in a fresh
+process that has not installed the project, a weaker model does not take the alias, and
+failing runs leave the registry exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import RunStatus
+
+from tests.conftest import PROJECT_ROOT, VENV_BIN
+
+pytestmark = pytest.mark.integration
+
+EXPERIMENT = "titanic-integration"
+
+
+def mlflow_params(**params: str) -> tuple[str, ...]:
+    """``-P name=value`` options for ``mlflow run``."""
+    return tuple(option for name, value in params.items() for option in ("-P", f"{name}={value}"))
+
+
+# Small but real: a 2-point grid, 3 folds.
+QUICK_GRID = {"n_trees": "40", "max_depth": "4,6", "min_samples_leaf": "2", "cv_folds": "3"}
+QUICK = mlflow_params(**QUICK_GRID)
+# A deliberately poor model: one stump.
+WEAK = mlflow_params(n_trees="1", max_depth="1", min_samples_leaf="100", cv_folds="2")
+
+
+@dataclass
+class Project:
+    """Runs ``mlflow run`` on the project against one tracking backend."""
+
+    tracking_uri: str
+    env: dict[str, str]
+
+    def run(self, *args: str, entry_point: str = "main") -> subprocess.CompletedProcess:
+        command = [
+            str(VENV_BIN / "mlflow"), "run", str(PROJECT_ROOT), "-e", entry_point,
+            "--env-manager", "local", "--experiment-name", EXPERIMENT, *args,
+        ]  # fmt: skip
+        return subprocess.run(
+            command, env=self.env, capture_output=True, text=True, timeout=600, check=False
+        )
+
+    @property
+    def client(self) -> MlflowClient:
+        return MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def runs(self) -> list:
+        experiment = self.client.get_experiment_by_name(EXPERIMENT)
+        return self.client.search_runs([experiment.experiment_id], max_results=1000)
+
+    def registry_state(self) -> tuple[list[str], dict[str, str]]:
+        # Stores disagree on whether versions are ints or strings: compare them as strings.
+        versions = self.client.search_model_versions("name = 'titanic'")
+        aliases = self.client.get_registered_model("titanic").aliases
+        return sorted(str(v.version) for v in versions), {k: str(v) for k, v in aliases.items()}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "server"])
+def project(request, tmp_path_factory, train_csv) -> Project:
+    folder = tmp_path_factory.mktemp(f"tracking-{request.param}")
+    if request.param == "sqlite":
+        tracking_uri = f"sqlite:///{folder / 'mlflow.db'}"
+        artifact_location = str(folder / "artifacts")
+    else:
+        tracking_uri = request.getfixturevalue("mlflow_server")
+        artifact_location = None  # the server proxies artifacts to its own destination
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TITANIC_", "AWS_"))}
+    env.update(
+        MLFLOW_TRACKING_URI=tracking_uri,
+        TITANIC_DATA_URI=str(train_csv),
+        TITANIC_CACHE_DIR=str(folder / "cache"),
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+    )
+    MlflowClient(tracking_uri).create_experiment(EXPERIMENT, artifact_location=artifact_location)
+    return Project(tracking_uri, env)
+
+
+@pytest.fixture(scope="module")
+def first_run(project: Project) -> subprocess.CompletedProcess:
+    """``mlflow run .`` with the quick grid: registers version 1."""
+    return project.run(*QUICK)
+
+
+def _children(project: Project, parent_id: str) -> dict[str, object]:
+    return {
+        run.info.run_name: run
+        for run in project.runs()
+        if run.data.tags.get("mlflow.parentRunId") == parent_id
+    }
+
+
+def test_main_run_chains_prepare_train_evaluate(project, first_run):
+    assert first_run.returncode == 0, first_run.stderr[-3000:]
+    parents = [r for r in project.runs() if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1
+    parent = parents[0]
+    assert parent.info.status == RunStatus.to_string(RunStatus.FINISHED)
+    children = _children(project, parent.info.run_id)
+    assert set(children) == {"prepare", "train", "evaluate"}
+
+    prepare, train, evaluate = children["prepare"], children["train"], children["evaluate"]
+    assert prepare.data.metrics["rows_raw"] == 891
+    assert prepare.data.metrics["rows_holdout"] == 179
+    assert {d.dataset.name for d in prepare.inputs.dataset_inputs} == {"train", "holdout"}
+    assert all(d.dataset.digest for d in prepare.inputs.dataset_inputs)
+    artifacts = {a.path for a in project.client.list_artifacts(prepare.info.run_id, "splits")}
+    assert artifacts == {"splits/train.csv", "splits/holdout.csv"}
+
+    # -P n_trees=40 reached train, and every grid point is a nested child run.
+    assert train.data.params["n_trees"] == "40"
+    assert train.data.tags["prepare_run_id"] == prepare.info.run_id
+    grid = _children(project, train.info.run_id)
+    assert len(grid) == 2
+    for point in grid.values():
+        for metric in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+            assert 0.0 <= point.data.metrics[f"cv_{metric}_mean"] <= 1.0
+            assert point.data.metrics[f"cv_{metric}_std"] >= 0.0
+    assert train.data.metrics["cv_accuracy_mean"] >= 0.78
+    assert [d.dataset.digest for d in train.inputs.dataset_inputs] == [
+        next(d.dataset.digest for d in prepare.inputs.dataset_inputs if d.dataset.name == "train")
+    ]
+
+    for metric in ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "brier_score"):
+        assert metric in {k.removeprefix("holdout_") for k in evaluate.data.metrics}
+    assert evaluate.data.metrics["holdout_roc_auc"] > 0.8
+    assert 0.7 < evaluate.data.metrics["baseline_women_survive_accuracy"] < 0.85
+    plots = {a.path for a in project.client.list_artifacts(evaluate.info.run_id, "plots")}
+    assert plots == {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/calibration.png"}
+    assert evaluate.data.tags["champion_decision"] == "promoted: first champion"
+    assert project.registry_state() == (["1"], {"champion": "1"})
+
+
+def test_registered_version_records_its_lineage(project, first_run):
+    version = project.client.get_model_version("titanic", "1")
+    prepare_run_id = version.tags["prepare_run_id"]
+    assert project.client.get_run(prepare_run_id).info.run_name == "prepare"
+    assert len(version.tags["train_data_digest"]) >= 8
+    assert float(version.tags["holdout_accuracy"]) > 0.7
+
+
+_FRESH_PROCESS_SCRIPT = """
+import json, sys
+import pandas as pd
+try:
+    import titanic_model
+except ImportError:
+    pass
+else:
+    sys.exit("titanic_model is importable: the test would not prove code_paths")
+import mlflow
+passengers = pd.read_csv(sys.argv[1])
+predictions = mlflow.pyfunc.load_model("models:/titanic/1").predict(passengers)
+print(json.dumps(predictions.to_dict(orient="list")))
+"""
+
+
+def test_model_loads_in_a_fresh_process_without_the_project(project, first_run, test_csv, tmp_path):
+    env = {k: v for k, v in project.env.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS_SCRIPT, str(test_csv)],
+        cwd=tmp_path,  # not the project folder: titanic_model must come from the model itself
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    predictions = pd.DataFrame(json.loads(result.stdout.strip().splitlines()[-1]))
+    passengers = pd.read_csv(test_csv)
+    assert len(predictions) == 418
+    assert predictions["PassengerId"].tolist() == passengers["PassengerId"].tolist()
+    assert set(predictions["survived"]) == {0, 1}
+    assert predictions["probability"].between(0, 1).all()
+    assert (predictions["survived"] == (predictions["probability"] >= 0.5)).all()
+
+
+def test_logged_model_carries_signature_example_and_pinned_requirements(
+    project, first_run, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", project.tracking_uri)
+    folder = Path(mlflow.artifacts.download_artifacts("models:/titanic/1", dst_path=tmp_path))
+    requirements = (folder / "requirements.txt").read_text().split()
+    assert "mlflow==3.17.2" in requirements
+    assert all("==" in line for line in requirements)
+    assert (folder / "code" / "titanic_model" / "model.py").is_file()
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not strict JSON")
+
+    example = json.loads((folder / "input_example.json").read_text(), parse_constant=refuse)
+    assert example
+    inputs = {c.name: c for c in mlflow.models.Model.load(folder).signature.inputs.inputs}
+    assert (inputs["Age"].type.name, inputs["Age"].required) == ("double", False)
+    assert (inputs["Sex"].type.name, inputs["Sex"].required) == ("string", True)
+    assert {name for name, column in inputs.items() if not column.required} == {
+        "PassengerId", "Age", "Fare", "Cabin", "Embarked"
+    }  # fmt: skip
+
+
+def test_same_data_and_parameters_give_the_same_model(project, first_run):
+    prepare_run_id = project.client.get_model_version("titanic", "1").tags["prepare_run_id"]
+    result = project.run(*QUICK, "-P", f"prepare_run_id={prepare_run_id}", entry_point="train")
+    assert result.returncode == 0, result.stderr[-3000:]
+    trains = [r for r in project.runs() if r.data.tags.get("prepare_run_id") == prepare_run_id]
+    trains = [r for r in trains if "cv_accuracy_mean" in r.data.metrics]
+    assert len(trains) == 2
+    assert trains[0].data.metrics == trains[1].data.metrics
+    assert project.registry_state() == (["1", "2"], {"champion": "1"})
+
+
+def test_a_weaker_model_does_not_take_the_champion_alias(project, first_run):
+    before_versions, _ = project.registry_state()
+    trained = project.run(*WEAK, entry_point="train")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    evaluated = project.run(entry_point="evaluate")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    newest = str(max(int(v) for v in before_versions) + 1)
+    assert project.registry_state() == ([*before_versions, newest], {"champion": "1"})
+    decision = max(project.runs(), key=lambda r: r.info.start_time).data.tags["champion_decision"]
+    assert decision.startswith("kept v1: roc_auc")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"n_trees": "-3"}, "error: invalid parameter n_trees='-3': must be"),
+        ({"test_fraction": "2"}, "error: invalid parameter test_fraction='2"),
+        ({"data_uri": "/no/such/file.csv"}, "error: cannot read data_uri /no/such/file.csv"),
+    ],
+)
+def test_failing_runs_leave_the_registry_untouched(project, first_run, override, message):
+    before = project.registry_state()
+    runs_before = len(project.runs())
+    result = project.run(*mlflow_params(**{**QUICK_GRID, **override}))
+    assert result.returncode != 0
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1
+    assert error_lines[0].startswith(message)
+    assert "Traceback" not in result.stderr.split("error:")[0]
+    assert project.registry_state() == before
+    new_runs = sorted(project.runs(), key=lambda r: r.info.start_time)[runs_before:]
+    assert new_runs
+    assert new_runs[0].info.status == RunStatus.to_string(RunStatus.FAILED)
+    if "invalid parameter" in message:  # stopped before any work: no child run was started
+        assert len(new_runs) == 1
+
+
+def test_bad_training_data_fails_with_the_column_named(project, first_run, train_csv, tmp_path):
+    passengers = pd.read_csv(train_csv)
+    cases = {
+        "no_sex.csv": (passengers.drop(columns=["Sex"]), "missing required column(s): Sex"),
+        "text_age.csv": (passengers.assign(Age="old"), "field 'Age': 'old' is not a number"),
+        "empty.csv": (None, "the file is empty"),
+    }
+    before = project.registry_state()
+    for name, (frame, message) in cases.items():
+        path = tmp_path / name
+        if frame is None:
+            path.write_text("")
+        else:
+            frame.to_csv(path, index=False)
+        result = project.run(*QUICK, "-P", f"data_uri={path}")
+        assert result.returncode != 0, name
+        assert message in result.stderr, (name, result.stderr[-2000:])
+    assert project.registry_state() == before

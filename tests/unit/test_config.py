@@ -1,0 +1,413 @@
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from titanic_model.config import (
+    PUBLIC_DATA_URI,
+    ConfigError,
+    EvaluateConfig,
+    PrepareConfig,
+    StorageConfig,
+    TrainConfig,
+    as_params,
+)
+from titanic_model.evaluation import HOLDOUT_METRICS
+from titanic_model.training import CV_METRICS
+
+MLPROJECT = Path(__file__).parents[2] / "MLproject"
+
+
+def train(params: dict[str, str], environ: dict[str, str] | None = None) -> TrainConfig:
+    return TrainConfig.from_params(params, environ or {})
+
+
+def prepare(params: dict[str, str], environ: dict[str, str] | None = None) -> PrepareConfig:
+    return PrepareConfig.from_params(params, environ or {})
+
+
+# ---------------------------------------------------------------- defaults
+
+
+def test_prepare_defaults():
+    config = prepare({})
+
+    assert config == PrepareConfig()
+    assert config.data_uri == PUBLIC_DATA_URI
+    assert config.test_fraction == 0.2
+    assert config.seed == 42
+    assert config.storage == StorageConfig(cache_dir=Path("data"), s3_endpoint_url=None)
+
+
+def test_train_defaults():
+    config = train({})
+
+    assert config == TrainConfig()
+    assert config.prepare == PrepareConfig()
+    assert config.prepare_run_id is None
+    assert config.n_trees == (200,)
+    assert config.max_depth == (6, 8, None)
+    assert config.min_samples_leaf == (2, 4)
+    assert config.cv_folds == 5
+    assert config.seed == 42
+    assert config.refit_metric == "accuracy"
+    assert config.model_name == "titanic"
+
+
+def test_evaluate_defaults():
+    config = EvaluateConfig.from_params({})
+
+    assert config == EvaluateConfig()
+    assert config.model_uri is None
+    assert config.model_name == "titanic"
+    assert config.gate_metric == "roc_auc"
+    assert config.prepare_run_id is None
+
+
+def test_configs_are_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainConfig().cv_folds = 3  # type: ignore[misc]
+
+
+def test_default_metrics_are_known_metrics():
+    assert TrainConfig().refit_metric in CV_METRICS
+    assert EvaluateConfig().gate_metric in HOLDOUT_METRICS
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def test_train_parses_every_parameter():
+    config = train(
+        {
+            "prepare_run_id": " abc123 ",
+            "data_uri": "s3://bucket/train.csv",
+            "test_fraction": "0.25",
+            "seed": " 7 ",
+            "n_trees": "50, 100",
+            "max_depth": "4,None, none ,10",
+            "min_samples_leaf": "1",
+            "cv_folds": "3",
+            "refit_metric": "roc_auc",
+            "model_name": " titanic-dev ",
+        }
+    )
+
+    assert config.prepare_run_id == "abc123"
+    assert config.prepare.data_uri == "s3://bucket/train.csv"
+    assert config.prepare.test_fraction == 0.25
+    assert config.prepare.seed == 7
+    assert config.seed == 7
+    assert config.n_trees == (50, 100)
+    assert config.max_depth == (4, None, 10)
+    assert config.min_samples_leaf == (1,)
+    assert config.cv_folds == 3
+    assert config.refit_metric == "roc_auc"
+    assert config.model_name == "titanic-dev"
+
+
+@pytest.mark.parametrize(
+    ("text", "grid"),
+    [
+        ("none", (None,)),
+        ("NONE", (None,)),
+        ("6,8,none", (6, 8, None)),
+        (" 3 , 5 ", (3, 5)),
+        ("5,5,3,5", (5, 3)),
+        ("none,none,2", (None, 2)),
+    ],
+)
+def test_max_depth_grid(text: str, grid: tuple[int | None, ...]):
+    assert train({"max_depth": text}).max_depth == grid
+
+
+def test_none_is_only_allowed_for_max_depth():
+    with pytest.raises(ConfigError, match="n_trees"):
+        train({"n_trees": "none"})
+    with pytest.raises(ConfigError, match="min_samples_leaf"):
+        train({"min_samples_leaf": "2,none"})
+
+
+@pytest.mark.parametrize("metric", CV_METRICS)
+def test_every_cv_metric_is_a_valid_refit_metric(metric: str):
+    assert train({"refit_metric": metric}).refit_metric == metric
+
+
+@pytest.mark.parametrize("metric", sorted(HOLDOUT_METRICS))
+def test_every_holdout_metric_is_a_valid_gate_metric(metric: str):
+    assert EvaluateConfig.from_params({"gate_metric": metric}).gate_metric == metric
+
+
+def test_evaluate_parses_every_parameter():
+    config = EvaluateConfig.from_params(
+        {
+            "model_uri": " models:/titanic/3 ",
+            "model_name": "other",
+            "gate_metric": "log_loss",
+            "prepare_run_id": "run42",
+        }
+    )
+
+    assert config == EvaluateConfig(
+        model_uri="models:/titanic/3",
+        model_name="other",
+        gate_metric="log_loss",
+        prepare_run_id="run42",
+    )
+
+
+@pytest.mark.parametrize("name", ["prepare_run_id", "model_uri"])
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_blank_optional_text_means_not_given(name: str, blank: str):
+    assert getattr(EvaluateConfig.from_params({name: blank}), name) is None
+
+
+def test_blank_prepare_run_id_means_run_prepare_first():
+    assert train({"prepare_run_id": ""}).prepare_run_id is None
+
+
+# ---------------------------------------------------------------- errors
+
+
+def parse_train(params: dict[str, str]) -> object:
+    return train(params)
+
+
+def parse_prepare(params: dict[str, str]) -> object:
+    return prepare(params)
+
+
+def parse_evaluate(params: dict[str, str]) -> object:
+    return EvaluateConfig.from_params(params)
+
+
+@pytest.mark.parametrize(
+    ("parse", "name", "value"),
+    [
+        (parse_train, "n_trees", "-3"),
+        (parse_train, "n_trees", "0"),
+        (parse_train, "n_trees", ""),
+        (parse_train, "n_trees", "10,"),
+        (parse_train, "n_trees", "1.5"),
+        (parse_train, "test_fraction", "2"),
+        (parse_train, "test_fraction", "0"),
+        (parse_train, "test_fraction", "1"),
+        (parse_train, "test_fraction", "nan"),
+        (parse_train, "test_fraction", "a fifth"),
+        (parse_train, "cv_folds", "1"),
+        (parse_train, "cv_folds", "five"),
+        (parse_train, "refit_metric", "bogus"),
+        (parse_train, "refit_metric", "log_loss"),
+        (parse_train, "seed", "abc"),
+        (parse_train, "seed", "-1"),
+        (parse_train, "max_depth", "4,x"),
+        (parse_train, "max_depth", "0"),
+        (parse_train, "min_samples_leaf", "0"),
+        (parse_train, "model_name", "  "),
+        (parse_prepare, "test_fraction", "2"),
+        (parse_prepare, "test_fraction", "0"),
+        (parse_prepare, "seed", "abc"),
+        (parse_evaluate, "gate_metric", "bogus"),
+        (parse_evaluate, "model_name", ""),
+    ],
+)
+def test_bad_value_raises_one_line_config_error_naming_the_parameter(parse, name, value):
+    with pytest.raises(ConfigError) as caught:
+        parse({name: value})
+
+    message = str(caught.value)
+    assert message.startswith(f"invalid parameter {name}={value!r}: must be ")
+    assert "\n" not in message
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "rule"),
+    [
+        ("n_trees", "-3", "a comma-separated list of integers >= 1"),
+        ("max_depth", "4,x", "a comma-separated list of integers >= 1 or 'none'"),
+        ("test_fraction", "2", "a number strictly between 0 and 1"),
+        ("cv_folds", "1", "an integer >= 2"),
+        ("seed", "abc", "an integer >= 0"),
+        ("refit_metric", "bogus", "one of " + ", ".join(CV_METRICS)),
+    ],
+)
+def test_error_message_states_the_rule(name: str, value: str, rule: str):
+    with pytest.raises(ConfigError) as caught:
+        train({name: value})
+
+    assert str(caught.value) == f"invalid parameter {name}={value!r}: must be {rule}"
+
+
+def test_gate_metric_error_lists_the_holdout_metrics():
+    with pytest.raises(ConfigError) as caught:
+        EvaluateConfig.from_params({"gate_metric": "bogus"})
+
+    assert str(caught.value) == (
+        "invalid parameter gate_metric='bogus': must be one of " + ", ".join(HOLDOUT_METRICS)
+    )
+
+
+def test_multiline_value_still_gives_a_one_line_message():
+    with pytest.raises(ConfigError) as caught:
+        train({"cv_folds": "3\n4"})
+
+    assert "\n" not in str(caught.value)
+
+
+# ---------------------------------------------------------------- data URI and storage
+
+
+def test_explicit_data_uri_wins_over_environment():
+    config = prepare({"data_uri": "/tmp/x.csv"}, {"TITANIC_DATA_URI": "/elsewhere.csv"})
+
+    assert config.data_uri == "/tmp/x.csv"
+
+
+@pytest.mark.parametrize("params", [{}, {"data_uri": ""}, {"data_uri": "  "}])
+def test_empty_data_uri_falls_back_to_environment(params: dict[str, str]):
+    config = prepare(params, {"TITANIC_DATA_URI": "s3://bucket/train.csv"})
+
+    assert config.data_uri == "s3://bucket/train.csv"
+
+
+@pytest.mark.parametrize("environ", [{}, {"TITANIC_DATA_URI": ""}])
+def test_empty_data_uri_and_environment_fall_back_to_public_copy(environ: dict[str, str]):
+    assert prepare({"data_uri": ""}, environ).data_uri == PUBLIC_DATA_URI
+
+
+def test_train_data_uri_follows_the_same_fallback():
+    environ = {"TITANIC_DATA_URI": "/data/train.csv"}
+
+    assert train({"data_uri": ""}, environ).prepare.data_uri == "/data/train.csv"
+    assert train({"data_uri": ""}).prepare.data_uri == PUBLIC_DATA_URI
+
+
+@pytest.mark.parametrize(
+    ("environ", "endpoint"),
+    [
+        ({}, None),
+        ({"AWS_ENDPOINT_URL": "http://c"}, "http://c"),
+        ({"AWS_ENDPOINT_URL_S3": "http://b", "AWS_ENDPOINT_URL": "http://c"}, "http://b"),
+        (
+            {
+                "AWS_ENDPOINT_URL": "http://c",
+                "AWS_ENDPOINT_URL_S3": "http://b",
+                "MLFLOW_S3_ENDPOINT_URL": "http://a",
+            },
+            "http://a",
+        ),
+        ({"MLFLOW_S3_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_S3": "http://b"}, "http://b"),
+    ],
+)
+def test_storage_endpoint_precedence(environ: dict[str, str], endpoint: str | None):
+    assert StorageConfig.from_environ(environ).s3_endpoint_url == endpoint
+
+
+def test_storage_cache_dir():
+    assert StorageConfig.from_environ({}).cache_dir == Path("data")
+    assert StorageConfig.from_environ({"TITANIC_CACHE_DIR": ""}).cache_dir == Path("data")
+    assert StorageConfig.from_environ({"TITANIC_CACHE_DIR": "/cache"}).cache_dir == Path("/cache")
+
+
+def test_storage_is_read_from_the_given_environ():
+    environ = {"MLFLOW_S3_ENDPOINT_URL": "http://minio:9000", "TITANIC_CACHE_DIR": "/c"}
+
+    storage = train({}, environ).prepare.storage
+
+    assert storage == StorageConfig(cache_dir=Path("/c"), s3_endpoint_url="http://minio:9000")
+
+
+# ---------------------------------------------------------------- as_params
+
+
+def test_as_params_flattens_nested_configs():
+    params = as_params(TrainConfig())
+
+    assert all(isinstance(v, str) for v in params.values())
+    assert params["n_trees"] == "200"
+    assert params["max_depth"] == "6,8,none"
+    assert params["min_samples_leaf"] == "2,4"
+    assert params["cv_folds"] == "5"
+    assert params["seed"] == "42"
+    assert params["refit_metric"] == "accuracy"
+    assert params["model_name"] == "titanic"
+    assert params["prepare.seed"] == "42"
+    assert params["prepare.test_fraction"] == "0.2"
+    assert params["prepare.data_uri"] == PUBLIC_DATA_URI
+    assert params["prepare.storage.cache_dir"] == "data"
+    assert "prepare" not in params
+    assert "prepare.storage" not in params
+
+
+def test_as_params_keys_cover_every_leaf_field():
+    assert set(as_params(PrepareConfig())) == {
+        "data_uri",
+        "test_fraction",
+        "seed",
+        "storage.cache_dir",
+        "storage.s3_endpoint_url",
+    }
+    assert set(as_params(EvaluateConfig())) == {
+        "model_uri",
+        "model_name",
+        "gate_metric",
+        "prepare_run_id",
+    }
+
+
+def test_as_params_grids_round_trip_through_from_params():
+    config = train({"n_trees": "10,20", "max_depth": "none,3", "min_samples_leaf": "1,2,4"})
+    params = as_params(config)
+
+    grids = {k: params[k] for k in ("n_trees", "max_depth", "min_samples_leaf", "cv_folds")}
+    assert train(grids) == config
+
+
+# ---------------------------------------------------------------- MLproject defaults
+
+
+def mlproject_defaults(entry_point: str) -> dict[str, str]:
+    project = yaml.safe_load(MLPROJECT.read_text())
+    parameters = project["entry_points"][entry_point].get("parameters", {})
+    defaults = {}
+    for name, spec in parameters.items():
+        if isinstance(spec, dict) and "default" in spec and spec["default"] is not None:
+            default = spec["default"]
+            defaults[name] = default if isinstance(default, str) else str(default)
+    return defaults
+
+
+def test_mlproject_has_the_four_entry_points():
+    project = yaml.safe_load(MLPROJECT.read_text())
+
+    assert {"main", "prepare", "train", "evaluate"} <= set(project["entry_points"])
+
+
+PARSERS = {
+    "main": [
+        lambda p: TrainConfig.from_params(p, {}),
+        lambda p: EvaluateConfig.from_params(p),
+    ],
+    "prepare": [lambda p: PrepareConfig.from_params(p, {})],
+    "train": [lambda p: TrainConfig.from_params(p, {})],
+    "evaluate": [lambda p: EvaluateConfig.from_params(p)],
+}
+
+
+@pytest.mark.parametrize(
+    ("entry_point", "parser_index"),
+    [(e, i) for e, parsers in PARSERS.items() for i in range(len(parsers))],
+)
+def test_mlproject_defaults_equal_python_defaults(entry_point: str, parser_index: int):
+    parse = PARSERS[entry_point][parser_index]
+    defaults = mlproject_defaults(entry_point)
+    assert defaults, f"entry point {entry_point} declares no defaults"
+
+    assert parse(defaults) == parse({})
