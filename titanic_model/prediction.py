@@ -8,8 +8,6 @@ from sklearn.pipeline import Pipeline
 from titanic_model.evaluation import DECISION_THRESHOLD
 from titanic_model.schema import LABEL, PASSENGER_ID, validate_passengers
 
-OUTPUT_COLUMNS = ("survived", "probability")
-
 
 def predict_survival(pipeline: Pipeline, passengers: pd.DataFrame) -> pd.DataFrame:
     """Validate raw passenger records and predict who survives.

@@ -81,8 +81,6 @@ PASSENGER_FIELDS: tuple[Field, ...] = (
 LABEL_FIELD = Field(LABEL, FieldKind.INTEGER, True, "1 if the passenger survived, else 0.",
                     allowed=frozenset({0, 1}))  # fmt: skip
 
-FIELDS_BY_NAME = {field.name: field for field in (*PASSENGER_FIELDS, LABEL_FIELD)}
-FEATURE_COLUMNS: tuple[str, ...] = tuple(f.name for f in PASSENGER_FIELDS if f.name != PASSENGER_ID)
 
 
 _CANONICAL = {FieldKind.INTEGER: "float64", FieldKind.NUMBER: "float64", FieldKind.STRING: object}

@@ -5,10 +5,8 @@ import pandas as pd
 import pytest
 
 from titanic_model.schema import (
-    FEATURE_COLUMNS,
     LABEL,
     PASSENGER_FIELDS,
-    PASSENGER_ID,
     SchemaError,
     find_violations,
     validate_passengers,
@@ -53,7 +51,6 @@ def test_schema_fields_are_kaggle_columns_in_order():
         "Ticket", "Fare", "Cabin", "Embarked",
     ]  # fmt: skip
     assert [f.name for f in PASSENGER_FIELDS if f.required] == REQUIRED
-    assert PASSENGER_ID not in FEATURE_COLUMNS
     assert LABEL not in SCHEMA_COLUMNS
 
 
