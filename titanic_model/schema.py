@@ -82,7 +82,6 @@ LABEL_FIELD = Field(LABEL, FieldKind.INTEGER, True, "1 if the passenger survived
                     allowed=frozenset({0, 1}))  # fmt: skip
 
 
-
 _CANONICAL = {FieldKind.INTEGER: "float64", FieldKind.NUMBER: "float64", FieldKind.STRING: object}
 
 
