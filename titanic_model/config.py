@@ -8,7 +8,7 @@ down; nothing below the entry points reads parameters or environment variables.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -56,22 +56,46 @@ def _parse_fraction(name: str, text: str) -> float:
     return value
 
 
-def _parse_int_grid(name: str, text: str, minimum: int, allow_none: bool) -> tuple[int | None, ...]:
-    rule = f"a comma-separated list of integers >= {minimum}" + (" or 'none'" * allow_none)
-    values: list[int | None] = []
-    for item in text.split(","):
-        item = item.strip()
-        if allow_none and item.lower() == "none":
-            values.append(None)
+def _parse_grid(
+    name: str,
+    text: str,
+    rule: str,
+    parse_item: Callable[[str], object],
+    keywords: Mapping[str, object],
+) -> tuple:
+    """Parse a comma-separated grid; ``parse_item`` raises ValueError for a bad item."""
+    values = []
+    for item in (part.strip() for part in text.split(",")):
+        if item.lower() in keywords:
+            values.append(keywords[item.lower()])
             continue
         try:
-            value = int(item)
+            values.append(parse_item(item))
         except ValueError:
             raise _bad(name, text, rule) from None
-        if value < minimum:
-            raise _bad(name, text, rule)
-        values.append(value)
     return tuple(dict.fromkeys(values))
+
+
+def _parse_int_grid(name: str, text: str, minimum: int, allow_none: bool) -> tuple[int | None, ...]:
+    def parse_item(item: str) -> int:
+        value = int(item)
+        if value < minimum:
+            raise ValueError(item)
+        return value
+
+    rule = f"a comma-separated list of integers >= {minimum}" + (" or 'none'" * allow_none)
+    return _parse_grid(name, text, rule, parse_item, {"none": None} if allow_none else {})
+
+
+def _parse_feature_share_grid(name: str, text: str) -> tuple[float | str, ...]:
+    def parse_item(item: str) -> float:
+        value = float(item)
+        if not (math.isfinite(value) and 0.0 < value <= 1.0):
+            raise ValueError(item)
+        return value
+
+    rule = "a comma-separated list of 'sqrt', 'log2' or fractions in (0, 1]"
+    return _parse_grid(name, text, rule, parse_item, {"sqrt": "sqrt", "log2": "log2"})
 
 
 def _param(params: Mapping[str, str], name: str, parse, default, *args):
@@ -82,24 +106,6 @@ def _param(params: Mapping[str, str], name: str, parse, default, *args):
 def _optional_text(params: Mapping[str, str], name: str) -> str | None:
     """An optional free-text parameter; empty means not given."""
     return (params.get(name) or "").strip() or None
-
-
-def _parse_feature_share_grid(name: str, text: str) -> tuple[float | str, ...]:
-    rule = "a comma-separated list of 'sqrt', 'log2' or fractions in (0, 1]"
-    values: list[float | str] = []
-    for item in text.split(","):
-        item = item.strip()
-        if item in ("sqrt", "log2"):
-            values.append(item)
-            continue
-        try:
-            value = float(item)
-        except ValueError:
-            raise _bad(name, text, rule) from None
-        if not (math.isfinite(value) and 0.0 < value <= 1.0):
-            raise _bad(name, text, rule)
-        values.append(value)
-    return tuple(dict.fromkeys(values))
 
 
 def _parse_choice(name: str, text: str, choices: tuple[str, ...]) -> str:
