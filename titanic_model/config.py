@@ -286,3 +286,55 @@ def as_params(config: object) -> dict[str, str]:
         else:
             flat[field.name] = str(value)
     return flat
+
+
+def _sibling(uri: str, suffix: str) -> str:
+    """``data/test.csv`` or ``data/test.predictions.csv`` -> ``data/test<suffix>``."""
+    return uri.removesuffix(".csv").removesuffix(".predictions") + suffix
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Parameters of the ``predict`` (batch scoring) entry point.
+
+    Attributes:
+        input_uri: CSV of raw passengers: local path, ``https://`` or ``s3://``.
+        output_uri: Where the predictions go; default: beside the input, ``*.predictions.csv``.
+        rejects_uri: Where rejected rows go, with their reason; default: beside the output,
+            ``*.rejects.csv``.
+        model_uri: The model to score with.
+        chunk_rows: Rows read, scored and written at a time (bounds memory).
+        storage: How S3 is reached.
+    """
+
+    input_uri: str
+    output_uri: str
+    rejects_uri: str
+    model_uri: str = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
+    chunk_rows: int = 50_000
+    storage: StorageConfig = StorageConfig()
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str], environ: Mapping[str, str]) -> PredictConfig:
+        """Parse ``predict``'s string parameters.
+
+        Raises:
+            ConfigError: For the first unusable parameter.
+        """
+        input_uri = _optional_text(params, "input_uri")
+        if input_uri is None:
+            raise _bad("input_uri", params.get("input_uri", ""), "the CSV to score")
+        output_uri = _optional_text(params, "output_uri")
+        if output_uri is None:
+            if input_uri.startswith(("http://", "https://")):
+                raise _bad("output_uri", "", "given when input_uri is a URL")
+            output_uri = _sibling(input_uri, ".predictions.csv")
+        return cls(
+            input_uri=input_uri,
+            output_uri=output_uri,
+            rejects_uri=_optional_text(params, "rejects_uri")
+            or _sibling(output_uri, ".rejects.csv"),
+            model_uri=_optional_text(params, "model_uri") or cls.model_uri,
+            chunk_rows=_param(params, "chunk_rows", _parse_int, cls.chunk_rows, 1),
+            storage=StorageConfig.from_environ(environ),
+        )

@@ -1,4 +1,4 @@
-"""Reading passenger CSVs from a URI: a local path, ``https://`` (cached) or ``s3://``."""
+"""Reading and writing passenger CSVs by URI: a local path, ``https://`` or ``s3://``."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import hashlib
 import shutil
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlparse
 
+import fsspec
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -49,8 +53,46 @@ def _cached_download(uri: str, cache_dir: Path) -> Path:
     return target
 
 
+def _storage_options(uri: str, storage: StorageConfig) -> dict | None:
+    if urlparse(uri).scheme == "s3":
+        return {"client_kwargs": {"endpoint_url": storage.s3_endpoint_url}}
+    return None
+
+
+def _local_source(uri: str, parameter: str) -> Path:
+    scheme = urlparse(uri).scheme
+    if scheme not in ("", "file"):
+        raise DataSourceError(
+            f"cannot read {parameter} {uri}: scheme {scheme}:// is not supported "
+            "(use a local path, https:// or s3://)"
+        )
+    source = Path(urlparse(uri).path if scheme == "file" else uri).expanduser()
+    if not source.exists():
+        raise DataSourceError(f"cannot read {parameter} {uri}: no such file")
+    if not source.is_file():
+        raise DataSourceError(f"cannot read {parameter} {uri}: not a regular file")
+    return source
+
+
+@contextmanager
+def _read_errors(uri: str, parameter: str) -> Iterator[None]:
+    """Turn whatever pandas, s3fs or botocore raise while reading into one-line errors."""
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise DataSourceError(f"cannot read {parameter} {uri}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        reason = str(error).splitlines()[0]
+        raise DataSourceError(f"cannot read {parameter} {uri}: not a CSV file ({reason})") from None
+    except (OSError, ValueError, BotoCoreError, ClientError) as error:
+        # s3fs raises FileNotFoundError/PermissionError, botocore its own errors for endpoints
+        # and credentials: keep the reason, not the stack.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataSourceError(f"cannot read {parameter} {uri}: {reason}") from None
+
+
 def read_passenger_csv(uri: str, storage: StorageConfig) -> pd.DataFrame:
-    """Read a passenger CSV as it is; validation is the caller's business.
+    """Read a whole passenger CSV as it is; validation is the caller's business.
 
     Args:
         uri: A local path (or ``file://``), an ``http(s)://`` URL, downloaded once into
@@ -64,32 +106,76 @@ def read_passenger_csv(uri: str, storage: StorageConfig) -> pd.DataFrame:
         DataSourceError: When the URI cannot be reached, is not a file, is empty or is not CSV.
     """
     scheme = urlparse(uri).scheme
-    storage_options = None
     if scheme in ("http", "https"):
         source: str | Path = _cached_download(uri, storage.cache_dir)
     elif scheme == "s3":
         source = uri
-        storage_options = {"client_kwargs": {"endpoint_url": storage.s3_endpoint_url}}
-    elif scheme in ("", "file"):
-        source = Path(urlparse(uri).path if scheme == "file" else uri).expanduser()
-        if not source.exists():
-            raise DataSourceError(f"cannot read data_uri {uri}: no such file")
-        if not source.is_file():
-            raise DataSourceError(f"cannot read data_uri {uri}: not a regular file")
     else:
-        raise DataSourceError(
-            f"cannot read data_uri {uri}: scheme {scheme}:// is not supported "
-            "(use a local path, https:// or s3://)"
+        source = _local_source(uri, "data_uri")
+    with _read_errors(uri, "data_uri"):
+        return pd.read_csv(
+            source, dtype=_TEXT_COLUMNS, storage_options=_storage_options(uri, storage)
         )
+
+
+def iter_passenger_csv(
+    uri: str, storage: StorageConfig, chunk_rows: int, parameter: str = "input_uri"
+) -> Iterator[pd.DataFrame]:
+    """Stream a passenger CSV in chunks of ``chunk_rows`` rows, never holding the whole file.
+
+    A local path is checked at once, before the first chunk is asked for.
+
+    Args:
+        uri: A local path, an ``http(s)://`` URL (streamed, not cached) or ``s3://bucket/key``.
+        storage: S3 endpoint.
+        chunk_rows: Rows per chunk.
+        parameter: The parameter's name, for error messages.
+
+    Returns:
+        Consecutive chunks; each keeps its rows' positions in the file as its index.
+
+    Raises:
+        DataSourceError: When the URI cannot be read as CSV, at the start or mid-stream.
+    """
+    scheme = urlparse(uri).scheme
+    source = uri if scheme in ("http", "https", "s3") else _local_source(uri, parameter)
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        with (
+            _read_errors(uri, parameter),
+            pd.read_csv(
+                source,
+                dtype=_TEXT_COLUMNS,
+                chunksize=chunk_rows,
+                storage_options=_storage_options(uri, storage),
+            ) as reader,
+        ):
+            yield from reader
+
+    return chunks()
+
+
+@contextmanager
+def open_output(uri: str, storage: StorageConfig) -> Iterator[IO[str]]:
+    """Open a local path or ``s3://`` object for writing text, creating local folders.
+
+    Args:
+        uri: Where to write.
+        storage: S3 endpoint.
+
+    Yields:
+        A text stream; the object appears when the block ends.
+
+    Raises:
+        DataSourceError: When the location cannot be written.
+    """
+    if urlparse(uri).scheme in ("", "file"):
+        Path(urlparse(uri).path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return pd.read_csv(source, dtype=_TEXT_COLUMNS, storage_options=storage_options)
-    except pd.errors.EmptyDataError:
-        raise DataSourceError(f"cannot read data_uri {uri}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        reason = str(error).splitlines()[0]
-        raise DataSourceError(f"cannot read data_uri {uri}: not a CSV file ({reason})") from None
-    except (OSError, ValueError, BotoCoreError, ClientError) as error:
-        # s3fs raises FileNotFoundError/PermissionError, botocore its own errors for endpoints
-        # and credentials: keep the reason, not the stack.
+        with fsspec.open(uri, "w", **(_storage_options(uri, storage) or {})) as sink:
+            yield sink
+    except DataSourceError:
+        raise  # from the caller's own reading, already one line
+    except (OSError, BotoCoreError, ClientError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataSourceError(f"cannot read data_uri {uri}: {reason}") from None
+        raise DataSourceError(f"cannot write {uri}: {reason}") from None
