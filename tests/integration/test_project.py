@@ -9,86 +9,35 @@ failing runs leave the registry exactly as it was.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 from mlflow.entities import RunStatus
 
-from tests.conftest import PROJECT_ROOT, VENV_BIN
+from tests.integration.projects import (
+    QUICK,
+    QUICK_GRID,
+    WEAK,
+    Project,
+    make_project,
+    mlflow_params,
+    project_on_sqlite,
+)
 
 pytestmark = pytest.mark.integration
-
-EXPERIMENT = "titanic-integration"
-
-
-def mlflow_params(**params: str) -> tuple[str, ...]:
-    """``-P name=value`` options for ``mlflow run``."""
-    return tuple(option for name, value in params.items() for option in ("-P", f"{name}={value}"))
-
-
-# Small but real: a 2-point grid, 3 folds.
-QUICK_GRID = {"n_trees": "40", "max_depth": "4,6", "min_samples_leaf": "2", "cv_folds": "3"}
-QUICK = mlflow_params(**QUICK_GRID)
-# A deliberately poor model: one stump.
-WEAK = mlflow_params(n_trees="1", max_depth="1", min_samples_leaf="100", cv_folds="2")
-
-
-@dataclass
-class Project:
-    """Runs ``mlflow run`` on the project against one tracking backend."""
-
-    tracking_uri: str
-    env: dict[str, str]
-
-    def run(self, *args: str, entry_point: str = "main") -> subprocess.CompletedProcess:
-        command = [
-            str(VENV_BIN / "mlflow"), "run", str(PROJECT_ROOT), "-e", entry_point,
-            "--env-manager", "local", "--experiment-name", EXPERIMENT, *args,
-        ]  # fmt: skip
-        return subprocess.run(
-            command, env=self.env, capture_output=True, text=True, timeout=600, check=False
-        )
-
-    @property
-    def client(self) -> MlflowClient:
-        return MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
-
-    def runs(self) -> list:
-        experiment = self.client.get_experiment_by_name(EXPERIMENT)
-        return self.client.search_runs([experiment.experiment_id], max_results=1000)
-
-    def registry_state(self) -> tuple[list[str], dict[str, str]]:
-        # Stores disagree on whether versions are ints or strings: compare them as strings.
-        versions = self.client.search_model_versions("name = 'titanic'")
-        aliases = self.client.get_registered_model("titanic").aliases
-        return sorted(str(v.version) for v in versions), {k: str(v) for k, v in aliases.items()}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "server"])
 def project(request, tmp_path_factory, train_csv) -> Project:
     folder = tmp_path_factory.mktemp(f"tracking-{request.param}")
     if request.param == "sqlite":
-        tracking_uri = f"sqlite:///{folder / 'mlflow.db'}"
-        artifact_location = str(folder / "artifacts")
-    else:
-        tracking_uri = request.getfixturevalue("mlflow_server")
-        artifact_location = None  # the server proxies artifacts to its own destination
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TITANIC_", "AWS_"))}
-    env.update(
-        MLFLOW_TRACKING_URI=tracking_uri,
-        TITANIC_DATA_URI=str(train_csv),
-        TITANIC_CACHE_DIR=str(folder / "cache"),
-        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-    )
-    MlflowClient(tracking_uri).create_experiment(EXPERIMENT, artifact_location=artifact_location)
-    return Project(tracking_uri, env)
+        return project_on_sqlite(folder, train_csv)
+    # The server proxies artifacts to its own destination.
+    return make_project(request.getfixturevalue("mlflow_server"), None, folder, train_csv)
 
 
 @pytest.fixture(scope="module")

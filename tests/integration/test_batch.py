@@ -1,0 +1,81 @@
+"""``mlflow run . -e predict``: batch scoring of whole CSVs, with bad rows set aside."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.integration.projects import QUICK, Project, project_on_sqlite
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, train_csv) -> Project:
+    project = project_on_sqlite(tmp_path_factory.mktemp("batch"), train_csv)
+    result = project.run(*QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return project
+
+
+def test_scores_the_kaggle_test_file_in_chunks(trained, test_csv, tmp_path):
+    output = tmp_path / "out" / "predictions.csv"
+    result = trained.run(
+        "-P", f"input_uri={test_csv}", "-P", f"output_uri={output}", "-P", "chunk_rows=100",
+        entry_point="predict",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    predictions = pd.read_csv(output)
+    passengers = pd.read_csv(test_csv)
+    assert predictions["row"].tolist() == list(range(418))
+    assert predictions["PassengerId"].tolist() == passengers["PassengerId"].tolist()
+    assert predictions["probability"].between(0, 1).all()
+    rejects = pd.read_csv(tmp_path / "out" / "predictions.rejects.csv")
+    assert rejects.empty
+    run = max(trained.runs(), key=lambda r: r.info.start_time)
+    assert run.data.metrics == {"rows_total": 418, "rows_scored": 418, "rows_rejected": 0}
+
+
+def test_bad_rows_go_to_the_rejects_file_with_their_reason(trained, test_csv, tmp_path):
+    passengers = pd.read_csv(test_csv).astype({"Pclass": float})
+    broken = {
+        5: ("Sex", "x", "field 'Sex': 'x' is not one of female, male"),
+        150: ("Pclass", 2.5, "field 'Pclass': 2.5 is not an integer"),
+        151: ("Age", -4, "field 'Age': -4 is not a number in [0, 120]"),
+        299: ("Embarked", "Z", "field 'Embarked': 'Z' is not one of C, Q, S"),
+        417: ("Name", None, "field 'Name': is required"),
+    }
+    for row, (column, value, _) in broken.items():
+        passengers.loc[row, column] = value
+    source = tmp_path / "mixed.csv"
+    passengers.to_csv(source, index=False)
+
+    result = trained.run(
+        "-P", f"input_uri={source}", "-P", "chunk_rows=64", entry_point="predict"
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    predictions = pd.read_csv(tmp_path / "mixed.predictions.csv")
+    rejects = pd.read_csv(tmp_path / "mixed.rejects.csv")
+    # Nothing silently dropped: every input row is in exactly one of the two files.
+    assert sorted([*predictions["row"], *rejects["row"]]) == list(range(418))
+    assert dict(zip(rejects["row"], rejects["reason"], strict=True)) == {
+        row: reason for row, (_, _, reason) in broken.items()
+    }
+    assert rejects["PassengerId"].tolist() == [passengers["PassengerId"][r] for r in broken]
+    run = max(trained.runs(), key=lambda r: r.info.start_time)
+    assert run.data.metrics == {"rows_total": 418, "rows_scored": 413, "rows_rejected": 5}
+
+
+def test_a_file_missing_a_required_column_fails_in_one_line(trained, test_csv, tmp_path):
+    source = tmp_path / "no_name.csv"
+    pd.read_csv(test_csv).drop(columns=["Name"]).to_csv(source, index=False)
+    result = trained.run("-P", f"input_uri={source}", entry_point="predict")
+    assert result.returncode != 0
+    assert "error: missing required column(s): Name" in result.stderr
+
+
+def test_a_missing_input_fails_before_writing_anything(trained, tmp_path):
+    result = trained.run("-P", f"input_uri={tmp_path / 'nope.csv'}", entry_point="predict")
+    assert result.returncode != 0
+    assert f"error: cannot read input_uri {tmp_path / 'nope.csv'}: no such file" in result.stderr
+    assert list(tmp_path.iterdir()) == []
