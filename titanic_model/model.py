@@ -1,8 +1,19 @@
-"""The MLflow pyfunc: a thin adapter from MLflow's request formats to :func:`predict_survival`."""
+"""The MLflow pyfunc: a thin adapter from MLflow's request formats to :func:`predict_survival`.
+
+Why the logged signature declares outputs only, and the input schema travels as metadata:
+MLflow 3 casts request columns to the signature's types before the model sees them, and no
+choice of column types is right for raw passenger records. With ``long`` a JSON ``Pclass`` of
+2.5 becomes 2 (a silent wrong answer) and a null ``PassengerId`` fails the cast; with
+``double``, pandas' own int64 columns are refused in-process; with ``any``, ``text/csv``
+requests are refused. So the model validates its input itself, against the one schema in
+:mod:`titanic_model.schema`, which is also stored in the model's metadata
+(``metadata["input_schema"]``) for people and tools to read.
+"""
 
 from __future__ import annotations
 
 import joblib
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
@@ -11,25 +22,17 @@ from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
 
 from titanic_model.prediction import predict_survival
-from titanic_model.schema import PASSENGER_FIELDS, PASSENGER_ID, FieldKind, SchemaError
+from titanic_model.schema import PASSENGER_ID, SchemaError
 
 PIPELINE_ARTIFACT = "pipeline"
 
-# MLflow refuses int64 -> double in-process (not a "safe" cast), so integer fields stay long
-# (Kaggle's CSV read by pandas gives int64) and fields that may be missing are double or string.
-_MLFLOW_TYPES = {FieldKind.INTEGER: "long", FieldKind.NUMBER: "double", FieldKind.STRING: "string"}
-
 
 def model_signature() -> ModelSignature:
-    """Build the MLflow signature from the one input schema.
+    """The MLflow signature: the output columns (see the module docstring for the inputs).
 
     Returns:
-        Inputs: every passenger field, optional ones marked ``required=False``; outputs:
-        ``PassengerId`` (optional), ``survived`` and ``probability``.
+        Outputs ``PassengerId`` (when given), ``survived`` and ``probability``.
     """
-    inputs = Schema(
-        [ColSpec(_MLFLOW_TYPES[f.kind], f.name, required=f.required) for f in PASSENGER_FIELDS]
-    )
     outputs = Schema(
         [
             ColSpec("long", PASSENGER_ID, required=False),
@@ -37,7 +40,67 @@ def model_signature() -> ModelSignature:
             ColSpec("double", "probability"),
         ]
     )
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(inputs=None, outputs=outputs)
+
+
+class InvalidPassengersError(MlflowException):
+    """A 400 (``INVALID_PARAMETER_VALUE``) whose message stays the one line it was given.
+
+    MLflow's scoring server rewrites the message of any ``MlflowException`` raised by a model
+    into ``"Failed to predict data '<the whole request as a table>'. Error: …"``, which is
+    many lines long and echoes the client's data back; the first message set is kept instead.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+
+    @property
+    def message(self) -> str:
+        """The one-line reason."""
+        return self._one_line_message
+
+    @message.setter
+    def message(self, value: str) -> None:
+        if not hasattr(self, "_one_line_message"):
+            self._one_line_message = value
+
+
+def _plain(value: object) -> object:
+    """A numpy array or scalar from a parsed request, as plain Python values."""
+    return value.tolist() if isinstance(value, np.ndarray | np.generic) else value
+
+
+def as_passenger_frame(model_input: object) -> pd.DataFrame:
+    """Turn any of MLflow's parsed request shapes into a DataFrame of records.
+
+    ``dataframe_split``, ``dataframe_records`` and CSV bodies arrive as DataFrames;
+    ``instances`` and ``inputs`` arrive as a list of records or as a dict of columns, whose
+    values may be numpy arrays (0-d for a single record).
+
+    Args:
+        model_input: What MLflow hands to ``predict``.
+
+    Returns:
+        One row per record.
+
+    Raises:
+        SchemaError: When the input is not records or columns of equal length.
+    """
+    if isinstance(model_input, pd.DataFrame):
+        return model_input
+    if isinstance(model_input, dict):
+        columns = {str(name): _plain(values) for name, values in model_input.items()}
+        if all(not isinstance(values, list) for values in columns.values()):
+            return pd.DataFrame([columns])
+        lengths = {len(v) if isinstance(v, list) else None for v in columns.values()}
+        if len(lengths) == 1 and None not in lengths:
+            return pd.DataFrame(columns)
+        raise SchemaError("columns must all be lists of the same length, one value per record")
+    if isinstance(model_input, list | np.ndarray) and all(
+        isinstance(record, dict) for record in model_input
+    ):
+        return pd.DataFrame([{k: _plain(v) for k, v in record.items()} for record in model_input])
+    raise SchemaError("expected passenger records (objects with the passenger fields)")
 
 
 class TitanicSurvivalModel(PythonModel):
@@ -52,16 +115,16 @@ class TitanicSurvivalModel(PythonModel):
 
         Args:
             context: MLflow's model context (unused once loaded).
-            model_input: Passenger records with Kaggle's columns, as MLflow parsed them.
+            model_input: Passenger records with Kaggle's columns, in any of MLflow's shapes.
             params: Unused; accepted for MLflow's interface.
 
         Returns:
             ``PassengerId`` (when given), ``survived`` and ``probability`` per record.
 
         Raises:
-            MlflowException: ``INVALID_PARAMETER_VALUE`` (HTTP 400) naming the bad row and field.
+            InvalidPassengersError: HTTP 400 naming the bad row, field and rule.
         """
         try:
-            return predict_survival(self.pipeline, model_input)
+            return predict_survival(self.pipeline, as_passenger_frame(model_input))
         except SchemaError as error:
-            raise MlflowException(str(error), error_code=INVALID_PARAMETER_VALUE) from None
+            raise InvalidPassengersError(str(error)) from None

@@ -85,12 +85,56 @@ LABEL_FIELD = Field(LABEL, FieldKind.INTEGER, True, "1 if the passenger survived
 _CANONICAL = {FieldKind.INTEGER: "float64", FieldKind.NUMBER: "float64", FieldKind.STRING: object}
 
 
+def describe_fields() -> list[dict[str, object]]:
+    """The input schema as plain data, for the model's metadata and documentation.
+
+    Returns:
+        One dict per passenger field: name, type, required, description and its rule's limits.
+    """
+    described = []
+    for field in PASSENGER_FIELDS:
+        entry: dict[str, object] = {
+            "name": field.name,
+            "type": field.kind.value,
+            "required": field.required,
+            "description": field.description,
+        }
+        if field.allowed is not None:
+            entry["allowed"] = sorted(field.allowed)
+        if field.minimum is not None:
+            entry.update(minimum=field.minimum, maximum=field.maximum)
+        described.append(entry)
+    return described
+
+
 class SchemaError(ValueError):
     """Raised when passenger data breaks the schema; the message is one line."""
 
 
 def _missing_columns(frame: pd.DataFrame, fields: Iterable[Field]) -> list[str]:
     return [f.name for f in fields if f.required and f.name not in frame.columns]
+
+
+def _brief(value: object, limit: int = 40) -> str:
+    """``repr(value)``, cut short: error messages stay one readable line."""
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_blank(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _as_number(value: object) -> float:
+    """``value`` as a float, or NaN when it is not a number (booleans are not numbers)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, str | int | float | np.number):
+        return math.nan
+    try:
+        return float(value)
+    except (ValueError, OverflowError):
+        return math.nan
 
 
 def _is_text_like(value: object) -> bool:
@@ -107,9 +151,7 @@ def _clean_strings(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         The text values (NaN where missing or unusable), the missing mask and the bad-type mask.
     """
     stripped = values.map(lambda v: v.strip() if isinstance(v, str) else v)
-    is_missing = stripped.map(
-        lambda v: v is None or v is pd.NA or v == "" or (isinstance(v, float) and math.isnan(v))
-    ).astype(bool)
+    is_missing = stripped.map(_is_blank).astype(bool)
     is_bad_type = ~is_missing & ~stripped.map(_is_text_like).astype(bool)
     text = stripped.map(lambda v: str(v) if _is_text_like(v) else np.nan).astype(object)
     return text.where(~is_missing & ~is_bad_type, np.nan), is_missing, is_bad_type
@@ -128,14 +170,17 @@ def _check_field(field: Field, values: pd.Series) -> tuple[pd.Series, pd.Series]
         reasons[is_bad_type] = f"must be {field.rule()}"
         if field.allowed is not None:
             outside = ~is_missing & ~is_bad_type & ~coerced.isin(sorted(field.allowed))
-            bad_values = coerced[outside].map(lambda v: f"{v!r} is not {field.rule()}")
+            bad_values = coerced[outside].map(lambda v: f"{_brief(v)} is not {field.rule()}")
             reasons[outside] = bad_values
     else:
-        is_missing = values.isna() | values.map(lambda v: isinstance(v, str) and not v.strip())
-        is_bool = values.map(lambda v: isinstance(v, bool | np.bool_))
-        coerced = pd.to_numeric(values.where(~is_bool), errors="coerce").astype("float64")
+        if values.dtype.kind in "iuf":  # the common case, vectorised
+            is_missing = values.isna()
+            coerced = values.astype("float64")
+        else:
+            is_missing = values.map(_is_blank).astype(bool)
+            coerced = values.map(_as_number).astype("float64")
         not_number = ~is_missing & coerced.isna()
-        reasons[not_number] = values[not_number].map(lambda v: f"{v!r} is not a number")
+        reasons[not_number] = values[not_number].map(lambda v: f"{_brief(v)} is not a number")
         non_finite = ~is_missing & ~not_number & ~np.isfinite(coerced.fillna(0.0))
         reasons[non_finite] = "must be a finite number"
         checkable = ~is_missing & ~not_number & ~non_finite

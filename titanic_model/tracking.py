@@ -20,7 +20,7 @@ import titanic_model
 from titanic_model.config import CHAMPION_ALIAS, StorageConfig
 from titanic_model.data import read_passenger_csv
 from titanic_model.model import PIPELINE_ARTIFACT, TitanicSurvivalModel, model_signature
-from titanic_model.schema import LABEL
+from titanic_model.schema import LABEL, describe_fields
 
 SPLITS_DIR = "splits"
 MODEL_ARTIFACT = "model"
@@ -131,6 +131,7 @@ def log_and_register_model(
             # The package travels with the model, so it loads where titanic_model is not installed.
             code_paths=[str(Path(titanic_model.__file__).parent)],
             signature=model_signature(),
+            metadata={"input_schema": describe_fields()},
             input_example=input_example.astype(object).where(input_example.notna(), None),
             pip_requirements=serving_requirements(),
         )

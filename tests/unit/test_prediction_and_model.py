@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,9 +9,20 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.types import DataType
 
-from titanic_model.model import TitanicSurvivalModel, model_signature
+from titanic_model.model import (
+    InvalidPassengersError,
+    TitanicSurvivalModel,
+    as_passenger_frame,
+    model_signature,
+)
 from titanic_model.prediction import predict_survival
-from titanic_model.schema import LABEL, PASSENGER_FIELDS, PASSENGER_ID, SchemaError
+from titanic_model.schema import (
+    LABEL,
+    PASSENGER_FIELDS,
+    PASSENGER_ID,
+    SchemaError,
+    describe_fields,
+)
 
 OPTIONAL_INPUTS = {"PassengerId", "Age", "Fare", "Cabin", "Embarked"}
 REQUIRED_INPUTS = {"Pclass", "Name", "Sex", "SibSp", "Parch", "Ticket"}
@@ -191,36 +204,70 @@ def test_model_predict_reports_missing_columns_as_bad_request(model, incoming: p
 # ---------------------------------------------------------------- signature
 
 
-def test_signature_inputs_are_the_schema_fields_in_order():
+def test_signature_declares_no_input_types_for_mlflow_to_cast():
+    # MLflow would truncate a JSON Pclass of 2.5 to 2 under "long": the model validates instead.
     signature = model_signature()
 
     assert isinstance(signature, ModelSignature)
-    assert signature.inputs.input_names() == [f.name for f in PASSENGER_FIELDS]
+    assert signature.inputs is None
 
 
-def test_signature_optional_and_required_inputs():
-    inputs = {spec.name: spec for spec in model_signature().inputs.inputs}
+def test_described_fields_are_the_schema_with_its_rules():
+    described = {entry["name"]: entry for entry in describe_fields()}
 
-    assert {name for name, spec in inputs.items() if not spec.required} == OPTIONAL_INPUTS
-    assert {name for name, spec in inputs.items() if spec.required} == REQUIRED_INPUTS
-
-
-def test_signature_input_types():
-    types = {spec.name: spec.type for spec in model_signature().inputs.inputs}
-
-    assert types == {
-        "PassengerId": DataType.long,
-        "Pclass": DataType.long,
-        "Name": DataType.string,
-        "Sex": DataType.string,
-        "Age": DataType.double,
-        "SibSp": DataType.long,
-        "Parch": DataType.long,
-        "Ticket": DataType.string,
-        "Fare": DataType.double,
-        "Cabin": DataType.string,
-        "Embarked": DataType.string,
+    assert list(described) == [f.name for f in PASSENGER_FIELDS]
+    assert {name for name, e in described.items() if not e["required"]} == OPTIONAL_INPUTS
+    assert {name for name, e in described.items() if e["required"]} == REQUIRED_INPUTS
+    assert described["Sex"]["allowed"] == ["female", "male"]
+    assert described["Pclass"] == {
+        "name": "Pclass",
+        "type": "integer",
+        "required": True,
+        "description": "Ticket class: 1 = 1st, 2 = 2nd, 3 = 3rd.",
+        "allowed": [1, 2, 3],
     }
+    assert (described["Age"]["minimum"], described["Age"]["maximum"]) == (0, 120)
+    json.dumps(described)  # plain data: it goes into the MLmodel file
+
+
+def test_invalid_passengers_error_keeps_its_one_line_message():
+    error = InvalidPassengersError("row 0: field 'Sex': 'x' is not one of female, male")
+    # What MLflow's scoring server does to any MlflowException raised by a model:
+    error.message = f"Failed to predict data 'a\nmulti-line table'. \nError: {error.message}"
+
+    assert error.message == "row 0: field 'Sex': 'x' is not one of female, male"
+    assert error.error_code == "INVALID_PARAMETER_VALUE"
+    assert error.get_http_status_code() == 400
+
+
+@pytest.mark.parametrize(
+    "model_input",
+    [
+        {"Pclass": np.array(3), "Sex": np.array("male")},  # "inputs" with one record
+        {"Pclass": np.array([3, 1]), "Sex": np.array(["male", "female"])},  # columns
+        [{"Pclass": 3, "Sex": "male"}, {"Pclass": 1, "Sex": "female"}],  # "instances"
+    ],
+)
+def test_every_mlflow_request_shape_becomes_records(model_input):
+    frame = as_passenger_frame(model_input)
+
+    assert list(frame.columns) == ["Pclass", "Sex"]
+    assert frame["Pclass"].tolist()[0] == 3
+    assert frame["Sex"].tolist()[0] == "male"
+
+
+@pytest.mark.parametrize(
+    "model_input",
+    [
+        {"Pclass": [3, 1], "Sex": ["male"]},
+        {"Pclass": [3], "Sex": "male"},
+        "just text",
+        [1, 2, 3],
+    ],
+)
+def test_shapes_that_are_not_records_are_a_schema_error(model_input):
+    with pytest.raises(SchemaError):
+        as_passenger_frame(model_input)
 
 
 def test_signature_outputs():
