@@ -66,8 +66,10 @@ class InvalidPassengersError(MlflowException):
 
 
 def _plain(value: object) -> object:
-    """A numpy array or scalar from a parsed request, as plain Python values."""
-    return value.tolist() if isinstance(value, np.ndarray | np.generic) else value
+    """Numpy arrays and scalars from a parsed request (nested in object arrays), as Python."""
+    if isinstance(value, np.ndarray):
+        return _plain(value.item()) if value.ndim == 0 else [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def as_passenger_frame(model_input: object) -> pd.DataFrame:

@@ -1,0 +1,297 @@
+"""The ``/invocations`` contract, against a real ``mlflow models serve`` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import VENV_BIN, free_port, start_process, stop_process, wait_for_http
+from tests.integration.projects import QUICK, Project, project_on_sqlite
+
+pytestmark = pytest.mark.integration
+
+BRAUND = {
+    "PassengerId": 1, "Pclass": 3, "Name": "Braund, Mr. Owen Harris", "Sex": "male", "Age": 22,
+    "SibSp": 1, "Parch": 0, "Ticket": "A/5 21171", "Fare": 7.25, "Cabin": None, "Embarked": "S",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory, train_csv) -> Project:
+    """A temporary store where ``mlflow run .`` registered version 1 as champion."""
+    project = project_on_sqlite(tmp_path_factory.mktemp("serving"), train_csv)
+    result = project.run(*QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return project
+
+
+def _serve(project: Project, model_uri: str, folder: Path) -> tuple[str, object]:
+    port = free_port()
+    process = start_process(
+        [str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
+         "-h", "127.0.0.1", "-p", str(port)],
+        folder / f"serve-{port}.log",
+        project.env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/ping", process)
+    except Exception:
+        stop_process(process)
+        raise
+    return url, process
+
+
+@pytest.fixture(scope="module")
+def server(registered, tmp_path_factory) -> Iterator[str]:
+    """``mlflow models serve -m models:/titanic@champion``; yields its base URL."""
+    url, process = _serve(registered, "models:/titanic@champion", tmp_path_factory.mktemp("log"))
+    try:
+        yield url
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture(scope="module")
+def in_process(registered) -> mlflow.pyfunc.PyFuncModel:
+    """The same registered version, loaded in this process from its local artifacts."""
+    path = registered.client.get_model_version_download_uri("titanic", "1")
+    return mlflow.pyfunc.load_model(path)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts of plain Python values at full precision; NaN becomes None."""
+    return [
+        {k: None if pd.isna(v) else getattr(v, "item", lambda v=v: v)() for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def _post(url: str, payload: object, session: requests.Session | None = None) -> requests.Response:
+    return (session or requests).post(f"{url}/invocations", json=payload, timeout=60)
+
+
+def _expected(in_process, frame: pd.DataFrame) -> list[dict]:
+    return _records(in_process.predict(frame))
+
+
+@pytest.fixture(scope="module")
+def sample(test_csv) -> pd.DataFrame:
+    """Five raw test passengers, missing values included."""
+    return pd.read_csv(test_csv).iloc[[0, 10, 11, 12, 152]].reset_index(drop=True)
+
+
+def test_every_json_payload_form_answers_raw_records(server, in_process, sample):
+    records = _records(sample)
+    columns = {name: [r[name] for r in records] for name in sample.columns}
+    payloads = {
+        "dataframe_split": {
+            "dataframe_split": {
+                "columns": list(sample.columns),
+                "data": [[r[name] for name in sample.columns] for r in records],
+            }
+        },
+        "dataframe_records": {"dataframe_records": records},
+        "instances": {"instances": records},
+        "inputs as records": {"inputs": records},
+        "inputs as columns": {"inputs": columns},
+    }
+    expected = _expected(in_process, sample)
+    assert sample[["Age", "Cabin"]].isna().any().all()  # the sample exercises nulls
+    for form, payload in payloads.items():
+        response = _post(server, payload)
+        assert response.status_code == 200, (form, response.text)
+        assert response.json() == {"predictions": expected}, form
+
+
+def test_the_kaggle_test_csv_as_is_gets_418_predictions_in_order(server, in_process, test_csv):
+    body = Path(test_csv).read_bytes()
+    response = requests.post(
+        f"{server}/invocations", data=body, headers={"Content-Type": "text/csv"}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    passengers = pd.read_csv(test_csv)
+    assert [p["PassengerId"] for p in predictions] == passengers["PassengerId"].tolist()
+    assert predictions == _expected(in_process, passengers)
+
+
+def test_a_single_record_without_optional_fields(server):
+    record = {k: v for k, v in BRAUND.items() if k not in ("PassengerId", "Age", "Fare", "Cabin")}
+    record.pop("Embarked")
+    response = _post(server, {"dataframe_records": [record]})
+    assert response.status_code == 200, response.text
+    (prediction,) = response.json()["predictions"]
+    assert set(prediction) == {"survived", "probability"}
+    assert prediction["survived"] in (0, 1)
+    assert 0 <= prediction["probability"] <= 1
+
+
+def test_optional_fields_may_be_null_or_absent_row_by_row(server, in_process):
+    with_nulls = {**BRAUND, "Age": None, "Fare": None, "Embarked": None, "PassengerId": None}
+    without = {k: v for k, v in BRAUND.items() if k not in ("Age", "Fare", "Embarked")}
+    response = _post(server, {"dataframe_records": [with_nulls, without, BRAUND]})
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert [p["PassengerId"] for p in predictions] == [None, 1, 1]
+    assert predictions[0]["probability"] == predictions[1]["probability"]
+
+
+def test_registered_version_and_run_uris_serve_too(registered, tmp_path, sample, in_process):
+    run_id = registered.client.get_model_version("titanic", "1").run_id
+    for model_uri in ("models:/titanic/1", f"runs:/{run_id}/model"):
+        url, process = _serve(registered, model_uri, tmp_path)
+        try:
+            response = _post(url, {"dataframe_records": _records(sample)})
+            assert response.status_code == 200, (model_uri, response.text)
+            assert response.json()["predictions"] == _expected(in_process, sample)
+        finally:
+            stop_process(process)
+
+
+def _bad(**changes) -> dict:
+    return {"dataframe_records": [BRAUND, {**BRAUND, **changes}]}
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (_bad(Sex="x"), "row 1: field 'Sex': 'x' is not one of female, male"),
+        (_bad(Sex=None), "row 1: field 'Sex': is required"),
+        (_bad(Pclass=2.5), "row 1: field 'Pclass': 2.5 is not an integer"),
+        (_bad(Pclass=4), "row 1: field 'Pclass': 4 is not one of 1, 2, 3"),
+        (_bad(Pclass="first"), "row 1: field 'Pclass': 'first' is not a number"),
+        (_bad(Age=121), "row 1: field 'Age': 121 is not a number in [0, 120]"),
+        (_bad(Age=-1), "row 1: field 'Age': -1 is not a number in [0, 120]"),
+        (_bad(Fare=-5), "row 1: field 'Fare': -5 is not a number in [0, 10000]"),
+        (_bad(Fare=1e300), "row 1: field 'Fare': 1e+300 is not a number in [0, 10000]"),
+        (_bad(SibSp=-1), "row 1: field 'SibSp': -1 is not an integer in [0, 20]"),
+        (_bad(Parch=1000), "row 1: field 'Parch': 1000 is not an integer in [0, 20]"),
+        (_bad(Embarked="X"), "row 1: field 'Embarked': 'X' is not one of C, Q, S"),
+        (_bad(Name=""), "row 1: field 'Name': is required"),
+        (_bad(Ticket=[1, 2]), "row 1: field 'Ticket': must be a non-empty string"),
+        (_bad(Sex="x", Age=500), "row 1: field 'Sex': 'x' is not one of female, male"),
+        (
+            {"dataframe_records": [{**BRAUND, "Sex": "x"}, {**BRAUND, "Age": -3}]},
+            "row 0: field 'Sex': 'x' is not one of female, male (and 1 more bad row)",
+        ),
+        ({"dataframe_records": [{"Pclass": 1}]}, "missing required column(s): Name, Sex, SibSp"),
+        ({"dataframe_records": []}, "no passenger records: the input is empty"),
+        ({"inputs": {"Pclass": [1, 2], "Sex": ["male"]}}, "columns must all be lists of the"),
+    ],
+)
+def test_bad_input_is_a_400_naming_row_field_and_rule(server, payload, message):
+    response = _post(server, payload)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert body["message"].startswith(message)
+    assert "\n" not in body["message"]
+    assert "Traceback" not in response.text
+    assert "stack_trace" not in body
+
+
+def test_non_finite_numbers_are_rejected(server):
+    csv = 'Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare\n3,"A, Mr. B",male,inf,0,0,1,7.25\n'
+    response = requests.post(
+        f"{server}/invocations", data=csv, headers={"Content-Type": "text/csv"}, timeout=60
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == "row 0: field 'Age': must be a finite number"
+
+
+# Anything JSON can carry, nested a little.
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=8,
+)  # fmt: skip
+_fields = st.sampled_from([*BRAUND, "Extra", "", "pclass", "Survived"])
+_records_strategy = st.one_of(
+    # A valid passenger with a few fields replaced, removed or added.
+    st.builds(
+        lambda changes, drops: {k: v for k, v in {**BRAUND, **changes}.items() if k not in drops},
+        st.dictionaries(_fields, _json_values, max_size=4),
+        st.sets(st.sampled_from(list(BRAUND)), max_size=3),
+    ),
+    st.dictionaries(st.text(max_size=10), _json_values, max_size=6),
+)
+_payloads = st.one_of(
+    st.builds(lambda r: {"dataframe_records": r}, st.lists(_records_strategy, max_size=4)),
+    st.builds(lambda r: {"instances": r}, st.lists(_records_strategy, max_size=4)),
+    st.builds(lambda r: {"inputs": r}, st.lists(_records_strategy, max_size=4) | _records_strategy),
+    st.builds(lambda v: {"dataframe_split": v}, _json_values),
+    _json_values,
+)
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(payload=_payloads)
+def test_random_and_malformed_payloads_get_200_or_400_never_5xx(server, payload):
+    response = requests.post(
+        f"{server}/invocations",
+        data=json.dumps(payload, allow_nan=False),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code in (200, 400), (payload, response.status_code, response.text)
+    if response.status_code == 400:
+        assert "Traceback" not in response.text
+    else:
+        for prediction in response.json()["predictions"]:
+            assert prediction["survived"] in (0, 1)
+            assert 0.0 <= prediction["probability"] <= 1.0
+
+
+def test_the_server_is_still_up_after_the_fuzzing(server):
+    assert requests.get(f"{server}/ping", timeout=10).status_code == 200
+
+
+def test_concurrent_clients_get_exactly_the_in_process_answers(server, in_process, test_csv):
+    passengers = pd.read_csv(test_csv)
+    expected = _expected(in_process, passengers)
+    records = _records(passengers)
+    threads, requests_per_thread = 8, 300
+    failures: list[str] = []
+
+    def client(offset: int) -> None:
+        with requests.Session() as session:  # keep-alive, as a real client
+            for i in range(requests_per_thread):
+                row = (offset * 37 + i) % len(records)
+                response = _post(server, {"dataframe_records": [records[row]]}, session)
+                if response.status_code != 200:
+                    failures.append(f"row {row}: {response.status_code} {response.text[:200]}")
+                elif response.json()["predictions"] != [expected[row]]:
+                    failures.append(f"row {row}: {response.json()} != {expected[row]}")
+
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=600)
+    assert not any(worker.is_alive() for worker in workers)
+    assert failures == []
+
+
+def test_predictions_are_deterministic(server, sample):
+    payload = {"dataframe_records": _records(sample)}
+    first, second = _post(server, payload).json(), _post(server, payload).json()
+    assert first == second
+    assert all(math.isfinite(p["probability"]) for p in first["predictions"])
