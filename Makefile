@@ -10,8 +10,10 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # The embedded tracking store, unless the caller points MLflow elsewhere.
 export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 MLFLOW_RUN_ARGS ?=
+MODEL_URI ?= models:/titanic@champion
+PORT ?= 5001
 
-.PHONY: help install lock lint format test test-unit run ui clean
+.PHONY: help install lock lint format test test-unit run serve ui clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -48,6 +50,9 @@ test-unit: install  ## Only the fast unit tests.
 
 run: install  ## The whole pipeline: prepare -> train -> evaluate, registered as "titanic".
 	$(BIN)/mlflow run . --env-manager local $(MLFLOW_RUN_ARGS)
+
+serve: install  ## Serve MODEL_URI (default models:/titanic@champion) on http://127.0.0.1:$(PORT).
+	$(BIN)/mlflow models serve -m $(MODEL_URI) --env-manager local -h 127.0.0.1 -p $(PORT)
 
 ui: install  ## Browse runs and registered models at http://127.0.0.1:5000.
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000

@@ -10,6 +10,7 @@ from titanic_model.config import (
     PUBLIC_DATA_URI,
     ConfigError,
     EvaluateConfig,
+    PredictConfig,
     PrepareConfig,
     StorageConfig,
     TrainConfig,
@@ -411,3 +412,39 @@ def test_mlproject_defaults_equal_python_defaults(entry_point: str, parser_index
     assert defaults, f"entry point {entry_point} declares no defaults"
 
     assert parse(defaults) == parse({})
+
+
+# ---------------------------------------------------------------- predict
+
+
+def test_predict_outputs_default_to_siblings_of_the_input():
+    config = PredictConfig.from_params({"input_uri": "data/test.csv"}, {})
+
+    assert config.output_uri == "data/test.predictions.csv"
+    assert config.rejects_uri == "data/test.rejects.csv"
+    assert config.model_uri == "models:/titanic@champion"
+    assert config.chunk_rows == 50_000
+
+
+def test_predict_rejects_sit_beside_an_explicit_output():
+    config = PredictConfig.from_params(
+        {"input_uri": "s3://b/in.csv", "output_uri": "s3://b/out.csv", "chunk_rows": "10"}, {}
+    )
+
+    assert config.rejects_uri == "s3://b/out.rejects.csv"
+    assert config.chunk_rows == 10
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "invalid parameter input_uri=''"),
+        ({"input_uri": " "}, "invalid parameter input_uri=' '"),
+        ({"input_uri": "https://x/t.csv"}, "invalid parameter output_uri=''"),
+        ({"input_uri": "t.csv", "chunk_rows": "0"}, "invalid parameter chunk_rows='0'"),
+    ],
+)
+def test_predict_bad_parameters(params, message):
+    with pytest.raises(ConfigError) as error:
+        PredictConfig.from_params(params, {})
+    assert str(error.value).startswith(message)
