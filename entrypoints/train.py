@@ -26,10 +26,13 @@ from titanic_model.training import grid_search
 PARAMETERS = (
     *PREPARE_PARAMETERS,
     "prepare_run_id",
+    "candidates",
     "n_trees",
     "max_depth",
     "min_samples_leaf",
     "max_features",
+    "learning_rate",
+    "logistic_c",
     "cv_folds",
     "refit_metric",
     "model_name",
@@ -63,12 +66,7 @@ def train(config: TrainConfig) -> ModelVersion:
     result = grid_search(
         features,
         labels,
-        {
-            "n_estimators": list(config.n_trees),
-            "max_depth": list(config.max_depth),
-            "min_samples_leaf": list(config.min_samples_leaf),
-            "max_features": list(config.max_features),
-        },
+        config.candidate_grids(),
         cv_folds=config.cv_folds,
         seed=config.seed,
         refit_metric=config.refit_metric,

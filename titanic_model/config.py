@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from titanic_model.evaluation import HOLDOUT_METRICS
+from titanic_model.pipeline import CANDIDATES
 from titanic_model.training import CV_METRICS
 
 # Where the course publishes Kaggle's training file; downloaded once into data/.
@@ -108,6 +109,26 @@ def _optional_text(params: Mapping[str, str], name: str) -> str | None:
     return (params.get(name) or "").strip() or None
 
 
+def _parse_positive_float_grid(name: str, text: str) -> tuple[float, ...]:
+    def parse_item(item: str) -> float:
+        value = float(item)
+        if not (math.isfinite(value) and value > 0.0):
+            raise ValueError(item)
+        return value
+
+    return _parse_grid(name, text, "a comma-separated list of positive numbers", parse_item, {})
+
+
+def _parse_choices(name: str, text: str, choices: tuple[str, ...]) -> tuple[str, ...]:
+    def parse_item(item: str) -> str:
+        if item not in choices:
+            raise ValueError(item)
+        return item
+
+    rule = "a comma-separated list of " + ", ".join(choices)
+    return _parse_grid(name, text, rule, parse_item, {})
+
+
 def _parse_choice(name: str, text: str, choices: tuple[str, ...]) -> str:
     value = text.strip()
     if value not in choices:
@@ -185,10 +206,13 @@ class TrainConfig:
     Attributes:
         prepare: How to prepare data when no ``prepare_run_id`` is given.
         prepare_run_id: Run whose splits to train on; None runs ``prepare`` first.
+        candidates: Classifiers competing in the grid search (see ``pipeline.CANDIDATES``).
         n_trees: Grid of forest sizes.
         max_depth: Grid of tree depths (None: unlimited).
         min_samples_leaf: Grid of minimum leaf sizes.
         max_features: Grid of the share of features each split considers.
+        learning_rate: Grid of the gradient boosting's learning rates.
+        logistic_c: Grid of the logistic regression's inverse L2 regularisation strength.
         cv_folds: Folds of the stratified cross-validation.
         seed: Seed of the folds and of the model.
         refit_metric: CV metric that picks the grid point to refit on all training data.
@@ -197,10 +221,13 @@ class TrainConfig:
 
     prepare: PrepareConfig = PrepareConfig()
     prepare_run_id: str | None = None
+    candidates: tuple[str, ...] = CANDIDATES
     n_trees: tuple[int, ...] = (200,)
     max_depth: tuple[int | None, ...] = (6, 8, None)
     min_samples_leaf: tuple[int, ...] = (2, 4)
     max_features: tuple[float | str, ...] = (0.5,)
+    learning_rate: tuple[float, ...] = (0.05, 0.1)
+    logistic_c: tuple[float, ...] = (0.1, 1.0)
     cv_folds: int = 5
     seed: int = 42
     refit_metric: str = "accuracy"
@@ -216,6 +243,7 @@ class TrainConfig:
         return cls(
             prepare=PrepareConfig.from_params(params, environ),
             prepare_run_id=_optional_text(params, "prepare_run_id"),
+            candidates=_param(params, "candidates", _parse_choices, cls.candidates, CANDIDATES),
             n_trees=_param(params, "n_trees", _parse_int_grid, cls.n_trees, 1, False),
             max_depth=_param(params, "max_depth", _parse_int_grid, cls.max_depth, 1, True),
             min_samples_leaf=_param(
@@ -224,6 +252,10 @@ class TrainConfig:
             max_features=_param(
                 params, "max_features", _parse_feature_share_grid, cls.max_features
             ),
+            learning_rate=_param(
+                params, "learning_rate", _parse_positive_float_grid, cls.learning_rate
+            ),
+            logistic_c=_param(params, "logistic_c", _parse_positive_float_grid, cls.logistic_c),
             cv_folds=_param(params, "cv_folds", _parse_int, cls.cv_folds, 2),
             seed=_param(params, "seed", _parse_int, cls.seed, 0),
             refit_metric=_param(
@@ -231,6 +263,20 @@ class TrainConfig:
             ),
             model_name=_param(params, "model_name", _parse_name, cls.model_name),
         )
+
+    def candidate_grids(self) -> dict[str, dict[str, list]]:
+        """The hyper-parameter grid of each chosen candidate, for the grid search."""
+        grids = {
+            "random_forest": {
+                "n_estimators": list(self.n_trees),
+                "max_depth": list(self.max_depth),
+                "min_samples_leaf": list(self.min_samples_leaf),
+                "max_features": list(self.max_features),
+            },
+            "hist_gradient_boosting": {"learning_rate": list(self.learning_rate)},
+            "logistic_regression": {"C": list(self.logistic_c)},
+        }
+        return {name: grids[name] for name in self.candidates}
 
 
 @dataclass(frozen=True)

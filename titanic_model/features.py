@@ -200,3 +200,73 @@ class GroupMedianImputer(_DataFrameTransformer):
         filled = frame[self.column].astype("float64").fillna(group_median)
         frame[self.column] = filled.fillna(self.overall_median_)
         return frame
+
+
+def travel_groups(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The two ways passengers are known to have travelled together.
+
+    Args:
+        frame: Passengers with ``Ticket``, ``Name`` and ``Fare``.
+
+    Returns:
+        The ticket, and the surname with the fare (families sometimes bought several tickets
+        at one price), as grouping keys.
+    """
+    surname = frame["Name"].astype(object).str.split(",").str[0].str.strip().str.lower()
+    fare = frame["Fare"].astype("float64").round(2).astype(str)
+    return frame["Ticket"].astype(object).str.strip(), surname + "|" + fare
+
+
+class GroupSurvival(_DataFrameTransformer):
+    """Add ``GroupSurvival``: how the passenger's travelling companions fared, and ``GroupKnown``.
+
+    Families and friends travelling on one ticket (or under one surname and fare) tended to
+    live or die together. ``fit`` learns, per group, how many of its passengers survived.
+    A passenger's companions are looked up by ticket first, then by surname and fare; one
+    with no known companion gets ``prior`` and ``GroupKnown`` 0.
+
+    On the rows it is fitted on, ``fit_transform`` leaves each passenger's own outcome out
+    (their companions only), so the model never sees its own label; within cross-validation
+    the held-out fold is transformed with the training folds' groups only, so the CV score
+    does not leak either.
+
+    Args:
+        prior: The survival rate given to a passenger whose companions are unknown.
+    """
+
+    added_columns = ("GroupSurvival", "GroupKnown")
+
+    def __init__(self, prior: float = 0.5):
+        self.prior = prior
+
+    def fit(self, frame: pd.DataFrame, y: object = None) -> GroupSurvival:
+        """Learn the number of passengers and of survivors of every travelling group."""
+        super().fit(frame, y)
+        if y is None:
+            raise ValueError("GroupSurvival needs the survival labels to fit")
+        outcomes = pd.Series(np.asarray(y, dtype="float64"), index=frame.index)
+        self.group_outcomes_ = [
+            outcomes.groupby(key).agg(["sum", "count"]) for key in travel_groups(frame)
+        ]
+        return self
+
+    def fit_transform(self, frame: pd.DataFrame, y: object = None, **fit_params) -> pd.DataFrame:
+        """Fit, then describe the fitted rows by their companions only (own outcome left out)."""
+        self.fit(frame, y)
+        own = pd.Series(np.asarray(y, dtype="float64"), index=frame.index)
+        return self._with_rates(frame.copy(), own)
+
+    def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self._with_rates(frame, None)
+
+    def _with_rates(self, frame: pd.DataFrame, own: pd.Series | None) -> pd.DataFrame:
+        rate = pd.Series(np.nan, index=frame.index)
+        for key, outcomes in zip(travel_groups(frame), self.group_outcomes_, strict=True):
+            survivors = key.map(outcomes["sum"]).astype("float64")
+            members = key.map(outcomes["count"]).astype("float64")
+            if own is not None:
+                survivors, members = survivors - own, members - 1
+            rate = rate.fillna((survivors / members).where(members > 0))
+        frame["GroupSurvival"] = rate.fillna(self.prior)
+        frame["GroupKnown"] = rate.notna().astype("float64")
+        return frame

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from sklearn.base import ClassifierMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -13,6 +15,7 @@ from titanic_model.features import (
     FamilyFeatures,
     FarePerPerson,
     GroupMedianImputer,
+    GroupSurvival,
     TicketFeatures,
     TitleExtractor,
 )
@@ -29,6 +32,8 @@ NUMERIC_FEATURES = (
     "HasCabin",
     "TicketNumberLength",
     "TicketGroupSize",
+    "GroupSurvival",
+    "GroupKnown",
 )
 CATEGORICAL_FEATURES = ("Sex", "Embarked", "Title", "Deck", "TicketPrefix")
 
@@ -47,6 +52,7 @@ def build_feature_steps() -> Pipeline:
             ("ticket", TicketFeatures()),
             ("fare_per_person", FarePerPerson()),
             ("age_by_title", GroupMedianImputer(column="Age", by="Title")),
+            ("group_survival", GroupSurvival()),
         ]
     )
     encode = ColumnTransformer(
@@ -75,19 +81,41 @@ def build_feature_steps() -> Pipeline:
     return Pipeline([("engineer", engineered), ("encode", encode)]).set_output(transform="pandas")
 
 
-def build_pipeline(seed: int) -> Pipeline:
+CANDIDATES = ("random_forest", "hist_gradient_boosting", "logistic_regression")
+
+
+def build_classifier(candidate: str, seed: int) -> ClassifierMixin:
+    """A fresh classifier of one of the :data:`CANDIDATES`, seeded, with sensible defaults.
+
+    Args:
+        candidate: ``"random_forest"``, ``"hist_gradient_boosting"`` or ``"logistic_regression"``.
+        seed: Random state, so that a fit is reproducible.
+
+    Returns:
+        The unfitted classifier; the grid search sets its hyper-parameters.
+    """
+    if candidate == "random_forest":
+        return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
+    if candidate == "hist_gradient_boosting":
+        return HistGradientBoostingClassifier(
+            max_iter=200, max_depth=4, l2_regularization=1.0, random_state=seed
+        )
+    if candidate == "logistic_regression":
+        return LogisticRegression(C=1.0, max_iter=2000)
+    raise ValueError(f"unknown candidate {candidate!r}: expected one of {', '.join(CANDIDATES)}")
+
+
+def build_pipeline(seed: int, candidate: str = "random_forest") -> Pipeline:
     """Build the full, unfitted model pipeline.
 
     Args:
         seed: Random state of the classifier, so that a fit is reproducible.
+        candidate: Which classifier ends the pipeline (one of :data:`CANDIDATES`).
 
     Returns:
-        ``Pipeline([("features", …), ("classifier", RandomForestClassifier)])``; the
-        classifier's hyper-parameters are set by the grid search (``classifier__*``).
+        ``Pipeline([("features", …), ("classifier", …)])``; the grid search may swap the
+        classifier and set its hyper-parameters (``classifier__*``).
     """
     return Pipeline(
-        [
-            ("features", build_feature_steps()),
-            ("classifier", RandomForestClassifier(random_state=seed, n_jobs=1)),
-        ]
+        [("features", build_feature_steps()), ("classifier", build_classifier(candidate, seed))]
     )

@@ -13,6 +13,7 @@ from titanic_model.features import (
     FamilyFeatures,
     FarePerPerson,
     GroupMedianImputer,
+    GroupSurvival,
     TicketFeatures,
     TitleExtractor,
     extract_title,
@@ -384,3 +385,49 @@ def test_added_columns(step: str):
     out = TRANSFORMERS[step]().fit(frame).transform(frame)
 
     assert list(out.columns) == [*frame.columns, *ADDED[step]]
+
+
+# ---------------------------------------------------------------- GroupSurvival
+
+
+def _travellers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Name": ["Smith, Mr. A", "Smith, Mrs. B", "Smith, Miss. C", "Jones, Mr. D",
+                     "Brown, Mr. E", "Brown, Mrs. F"],
+            "Ticket": ["T1", "T1", "T1", "T2", "T3", "T4"],
+            "Fare": [30.0, 30.0, 30.0, 8.0, 20.0, 20.0],
+        }
+    )  # fmt: skip
+
+
+def test_group_survival_leaves_each_fitted_passengers_own_outcome_out():
+    labels = [1, 0, 1, 0, 1, 0]
+
+    out = GroupSurvival(prior=0.4).fit_transform(_travellers(), labels)
+
+    # Smiths share T1: A sees B and C (1 of 2 survived), B sees A and C (2 of 2)...
+    assert out["GroupSurvival"].tolist()[:3] == [0.5, 1.0, 0.5]
+    # Jones travelled alone: no companion, so the prior and GroupKnown 0.
+    assert out["GroupSurvival"][3] == 0.4
+    assert out["GroupKnown"].tolist() == [1.0, 1.0, 1.0, 0.0, 1.0, 1.0]
+    # The Browns had two tickets but one surname and fare: companions all the same.
+    assert out["GroupSurvival"].tolist()[4:] == [0.0, 1.0]
+
+
+def test_group_survival_uses_every_fitted_companion_for_new_passengers():
+    transformer = GroupSurvival(prior=0.4).fit(_travellers(), [1, 0, 1, 0, 1, 0])
+    newcomers = pd.DataFrame(
+        {"Name": ["Smith, Master. G", "Brown, Miss. H", "Nobody, Mr. I"],
+         "Ticket": ["T1", "T9", "T8"], "Fare": [30.0, 20.0, 5.0]}
+    )  # fmt: skip
+
+    out = transformer.transform(newcomers)
+
+    assert out["GroupSurvival"].tolist() == pytest.approx([2 / 3, 0.5, 0.4])
+    assert out["GroupKnown"].tolist() == [1.0, 1.0, 0.0]
+
+
+def test_group_survival_cannot_be_fitted_without_labels():
+    with pytest.raises(ValueError, match="needs the survival labels"):
+        GroupSurvival().fit(_travellers())

@@ -61,12 +61,12 @@ def test_pipeline_params_are_settable_by_grid_search_names():
 def test_feature_steps_output_numeric_dataframe_without_missing_values(
     raw_passengers, split_features
 ):
-    features, _ = split_features(raw_passengers)
+    features, labels = split_features(raw_passengers)
     assert features["Age"].isna().any()
     assert features["Fare"].isna().any()
     assert features["Embarked"].isna().any()
 
-    out = build_feature_steps().fit(features).transform(features)
+    out = build_feature_steps().fit(features, labels).transform(features)
 
     assert isinstance(out, pd.DataFrame)
     assert len(out) == len(features)
@@ -80,8 +80,8 @@ def test_feature_steps_output_numeric_dataframe_without_missing_values(
 
 
 def test_feature_steps_handle_unseen_categories(raw_passengers, split_features):
-    features, _ = split_features(raw_passengers)
-    steps = build_feature_steps().fit(features)
+    features, labels = split_features(raw_passengers)
+    steps = build_feature_steps().fit(features, labels)
 
     out = steps.transform(unusual_passengers())
 

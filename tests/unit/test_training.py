@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from titanic_model.training import CV_METRICS, GridPoint, SearchResult, grid_search
 
-GRID = {"n_estimators": [8], "max_depth": [2, None]}
+GRID = {"random_forest": {"n_estimators": [8], "max_depth": [2, None]}}
 METRIC_KEYS = {f"cv_{metric}_{stat}" for metric in CV_METRICS for stat in ("mean", "std")}
 
 
@@ -29,8 +29,8 @@ def test_one_grid_point_per_combination_in_grid_order(result: SearchResult):
     assert len(result.grid) == 2
     assert all(isinstance(point, GridPoint) for point in result.grid)
     assert [point.params for point in result.grid] == [
-        {"max_depth": 2, "n_estimators": 8},
-        {"max_depth": None, "n_estimators": 8},
+        {"model": "random_forest", "max_depth": 2, "n_estimators": 8},
+        {"model": "random_forest", "max_depth": None, "n_estimators": 8},
     ]
 
 
@@ -82,7 +82,7 @@ def test_refit_metric_chooses_the_rank(data):
     result = grid_search(
         features,
         labels,
-        {"n_estimators": [1, 8], "max_depth": [1]},
+        {"random_forest": {"n_estimators": [1, 8], "max_depth": [1]}},
         cv_folds=2,
         seed=1,
         refit_metric="roc_auc",
