@@ -15,17 +15,23 @@ from titanic_model.config import CHAMPION_ALIAS, ConfigError, EvaluateConfig
 from titanic_model.evaluation import (
     diagnostic_figures,
     holdout_metrics,
+    importance_figure,
     is_at_least_as_good,
+    majority_baseline,
+    raw_feature_importance,
     women_survive_baseline,
 )
+from titanic_model.model_card import render_model_card
 from titanic_model.schema import LABEL, validate_passengers
 from titanic_model.tracking import (
     PREPARE_RUN_TAG,
     champion,
+    describe_version,
     latest_version,
     load_split,
     log_dataset,
     log_new_params,
+    model_card_facts,
     promote,
     registered_version,
     split_source,
@@ -37,8 +43,7 @@ logger = logging.getLogger(__name__)
 
 
 def _probabilities(model_uri: str, passengers: pd.DataFrame) -> np.ndarray:
-    predictions = mlflow.pyfunc.load_model(model_uri).predict(passengers)
-    return predictions["probability"].to_numpy()
+    return mlflow.pyfunc.load_model(model_uri).predict(passengers)["probability"].to_numpy()
 
 
 def _gate(
@@ -95,30 +100,53 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
     log_dataset(holdout, "holdout", split_source(prepare_run_id), "evaluation")
     # The model is fed the raw records, exactly as a client would send them.
     passengers = holdout.drop(columns=[LABEL])
-
-    probabilities = _probabilities(model_uri, passengers)
+    model = mlflow.pyfunc.load_model(model_uri)
+    probabilities = model.predict(passengers)["probability"].to_numpy()
     metrics = holdout_metrics(labels, probabilities)
-    baseline = holdout_metrics(labels, women_survive_baseline(passengers))
+    training_labels = validate_passengers(load_split(prepare_run_id, "train"), with_label=True)
+    baselines = {
+        "women_survive": holdout_metrics(labels, women_survive_baseline(passengers)),
+        "majority_class": holdout_metrics(
+            labels, majority_baseline(len(labels), float(training_labels[LABEL].mean()))
+        ),
+    }
     mlflow.log_metrics(
-        {**{f"holdout_{k}": v for k, v in metrics.items()},
-         **{f"baseline_women_survive_{k}": v for k, v in baseline.items()}}
-    )  # fmt: skip
+        {f"holdout_{k}": v for k, v in metrics.items()}
+        | {
+            f"baseline_{name}_{k}": v
+            for name, scores in baselines.items()
+            for k, v in scores.items()
+        }
+    )
     for file_name, figure in diagnostic_figures(labels, probabilities).items():
         mlflow.log_figure(figure, f"plots/{file_name}")
+    importance = raw_feature_importance(
+        model.unwrap_python_model().pipeline,
+        validate_passengers(passengers),
+        labels,
+        seed=0,
+    )
+    mlflow.log_metrics(
+        {f"importance_{r.column}": r.importance_mean for r in importance.itertuples()}
+    )
+    mlflow.log_text(importance.to_csv(index=False), "importance.csv")
+    mlflow.log_figure(importance_figure(importance), "plots/permutation_importance.png")
 
     if candidate is None:
         decision = f"not gated: {model_uri} is not a registered model version"
     else:
         decision = _gate(candidate, metrics, passengers, labels, config.gate_metric)
-        mlflow.MlflowClient().set_model_version_tag(
-            candidate.name, candidate.version, "holdout_accuracy", f"{metrics['accuracy']:.4f}"
+        card = render_model_card(
+            model_card_facts(candidate, prepare_run_id, metrics, baselines, importance)
         )
+        mlflow.log_text(card, "model_card.md")
+        describe_version(candidate, card, {"holdout_accuracy": f"{metrics['accuracy']:.4f}"})
     mlflow.set_tag("champion_decision", decision)
     logger.info(
         "%s: holdout accuracy %.4f (women-survive baseline %.4f); %s alias %s",
         model_uri,
         metrics["accuracy"],
-        baseline["accuracy"],
+        baselines["women_survive"]["accuracy"],
         CHAMPION_ALIAS,
         decision,
     )

@@ -19,6 +19,7 @@ from titanic_model.tracking import (
     log_and_register_model,
     log_dataset,
     log_new_params,
+    source_commit,
     split_source,
 )
 from titanic_model.training import grid_search
@@ -86,6 +87,7 @@ def train(config: TrainConfig) -> ModelVersion:
         model_name=config.model_name,
         tags={
             PREPARE_RUN_TAG: prepare_run_id,
+            "git_commit": source_commit(mlflow.active_run().info.run_id) or "unknown",
             "train_data_digest": digest,
             f"cv_{config.refit_metric}": f"{refit_score:.4f}",
         },

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # Plots are written to files; no display on servers and CI.
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.calibration import CalibrationDisplay
+from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
+    PrecisionRecallDisplay,
     RocCurveDisplay,
     accuracy_score,
     brier_score_loss,
@@ -22,8 +19,16 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
+from sklearn.pipeline import Pipeline
 
 DECISION_THRESHOLD = 0.5
+
+
+def _new_plot(width: float, height: float) -> tuple[Figure, object]:
+    # A bare Figure, not pyplot: no global figure registry to leak, no GUI backend needed.
+    figure = Figure(figsize=(width, height))
+    return figure, figure.subplots()
+
 
 # For each holdout metric, whether a larger value is better.
 HOLDOUT_METRICS: dict[str, bool] = {
@@ -72,6 +77,65 @@ def women_survive_baseline(passengers: pd.DataFrame) -> np.ndarray:
     return (passengers["Sex"] == "female").to_numpy(dtype=float)
 
 
+def majority_baseline(count: int, survival_rate: float) -> np.ndarray:
+    """The majority-class rule: everybody dies, with the training survival rate as probability.
+
+    Args:
+        count: How many passengers to predict.
+        survival_rate: Share of survivors in the training data (below 0.5 on the Titanic).
+
+    Returns:
+        ``survival_rate`` for everyone.
+    """
+    return np.full(count, survival_rate)
+
+
+def accuracy_interval(accuracy: float, count: int) -> float:
+    """Half-width of the 95 % normal-approximation interval of an accuracy on ``count`` rows."""
+    return 1.96 * float(np.sqrt(accuracy * (1 - accuracy) / count))
+
+
+def raw_feature_importance(
+    pipeline: Pipeline, passengers: pd.DataFrame, labels: np.ndarray, seed: int
+) -> pd.DataFrame:
+    """Permutation importance of each raw input column, on held-out passengers.
+
+    Shuffling a raw column (``Name``, ``Fare``…) breaks every feature derived from it, so
+    the drop in ROC AUC says how much the model relies on what a client sends.
+
+    Args:
+        pipeline: The fitted model pipeline.
+        passengers: Validated held-out passengers (no label).
+        labels: Their 0/1 outcomes.
+        seed: Seed of the shuffles.
+
+    Returns:
+        ``column``, ``importance_mean`` and ``importance_std``, most important first.
+    """
+    result = permutation_importance(
+        pipeline, passengers, labels, scoring="roc_auc", n_repeats=10, random_state=seed
+    )
+    table = pd.DataFrame(
+        {
+            "column": passengers.columns,
+            "importance_mean": result.importances_mean,
+            "importance_std": result.importances_std,
+        }
+    )
+    return table.sort_values("importance_mean", ascending=False, ignore_index=True)
+
+
+def importance_figure(importance: pd.DataFrame) -> Figure:
+    """Horizontal bars of :func:`raw_feature_importance`, with their standard deviation."""
+    figure, axes = _new_plot(5, 4)
+    ordered = importance.iloc[::-1]
+    axes.barh(ordered["column"], ordered["importance_mean"], xerr=ordered["importance_std"])
+    axes.set_xlabel("drop in holdout ROC AUC when the column is shuffled")
+    axes.set_title("Permutation importance of the raw columns")
+    figure.tight_layout()
+    return figure
+
+
 def is_at_least_as_good(metric: str, candidate: float, incumbent: float) -> bool:
     """Whether ``candidate`` matches or beats ``incumbent`` on ``metric``.
 
@@ -87,7 +151,7 @@ def is_at_least_as_good(metric: str, candidate: float, incumbent: float) -> bool
 
 
 def diagnostic_figures(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, Figure]:
-    """Draw the confusion matrix, the ROC curve and the reliability (calibration) plot.
+    """Draw the confusion matrix, the ROC and precision-recall curves and the reliability plot.
 
     Args:
         labels: 0/1 outcomes.
@@ -98,18 +162,22 @@ def diagnostic_figures(labels: np.ndarray, probabilities: np.ndarray) -> dict[st
     """
     predicted = (probabilities >= DECISION_THRESHOLD).astype(int)
     figures = {}
-    figure, axes = plt.subplots(figsize=(4.5, 4))
+    figure, axes = _new_plot(4.5, 4)
     ConfusionMatrixDisplay.from_predictions(
         labels, predicted, display_labels=["died", "survived"], ax=axes, colorbar=False
     )
     axes.set_title("Holdout confusion matrix")
     figures["confusion_matrix.png"] = figure
-    figure, axes = plt.subplots(figsize=(4.5, 4))
+    figure, axes = _new_plot(4.5, 4)
     RocCurveDisplay.from_predictions(labels, probabilities, ax=axes, name="model")
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     axes.set_title("Holdout ROC curve")
     figures["roc_curve.png"] = figure
-    figure, axes = plt.subplots(figsize=(4.5, 4))
+    figure, axes = _new_plot(4.5, 4)
+    PrecisionRecallDisplay.from_predictions(labels, probabilities, ax=axes, name="model")
+    axes.set_title("Holdout precision-recall curve")
+    figures["precision_recall_curve.png"] = figure
+    figure, axes = _new_plot(4.5, 4)
     CalibrationDisplay.from_predictions(labels, probabilities, n_bins=10, ax=axes, name="model")
     axes.set_title("Holdout reliability diagram")
     figures["calibration.png"] = figure

@@ -20,6 +20,7 @@ import titanic_model
 from titanic_model.config import CHAMPION_ALIAS, StorageConfig
 from titanic_model.data import read_passenger_csv
 from titanic_model.model import PIPELINE_ARTIFACT, TitanicSurvivalModel, model_signature
+from titanic_model.model_card import ModelCardFacts
 from titanic_model.schema import LABEL, describe_fields
 
 SPLITS_DIR = "splits"
@@ -187,3 +188,69 @@ def promote(model_version: ModelVersion) -> None:
 def version_uri(model_version: ModelVersion) -> str:
     """``models:/name/N`` of a registered version."""
     return f"models:/{model_version.name}/{model_version.version}"
+
+
+GIT_COMMIT_TAG = "mlflow.source.git.commit"
+
+
+def source_commit(run_id: str) -> str | None:
+    """The git commit ``mlflow run`` recorded for ``run_id`` or for the nearest parent run."""
+    client = MlflowClient()
+    while run_id:
+        tags = client.get_run(run_id).data.tags
+        if GIT_COMMIT_TAG in tags:
+            return tags[GIT_COMMIT_TAG]
+        run_id = tags.get("mlflow.parentRunId", "")
+    return None
+
+
+def model_card_facts(
+    version: ModelVersion,
+    prepare_run_id: str,
+    holdout_metrics: dict[str, float],
+    baselines: dict[str, dict[str, float]],
+    importance: pd.DataFrame,
+) -> ModelCardFacts:
+    """Gather what the model card of ``version`` states from its train and prepare runs.
+
+    Args:
+        version: The registered version being evaluated.
+        prepare_run_id: The prepare run whose holdout was scored.
+        holdout_metrics: The version's holdout metrics.
+        baselines: Holdout metrics per baseline.
+        importance: Permutation importance of the raw columns.
+
+    Returns:
+        The facts for :func:`~titanic_model.model_card.render_model_card`.
+    """
+    client = MlflowClient()
+    train = client.get_run(version.run_id).data
+    prepare = client.get_run(prepare_run_id).data
+    return ModelCardFacts(
+        model_name=version.name,
+        version=str(version.version),
+        model_params={
+            k.removeprefix("best_"): v for k, v in train.params.items() if k.startswith("best_")
+        },
+        cv_metrics={k: v for k, v in train.metrics.items() if k.startswith("cv_")},
+        cv_folds=int(train.params.get("cv_folds", "0")),
+        holdout_metrics=holdout_metrics,
+        baselines=baselines,
+        holdout_rows=int(prepare.metrics["rows_holdout"]),
+        train_rows=int(prepare.metrics["rows_train"]),
+        data_uri=prepare.tags[DATA_URI_TAG],
+        train_digest=prepare.tags["train_digest"],
+        holdout_digest=prepare.tags["holdout_digest"],
+        importance=importance,
+        git_commit=source_commit(version.run_id),
+        train_params={k: v for k, v in train.params.items() if not k.startswith("best_")}
+        | {"prepare_run_id": prepare_run_id},
+    )
+
+
+def describe_version(version: ModelVersion, description: str, tags: dict[str, str]) -> None:
+    """Set the registry description (the model card) and tags of a model version."""
+    client = MlflowClient()
+    client.update_model_version(version.name, version.version, description=description)
+    for key, value in tags.items():
+        client.set_model_version_tag(version.name, version.version, key, value)

@@ -8,6 +8,7 @@ import pandas as pd
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from titanic_model.evaluation import holdout_metrics
 from titanic_model.pipeline import build_classifier, build_pipeline
 
 CV_METRICS: tuple[str, ...] = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -105,3 +106,51 @@ def grid_search(
     )
     best = grid[search.best_index_]
     return SearchResult(search.best_estimator_, best.params, best.metrics, grid)
+
+
+def nested_cross_validation(
+    features: pd.DataFrame,
+    labels: pd.Series,
+    candidate_grids: dict[str, dict[str, list]],
+    *,
+    outer_folds: int,
+    inner_folds: int,
+    seed: int,
+    refit_metric: str,
+) -> pd.DataFrame:
+    """Estimate how well the whole training procedure generalises, grid search included.
+
+    Each outer fold runs the complete grid search on the other folds and scores the refitted
+    winner on the held-out fold, so model selection never sees the rows it is scored on.
+
+    Args:
+        features: Validated passenger columns.
+        labels: 0/1 survival labels.
+        candidate_grids: As for :func:`grid_search`.
+        outer_folds: Folds of the outer (scoring) loop.
+        inner_folds: Folds of each inner grid search.
+        seed: Seed of both loops and the classifiers.
+        refit_metric: The metric that chooses each inner winner.
+
+    Returns:
+        One row per outer fold: the winner's ``model``, then accuracy, roc_auc and
+        brier_score on the held-out fold.
+    """
+    folds = StratifiedKFold(n_splits=outer_folds, shuffle=True, random_state=seed)
+    rows = []
+    for train_index, test_index in folds.split(features, labels):
+        search = grid_search(
+            features.iloc[train_index],
+            labels.iloc[train_index],
+            candidate_grids,
+            cv_folds=inner_folds,
+            seed=seed,
+            refit_metric=refit_metric,
+        )
+        probability = search.best_pipeline.predict_proba(features.iloc[test_index])[:, 1]
+        scores = holdout_metrics(labels.iloc[test_index].to_numpy(), probability)
+        rows.append(
+            {"model": search.best_params["model"]}
+            | {name: scores[name] for name in ("accuracy", "roc_auc", "brier_score")}
+        )
+    return pd.DataFrame(rows)

@@ -19,11 +19,16 @@ def mlflow_params(**params: str) -> tuple[str, ...]:
     return tuple(option for name, value in params.items() for option in ("-P", f"{name}={value}"))
 
 
-# Small but real: a 2-point grid, 3 folds.
-QUICK_GRID = {"n_trees": "40", "max_depth": "4,6", "min_samples_leaf": "2", "cv_folds": "3"}
+# Small but real: every candidate, 4 grid points, 3 folds.
+QUICK_GRID = {
+    "n_trees": "40", "max_depth": "4,6", "min_samples_leaf": "2", "learning_rate": "0.1",
+    "logistic_c": "1", "cv_folds": "3",
+}  # fmt: skip
 QUICK = mlflow_params(**QUICK_GRID)
 # A deliberately poor model: one stump.
-WEAK = mlflow_params(n_trees="1", max_depth="1", min_samples_leaf="100", cv_folds="2")
+WEAK = mlflow_params(
+    candidates="random_forest", n_trees="1", max_depth="1", min_samples_leaf="100", cv_folds="2"
+)
 
 
 @dataclass

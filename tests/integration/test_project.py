@@ -75,7 +75,10 @@ def test_main_run_chains_prepare_train_evaluate(project, first_run):
     assert train.data.params["n_trees"] == "40"
     assert train.data.tags["prepare_run_id"] == prepare.info.run_id
     grid = _children(project, train.info.run_id)
-    assert len(grid) == 2
+    assert len(grid) == 4
+    assert {point.data.params["model"] for point in grid.values()} == {
+        "random_forest", "hist_gradient_boosting", "logistic_regression"
+    }  # fmt: skip
     for point in grid.values():
         for metric in ("accuracy", "precision", "recall", "f1", "roc_auc"):
             assert 0.0 <= point.data.metrics[f"cv_{metric}_mean"] <= 1.0
@@ -89,18 +92,34 @@ def test_main_run_chains_prepare_train_evaluate(project, first_run):
         assert metric in {k.removeprefix("holdout_") for k in evaluate.data.metrics}
     assert evaluate.data.metrics["holdout_roc_auc"] > 0.8
     assert 0.7 < evaluate.data.metrics["baseline_women_survive_accuracy"] < 0.85
+    assert evaluate.data.metrics["baseline_majority_class_roc_auc"] == 0.5
+    assert evaluate.data.metrics["importance_Sex"] > 0.0
+    assert evaluate.data.metrics["importance_PassengerId"] == 0.0
     plots = {a.path for a in project.client.list_artifacts(evaluate.info.run_id, "plots")}
-    assert plots == {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/calibration.png"}
+    assert plots == {
+        f"plots/{name}.png"
+        for name in ("confusion_matrix", "roc_curve", "precision_recall_curve", "calibration",
+                     "permutation_importance")
+    }  # fmt: skip
     assert evaluate.data.tags["champion_decision"] == "promoted: first champion"
     assert project.registry_state() == (["1"], {"champion": "1"})
 
 
-def test_registered_version_records_its_lineage(project, first_run):
+def test_registered_version_records_its_lineage_and_model_card(project, first_run):
     version = project.client.get_model_version("titanic", "1")
     prepare_run_id = version.tags["prepare_run_id"]
-    assert project.client.get_run(prepare_run_id).info.run_name == "prepare"
-    assert len(version.tags["train_data_digest"]) >= 8
+    prepare = project.client.get_run(prepare_run_id)
+    assert prepare.info.run_name == "prepare"
+    assert version.tags["train_data_digest"] == prepare.data.tags["train_digest"]
     assert float(version.tags["holdout_accuracy"]) > 0.7
+    assert float(version.tags["cv_accuracy"]) > 0.75
+    assert len(version.tags["git_commit"]) == 40
+    card = version.description
+    assert card.startswith("# Model card: titanic version 1\n")
+    for section in ("## Data", "## Performance", "## Intended use", "## Limitations"):
+        assert section in card
+    assert prepare.data.tags["holdout_digest"] in card
+    assert version.tags["git_commit"] in card
 
 
 _FRESH_PROCESS_SCRIPT = """

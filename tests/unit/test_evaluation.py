@@ -11,11 +11,16 @@ from matplotlib.figure import Figure
 from titanic_model.evaluation import (
     DECISION_THRESHOLD,
     HOLDOUT_METRICS,
+    accuracy_interval,
     diagnostic_figures,
     holdout_metrics,
+    importance_figure,
     is_at_least_as_good,
+    majority_baseline,
+    raw_feature_importance,
     women_survive_baseline,
 )
+from titanic_model.schema import validate_passengers
 
 
 def test_holdout_metrics_perfect_predictions():
@@ -162,19 +167,39 @@ def test_diagnostic_figures():
     probabilities = np.array([0.9, 0.2, 0.6, 0.7, 0.3, 0.1, 0.8, 0.55])
 
     figures = diagnostic_figures(labels, probabilities)
-    try:
-        assert set(figures) == {"confusion_matrix.png", "roc_curve.png", "calibration.png"}
-        assert all(isinstance(figure, Figure) for figure in figures.values())
-        assert len({id(figure) for figure in figures.values()}) == 3
-        titles = {name: figure.axes[0].get_title() for name, figure in figures.items()}
-        assert titles == {
-            "confusion_matrix.png": "Holdout confusion matrix",
-            "roc_curve.png": "Holdout ROC curve",
-            "calibration.png": "Holdout reliability diagram",
-        }
-        # Confusion matrix cut at 0.5: TN 2, FP 1, FN 1, TP 4.
-        cells = [text.get_text() for text in figures["confusion_matrix.png"].axes[0].texts]
-        assert cells == ["2", "1", "1", "4"]
-    finally:
-        for figure in figures.values():
-            plt.close(figure)
+
+    assert all(isinstance(figure, Figure) for figure in figures.values())
+    assert len({id(figure) for figure in figures.values()}) == 4
+    titles = {name: figure.axes[0].get_title() for name, figure in figures.items()}
+    assert titles == {
+        "confusion_matrix.png": "Holdout confusion matrix",
+        "roc_curve.png": "Holdout ROC curve",
+        "precision_recall_curve.png": "Holdout precision-recall curve",
+        "calibration.png": "Holdout reliability diagram",
+    }
+    # Confusion matrix cut at 0.5: TN 2, FP 1, FN 1, TP 4.
+    cells = [text.get_text() for text in figures["confusion_matrix.png"].axes[0].texts]
+    assert cells == ["2", "1", "1", "4"]
+    assert plt.get_fignums() == []  # bare figures: nothing registered with pyplot
+
+
+def test_majority_baseline_and_accuracy_interval():
+    assert majority_baseline(3, 0.38).tolist() == [0.38, 0.38, 0.38]
+    assert accuracy_interval(0.8, 100) == pytest.approx(1.96 * 0.04)
+
+
+def test_raw_feature_importance_finds_the_column_the_model_uses(fitted_pipeline, raw_passengers):
+    passengers = validate_passengers(raw_passengers.drop(columns=["Survived"]))
+    labels = (raw_passengers["Sex"] == "female").to_numpy(dtype=int)
+
+    importance = raw_feature_importance(fitted_pipeline, passengers, labels, seed=0)
+
+    assert list(importance.columns) == ["column", "importance_mean", "importance_std"]
+    assert set(importance["column"]) == set(passengers.columns)
+    assert importance["importance_mean"].is_monotonic_decreasing
+    by_column = importance.set_index("column")["importance_mean"]
+    assert by_column["PassengerId"] == 0.0  # the model never looks at the id
+    figure = importance_figure(importance)
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()][-1] == (
+        importance["column"][0]
+    )
