@@ -15,8 +15,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-# Kaggle names read "Surname, Title. Given names"; the title is between the comma and the dot.
-_TITLE_PATTERN = re.compile(r",\s*([^.,]+?)\s*\.")
+# Kaggle names read "Surname, Title. Given names": the title is the first word after the
+# comma ("the Countess" drops its article); the dot after it may be missing.
+_TITLE_PATTERN = re.compile(r",\s*(?:the\s+)?([A-Za-z]+)", re.IGNORECASE)
 # French and honorific spellings of the common titles.
 _TITLE_SYNONYMS = {"Mlle": "Miss", "Ms": "Miss", "Mme": "Mrs", "Lady": "Mrs", "Sir": "Mr"}
 # A ticket is an optional prefix ("A/5", "PC", "LINE") and an optional trailing number.
@@ -61,7 +62,7 @@ def extract_title(names: pd.Series) -> pd.Series:
     Returns:
         The title, with French spellings mapped to English ones; NaN where none is found.
     """
-    titles = names.astype(object).str.extract(_TITLE_PATTERN, expand=False).str.strip()
+    titles = names.astype(object).str.extract(_TITLE_PATTERN, expand=False).str.capitalize()
     return titles.replace(_TITLE_SYNONYMS)
 
 

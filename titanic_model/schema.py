@@ -152,7 +152,7 @@ def _check_strings(field: Field, raw: np.ndarray, reasons: np.ndarray) -> np.nda
             if field.required:
                 reasons[i] = "is required"
         elif _is_text_like(value):
-            text[i] = str(value).strip()
+            text[i] = " ".join(str(value).split())  # "A/5  21171 " and "A/5 21171" are one
         else:
             text[i] = np.nan
             reasons[i] = f"must be {field.rule()}"

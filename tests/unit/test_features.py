@@ -45,7 +45,7 @@ def fitted_state(transformer: object) -> dict[str, object]:
         ("Duff Gordon, Lady. (Lucille Christiana Sutherland)", "Mrs"),
         ("Duff Gordon, Sir. Cosmo Edmund", "Mr"),
         ("Uruchurtu, Don. Manuel E", "Don"),
-        ("Rothes, the Countess. of (Lucy Noel Martha Dyer-Edwards)", "the Countess"),
+        ("Rothes, the Countess. of (Lucy Noel Martha Dyer-Edwards)", "Countess"),
         ("Simonius-Blumer,  Col.  Oberst Alfons", "Col"),
     ],
 )
