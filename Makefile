@@ -13,7 +13,7 @@ MLFLOW_RUN_ARGS ?=
 MODEL_URI ?= models:/titanic@champion
 PORT ?= 5001
 
-.PHONY: help install lock lint format test test-unit run serve ui clean
+.PHONY: help install system-deps lock lint format test test-unit run serve web ui clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -24,6 +24,14 @@ $(BIN)/activate: $(LOCK)
 	touch $(BIN)/activate
 
 install: $(BIN)/activate  ## Create .venv with the pinned dependencies.
+
+# Debian packages the page and its browser tests need (root, or sudo, on Debian/Ubuntu).
+SYSTEM_PACKAGES := nginx chromium
+system-deps:  ## Install nginx and Chromium from Debian's packages if they are missing.
+	@if ! command -v nginx >/dev/null || ! command -v chromium >/dev/null; then \
+	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	fi
 
 lock:  ## Re-resolve pyproject's dependencies into requirements.lock.
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
@@ -40,7 +48,7 @@ format: install  ## Apply ruff's fixes and formatting.
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint  ## Lint, then the whole test suite (unit + integration).
+test: lint system-deps  ## Lint, then the whole test suite (unit, behaviour, integration, browser).
 	@$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$status
@@ -53,6 +61,9 @@ run: install  ## The whole pipeline: prepare -> train -> evaluate, registered as
 
 serve: install  ## Serve MODEL_URI (default models:/titanic@champion) on http://127.0.0.1:$(PORT).
 	$(BIN)/mlflow models serve -m $(MODEL_URI) --env-manager local -h 127.0.0.1 -p $(PORT)
+
+web: install system-deps  ## The survival page at http://127.0.0.1:8080, served by nginx with the model behind it.
+	MODEL_URI=$(MODEL_URI) MODEL_ADDRESS=127.0.0.1:$(PORT) deployment/web.sh start
 
 ui: install  ## Browse runs and registered models at http://127.0.0.1:5000.
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.conftest import PROJECT_ROOT, VENV_BIN
+from tests.conftest import (
+    PROJECT_ROOT,
+    VENV_BIN,
+    free_port,
+    start_process,
+    stop_process,
+    wait_for_http,
+)
 
 EXPERIMENT = "titanic-integration"
 
@@ -82,3 +89,21 @@ def project_on_sqlite(folder: Path, train_csv: Path) -> Project:
     return make_project(
         f"sqlite:///{folder / 'mlflow.db'}", str(folder / "artifacts"), folder, train_csv
     )
+
+
+def serve_model(project: Project, model_uri: str, folder: Path) -> tuple[str, object]:
+    """Start ``mlflow models serve`` on a free port; return its URL and process."""
+    port = free_port()
+    process = start_process(
+        [str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
+         "-h", "127.0.0.1", "-p", str(port)],
+        folder / f"serve-{port}.log",
+        project.env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/ping", process)
+    except Exception:
+        stop_process(process)
+        raise
+    return url, process

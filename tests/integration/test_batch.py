@@ -5,17 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.integration.projects import QUICK, Project, project_on_sqlite
+from tests.integration.projects import Project
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, train_csv) -> Project:
-    project = project_on_sqlite(tmp_path_factory.mktemp("batch"), train_csv)
-    result = project.run(*QUICK)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return project
+@pytest.fixture
+def trained(registered) -> Project:
+    return registered
 
 
 def test_scores_the_kaggle_test_file_in_chunks(trained, test_csv, tmp_path):

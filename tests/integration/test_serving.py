@@ -8,15 +8,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import VENV_BIN, free_port, start_process, stop_process, wait_for_http
-from tests.integration.projects import QUICK, Project, project_on_sqlite
+from tests.conftest import stop_process
+from tests.integration.projects import serve_model
 
 pytestmark = pytest.mark.integration
 
@@ -27,46 +26,15 @@ BRAUND = {
 
 
 @pytest.fixture(scope="module")
-def registered(tmp_path_factory, train_csv) -> Project:
-    """A temporary store where ``mlflow run .`` registered version 1 as champion."""
-    project = project_on_sqlite(tmp_path_factory.mktemp("serving"), train_csv)
-    result = project.run(*QUICK)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return project
-
-
-def _serve(project: Project, model_uri: str, folder: Path) -> tuple[str, object]:
-    port = free_port()
-    process = start_process(
-        [str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port)],
-        folder / f"serve-{port}.log",
-        project.env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/ping", process)
-    except Exception:
-        stop_process(process)
-        raise
-    return url, process
-
-
-@pytest.fixture(scope="module")
 def server(registered, tmp_path_factory) -> Iterator[str]:
     """``mlflow models serve -m models:/titanic@champion``; yields its base URL."""
-    url, process = _serve(registered, "models:/titanic@champion", tmp_path_factory.mktemp("log"))
+    url, process = serve_model(
+        registered, "models:/titanic@champion", tmp_path_factory.mktemp("log")
+    )
     try:
         yield url
     finally:
         stop_process(process)
-
-
-@pytest.fixture(scope="module")
-def in_process(registered) -> mlflow.pyfunc.PyFuncModel:
-    """The same registered version, loaded in this process from its local artifacts."""
-    path = registered.client.get_model_version_download_uri("titanic", "1")
-    return mlflow.pyfunc.load_model(path)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -150,7 +118,7 @@ def test_optional_fields_may_be_null_or_absent_row_by_row(server, in_process):
 def test_registered_version_and_run_uris_serve_too(registered, tmp_path, sample, in_process):
     run_id = registered.client.get_model_version("titanic", "1").run_id
     for model_uri in ("models:/titanic/1", f"runs:/{run_id}/model"):
-        url, process = _serve(registered, model_uri, tmp_path)
+        url, process = serve_model(registered, model_uri, tmp_path)
         try:
             response = _post(url, {"dataframe_records": _records(sample)})
             assert response.status_code == 200, (model_uri, response.text)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The survival page on one origin: `mlflow models serve` behind nginx (Debian's package).
+#
+#   deployment/web.sh start          serve MODEL_URI, then nginx on WEB_ADDRESS; Ctrl-C stops both
+#   deployment/web.sh render DIR     only write DIR/nginx.conf (tests start nginx themselves)
+#
+# Settings (environment): MODEL_URI (models:/titanic@champion), MODEL_ADDRESS (127.0.0.1:5001),
+# WEB_ADDRESS (127.0.0.1:8080), RUN_DIR (a new temporary folder), MLFLOW_TRACKING_URI.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+MODEL_URI="${MODEL_URI:-models:/titanic@champion}"
+MODEL_ADDRESS="${MODEL_ADDRESS:-127.0.0.1:5001}"
+WEB_ADDRESS="${WEB_ADDRESS:-127.0.0.1:8080}"
+
+render() {
+  local run_dir="$1"
+  mkdir -p "$run_dir"/{client_body,proxy,fastcgi,uwsgi,scgi}
+  chmod 0755 "$run_dir"
+  # nginx's workers may run as another user when started by root: let them write temp files.
+  chmod 0777 "$run_dir"/{client_body,proxy,fastcgi,uwsgi,scgi}
+  sed -e "s|@RUN_DIR@|$run_dir|g" -e "s|@MODEL_ADDRESS@|$MODEL_ADDRESS|g" \
+      -e "s|@WEB_ADDRESS@|$WEB_ADDRESS|g" -e "s|@WEB_ROOT@|$here/web|g" \
+      "$here/nginx/titanic-web.conf.template" > "$run_dir/nginx.conf"
+  echo "$run_dir/nginx.conf"
+}
+
+start() {
+  command -v nginx >/dev/null || { echo "nginx is not installed: apt-get install nginx" >&2; exit 1; }
+  local run_dir="${RUN_DIR:-$(mktemp -d)}"
+  render "$run_dir" >/dev/null
+  mlflow models serve -m "$MODEL_URI" --env-manager local \
+    -h "${MODEL_ADDRESS%:*}" -p "${MODEL_ADDRESS##*:}" &
+  local model_pid=$!
+  nginx -p "$run_dir" -c "$run_dir/nginx.conf" -g "daemon off;" &
+  local nginx_pid=$!
+  trap 'kill "$nginx_pid" "$model_pid" 2>/dev/null; wait' EXIT INT TERM
+  echo "The page: http://$WEB_ADDRESS/ (model $MODEL_URI on $MODEL_ADDRESS; logs in $run_dir)"
+  wait -n "$model_pid" "$nginx_pid"
+}
+
+case "${1:-}" in
+  start) start ;;
+  render) render "${2:?render needs a folder}" ;;
+  *) echo "usage: $0 start | render DIR" >&2; exit 2 ;;
+esac

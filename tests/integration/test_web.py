@@ -1,0 +1,190 @@
+"""The survival page in headless Chromium, through real nginx and a real ``mlflow models serve``.
+
+Screenshots of every state land in ``test-output/web/`` (git-ignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import PROJECT_ROOT, free_port, start_process, stop_process, wait_for_http
+from tests.integration.projects import serve_model
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = PROJECT_ROOT / "test-output" / "web"
+# As the machine's own checks start it: no sandbox as root, no calls home on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stack(registered, tmp_path_factory) -> Iterator[dict]:
+    """nginx serving deployment/web/ and proxying a model server; yields URLs and processes."""
+    if not shutil.which("nginx") or not CHROMIUM.exists():
+        pytest.fail("nginx and chromium are needed: apt-get install nginx chromium")
+    folder = tmp_path_factory.mktemp("web")
+    model_url, model = serve_model(registered, "models:/titanic@champion", folder)
+    web_address = f"127.0.0.1:{free_port()}"
+    subprocess.run(
+        [str(PROJECT_ROOT / "deployment" / "web.sh"), "render", str(folder / "nginx")],
+        env={**os.environ, "MODEL_ADDRESS": model_url.removeprefix("http://"),
+             "WEB_ADDRESS": web_address},
+        check=True, capture_output=True,
+    )  # fmt: skip
+    nginx = start_process(
+        ["nginx", "-p", str(folder / "nginx"), "-c", str(folder / "nginx" / "nginx.conf"),
+         "-g", "daemon off;"],
+        folder / "nginx.log",
+    )  # fmt: skip
+    try:
+        wait_for_http(f"http://{web_address}/ping", nginx)
+        yield {"url": f"http://{web_address}/", "model": model}
+    finally:
+        stop_process(nginx)
+        stop_process(model)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, stack) -> Iterator[Page]:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(stack["url"])
+    yield page
+    page.close()
+    assert errors == [], errors
+
+
+def _shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _ask(page: Page, **fields: str) -> None:
+    for field, value in fields.items():
+        if page.get_attribute(f"#{field}", "type") is None:  # a <select>
+            page.select_option(f"#{field}", value)
+        else:
+            page.fill(f"#{field}", value)
+    page.click("#predict")
+
+
+def _expected_percent(in_process, record: dict) -> str:
+    probability = in_process.predict(pd.DataFrame([record]))["probability"][0]
+    return f"{round(probability * 100)}%"
+
+
+DEFAULT = {
+    "Pclass": 3, "Sex": "male", "Age": 30.0, "SibSp": 0, "Parch": 0, "Fare": 8.05,
+    "Embarked": "S", "Name": "Doe, Mr. John", "Ticket": "WEB-FORM",
+}  # fmt: skip
+
+
+def test_the_first_click_answers_for_the_default_passenger(page, in_process):
+    page.click("#predict")
+    page.wait_for_selector("#what-if:not([hidden])")
+
+    assert page.text_content("#probability") == _expected_percent(in_process, DEFAULT)
+    assert page.text_content("#reading").endswith(".")
+    width = page.eval_on_selector("#bar-fill", "bar => bar.style.width")
+    assert width == page.text_content("#probability")
+    # One line per class, one point per even age from 0 to 80.
+    lines = page.eval_on_selector_all(
+        "#chart polyline", "lines => lines.map(l => l.getAttribute('points').split(' ').length)"
+    )
+    assert lines == [41, 41, 41]
+    _shoot(page, "desktop-default")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    _shoot(page, "phone-default")
+
+
+@pytest.mark.parametrize(
+    ("fields", "record", "name"),
+    [
+        (
+            {"Pclass": "1", "Sex": "female", "Age": "29", "Fare": "211.34", "Embarked": "S",
+             "Name": "Allen, Miss. Elisabeth Walton"},
+            {**DEFAULT, "Pclass": 1, "Sex": "female", "Age": 29.0, "Fare": 211.34,
+             "Name": "Allen, Miss. Elisabeth Walton"},
+            "first-class-woman",
+        ),
+        (
+            {"Pclass": "3", "Sex": "male", "Age": "4", "Parch": "2", "Fare": "21.07",
+             "Embarked": "Q", "Name": ""},
+            {**DEFAULT, "Age": 4.0, "Parch": 2, "Fare": 21.07, "Embarked": "Q",
+             "Name": "Doe, Master. John"},
+            "third-class-boy",
+        ),
+    ],
+)  # fmt: skip
+def test_other_passengers_match_the_model(page, in_process, fields, record, name):
+    _ask(page, **fields)
+    page.wait_for_selector("#what-if:not([hidden])")
+    assert page.text_content("#probability") == _expected_percent(in_process, record)
+    _shoot(page, f"desktop-{name}")
+
+
+def test_a_model_error_is_shown_next_to_its_field(page):
+    _ask(page, Fare="20000")
+    page.wait_for_selector("#Fare-error:not(:empty)")
+
+    assert page.text_content("#Fare-error") == (
+        "Fare: 20000 is not allowed: use a number from 0 to 10000"
+    )
+    assert page.get_attribute("#Fare", "aria-invalid") == "true"
+    assert page.is_hidden("#result")
+    _shoot(page, "desktop-fare-error")
+
+    _ask(page, Fare="8.05", Age="-3")
+    page.wait_for_selector("#Age-error:not(:empty)")
+    assert page.text_content("#Fare-error") == ""
+    assert page.text_content("#Age-error") == "Age: -3 is not allowed: use a number from 0 to 120"
+
+
+def test_every_control_has_a_label(page):
+    unlabelled = page.eval_on_selector_all(
+        "input, select",
+        "controls => controls.filter(c => !document.querySelector(`label[for='${c.id}']`))"
+        ".map(c => c.id)",
+    )
+    assert unlabelled == []
+
+
+def test_no_resource_comes_from_another_origin(page, stack):
+    sources = page.eval_on_selector_all(
+        "script[src], link[href], img[src]", "nodes => nodes.map(n => n.src || n.href)"
+    )
+    assert all(s.startswith(stack["url"]) or s.startswith("data:") for s in sources), sources
+
+
+def test_a_stopped_model_server_shows_a_notice(page, stack):
+    stop_process(stack["model"])
+    page.click("#predict")
+    page.wait_for_selector("#service-notice:not([hidden])")
+
+    notice = page.text_content("#service-notice")
+    assert "prediction service" in notice
+    assert "try again" in notice
+    assert page.is_hidden("#result")
+    _shoot(page, "desktop-service-down")
