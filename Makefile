@@ -18,9 +18,8 @@ PORT ?= 5001
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(BIN)/activate: $(LOCK)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --requirement $(LOCK)
+$(BIN)/activate: $(LOCK) deployment/install.sh
+	PYTHON=$(PYTHON) deployment/install.sh $(VENV)
 	touch $(BIN)/activate
 
 install: $(BIN)/activate  ## Create .venv with the pinned dependencies.

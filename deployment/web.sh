@@ -31,7 +31,7 @@ start() {
   mlflow models serve -m "$MODEL_URI" --env-manager local \
     -h "${MODEL_ADDRESS%:*}" -p "${MODEL_ADDRESS##*:}" &
   local model_pid=$!
-  nginx -p "$run_dir" -c "$run_dir/nginx.conf" -g "daemon off;" &
+  nginx -p "$run_dir" -e "$run_dir/error.log" -c "$run_dir/nginx.conf" -g "daemon off;" &
   local nginx_pid=$!
   trap 'kill "$nginx_pid" "$model_pid" 2>/dev/null; wait' EXIT INT TERM
   echo "The page: http://$WEB_ADDRESS/ (model $MODEL_URI on $MODEL_ADDRESS; logs in $run_dir)"

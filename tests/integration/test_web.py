@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.conftest import PROJECT_ROOT, free_port, start_process, stop_process, wait_for_http
@@ -188,3 +189,30 @@ def test_a_stopped_model_server_shows_a_notice(page, stack):
     assert "try again" in notice
     assert page.is_hidden("#result")
     _shoot(page, "desktop-service-down")
+
+
+def test_the_image_entry_script_serves_page_and_model(registered, tmp_path):
+    """``deployment/web.sh start`` is the image's CMD and ``make web``: run it for real."""
+    web_address, model_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    process = start_process(
+        [str(PROJECT_ROOT / "deployment" / "web.sh"), "start"],
+        tmp_path / "web.log",
+        {**registered.env, "MODEL_URI": "models:/titanic@champion",
+         "MODEL_ADDRESS": model_address, "WEB_ADDRESS": web_address,
+         "RUN_DIR": str(tmp_path / "run")},
+    )  # fmt: skip
+    try:
+        wait_for_http(f"http://{web_address}/ping", process)
+        page = requests.get(f"http://{web_address}/", timeout=10)
+        assert page.status_code == 200
+        assert "Would this passenger have survived" in page.text
+        answer = requests.post(
+            f"http://{web_address}/invocations",
+            json={"dataframe_records": [DEFAULT]},
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        assert 0 <= answer.json()["predictions"][0]["probability"] <= 1
+    finally:
+        stop_process(process)
+    assert process.returncode is not None
