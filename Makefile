@@ -13,7 +13,7 @@ MLFLOW_RUN_ARGS ?=
 MODEL_URI ?= models:/titanic@champion
 PORT ?= 5001
 
-.PHONY: help install system-deps lock lint format test test-unit run serve web ui clean
+.PHONY: help install system-deps lock lint format test test-unit run serve web stack stack-down ui clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -24,10 +24,11 @@ $(BIN)/activate: $(LOCK) deployment/install.sh
 
 install: $(BIN)/activate  ## Create .venv with the pinned dependencies.
 
-# Debian packages the page and its browser tests need (root, or sudo, on Debian/Ubuntu).
-SYSTEM_PACKAGES := nginx chromium
-system-deps:  ## Install nginx and Chromium from Debian's packages if they are missing.
-	@if ! command -v nginx >/dev/null || ! command -v chromium >/dev/null; then \
+# Debian packages for the page, its browser tests and the tracking stack (root, or sudo).
+SYSTEM_PACKAGES := nginx chromium postgresql
+system-deps:  ## Install nginx, Chromium and PostgreSQL from Debian's packages if missing.
+	@if ! command -v nginx >/dev/null || ! command -v chromium >/dev/null \
+	  || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
@@ -64,8 +65,14 @@ serve: install  ## Serve MODEL_URI (default models:/titanic@champion) on http://
 web: install system-deps  ## The survival page at http://127.0.0.1:8080, served by nginx with the model behind it.
 	MODEL_URI=$(MODEL_URI) MODEL_ADDRESS=127.0.0.1:$(PORT) deployment/web.sh start
 
+stack: install system-deps  ## PostgreSQL + S3 (moto) + mlflow server on 127.0.0.1 (see deployment/stack.sh).
+	deployment/stack.sh up
+
+stack-down:  ## Stop the tracking stack.
+	deployment/stack.sh down
+
 ui: install  ## Browse runs and registered models at http://127.0.0.1:5000.
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
 
 clean:  ## Remove the venv, the embedded store and caches (not data/).
-	rm -rf $(VENV) mlflow.db mlruns mlartifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) mlflow.db mlruns mlartifacts .pytest_cache .ruff_cache test-output
