@@ -101,10 +101,12 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_process(process)
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``mlflow server`` (sqlite backend, proxied local artifacts); yields its URL."""
-    folder = tmp_path_factory.mktemp("mlflow-server")
+def start_mlflow_server(folder: Path) -> tuple[str, subprocess.Popen]:
+    """Start a real ``mlflow server`` (sqlite backend, proxied local artifacts) in ``folder``.
+
+    Returns:
+        Its URL and its process (stop it with :func:`stop_process`).
+    """
     port = free_port()
     env = os.environ.copy()
     # The job-runner workers cost ~2.5 GB and serve features this project does not use.
@@ -130,6 +132,17 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/health", process)
+    except Exception:
+        stop_process(process)
+        raise
+    return url, process
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``mlflow server`` shared by the session; yields its URL."""
+    url, process = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"))
+    try:
         yield url
     finally:
         stop_process(process)

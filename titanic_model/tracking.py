@@ -254,3 +254,32 @@ def describe_version(version: ModelVersion, description: str, tags: dict[str, st
     client.update_model_version(version.name, version.version, description=description)
     for key, value in tags.items():
         client.set_model_version_tag(version.name, version.version, key, value)
+
+
+def best_version(model_name: str, experiment_name: str, tag: str = "cv_accuracy") -> ModelVersion:
+    """The version of ``model_name`` trained in ``experiment_name`` with the highest ``tag``.
+
+    Args:
+        model_name: Registered model.
+        experiment_name: Experiment whose train runs competed (one Argo workflow's, say).
+        tag: Version tag holding the score to maximise.
+
+    Raises:
+        MlflowException: When no version of the model comes from that experiment.
+    """
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(experiment_name)
+    versions = [
+        v
+        for v in client.search_model_versions(f"name = '{model_name}'")
+        if experiment is not None
+        and v.run_id
+        and client.get_run(v.run_id).info.experiment_id == experiment.experiment_id
+        and tag in v.tags
+    ]
+    if not versions:
+        raise MlflowException(
+            f"no version of {model_name!r} was trained in experiment {experiment_name!r}",
+            error_code=RESOURCE_DOES_NOT_EXIST,
+        )
+    return max(versions, key=lambda v: (float(v.tags[tag]), -int(v.version)))

@@ -1,0 +1,161 @@
+"""The Argo training workflow, proven short of the cluster.
+
+Its manifest is checked against Argo Workflows' own API models (the argo-workflows SDK,
+strictly: wrong types and unknown fields fail). Then every step's command is rendered from
+the workflow's own parameter list, exactly as Argo would substitute it, and run two at a
+time against a real ``mlflow server``: every hyperparameter set must end as a run and a
+registered version, and the best of them, alone, must become champion.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import yaml
+from argo_workflows.configuration import Configuration
+from argo_workflows.model.io_argoproj_workflow_v1alpha1_workflow import (
+    IoArgoprojWorkflowV1alpha1Workflow,
+)
+from argo_workflows.model_utils import OpenApiModel, validate_and_convert_types
+
+from tests.conftest import PROJECT_ROOT, VENV_BIN, start_mlflow_server, stop_process
+from tests.integration.projects import make_project
+
+pytestmark = pytest.mark.integration
+
+WORKFLOW = PROJECT_ROOT / "deployment" / "argo" / "training-workflow.yaml"
+APPLICATION = PROJECT_ROOT / "deployment" / "argocd" / "application.yaml"
+WORKFLOW_NAME = "titanic-training-test"
+
+
+def _unknown_fields(data: object, model: type, path: str = "") -> list[str]:
+    """Fields of ``data`` that ``model`` (an SDK model class) does not define, recursively."""
+    if not (isinstance(data, dict) and isinstance(model, type) and issubclass(model, OpenApiModel)):
+        return []
+    known = {json_name: python_name for python_name, json_name in model.attribute_map.items()}
+    unknown = []
+    for key, value in data.items():
+        if key not in known:
+            unknown.append(f"{path}.{key}")
+            continue
+        for kind in model.openapi_types[known[key]]:
+            inner = kind[0] if isinstance(kind, list) else kind
+            values = value if isinstance(kind, list) and isinstance(value, list) else [value]
+            for item in values:
+                unknown += _unknown_fields(item, inner, f"{path}.{key}")
+    return unknown
+
+
+def test_workflow_matches_argos_api_strictly():
+    manifest = yaml.safe_load(WORKFLOW.read_text())
+    validate_and_convert_types(
+        manifest, (IoArgoprojWorkflowV1alpha1Workflow,), ["workflow"], True, True,
+        configuration=Configuration(discard_unknown_keys=False),
+    )  # fmt: skip
+    assert _unknown_fields(manifest, IoArgoprojWorkflowV1alpha1Workflow) == []
+
+
+def test_the_strict_check_would_catch_an_unknown_field():
+    manifest = yaml.safe_load(WORKFLOW.read_text())
+    manifest["spec"]["templates"][1]["container"]["comand"] = ["typo"]
+    assert _unknown_fields(manifest, IoArgoprojWorkflowV1alpha1Workflow) == [
+        ".spec.templates.container.comand"
+    ]
+
+
+def test_argocd_application_syncs_the_manifests_automatically():
+    application = yaml.safe_load(APPLICATION.read_text())
+    assert (application["apiVersion"], application["kind"]) == (
+        "argoproj.io/v1alpha1",
+        "Application",
+    )
+    assert application["spec"]["source"]["path"] == "deployment/kubernetes"
+    assert (PROJECT_ROOT / application["spec"]["source"]["path"] / "kustomization.yaml").is_file()
+    assert application["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+
+
+def _render(text: str, values: dict[str, str]) -> str:
+    def substitute(match: re.Match) -> str:
+        return values[match.group(1)]
+
+    return re.sub(r"\{\{([\w.\-]+)\}\}", substitute, text)
+
+
+def _commands(data_uri: str) -> tuple[list[dict], list[list[str]], list[str]]:
+    """The hyperparameter sets, their train commands and the last command, as Argo renders them."""
+    spec = yaml.safe_load(WORKFLOW.read_text())["spec"]
+    parameters = {p["name"]: p["value"] for p in spec["arguments"]["parameters"]}
+    parameters["data-uri"] = data_uri  # as `argo submit -p data-uri=…` would
+    globals_ = {f"workflow.parameters.{k}": v for k, v in parameters.items()}
+    globals_["workflow.name"] = WORKFLOW_NAME
+    templates = {t["name"]: t for t in spec["templates"]}
+    (train_step,), (final_step,) = templates[spec["entrypoint"]]["steps"]
+    items = json.loads(_render(train_step["withParam"], globals_))
+
+    def container_command(template: dict, inputs: dict[str, str]) -> list[str]:
+        container = template["container"]
+        values = globals_ | {f"inputs.parameters.{k}": v for k, v in inputs.items()}
+        return [_render(part, values) for part in container["command"] + container["args"]]
+
+    trains = []
+    for item in items:
+        inputs = {
+            p["name"]: _render(p["value"], {f"item.{k}": v for k, v in item.items()})
+            for p in train_step["arguments"]["parameters"]
+        }
+        trains.append(container_command(templates[train_step["template"]], inputs))
+    return items, trains, container_command(templates[final_step["template"]], {})
+
+
+@pytest.fixture(scope="module")
+def tracking_server(tmp_path_factory) -> Iterator[str]:
+    url, process = start_mlflow_server(tmp_path_factory.mktemp("argo-tracking"))
+    try:
+        yield url
+    finally:
+        stop_process(process)
+
+
+def test_every_step_runs_and_one_best_version_becomes_champion(
+    tracking_server, train_csv, tmp_path
+):
+    project = make_project(tracking_server, None, tmp_path, train_csv)
+    items, trains, final = _commands(str(train_csv))
+    assert len(trains) >= 2
+
+    def run(command: list[str]) -> subprocess.CompletedProcess:
+        assert command[0] == "mlflow"
+        return subprocess.run(
+            [str(VENV_BIN / "mlflow"), *command[1:]], cwd=PROJECT_ROOT, env=project.env,
+            capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time, as a small cluster would
+        results = list(pool.map(run, trains))
+    for result in results:
+        assert result.returncode == 0, result.stderr[-3000:]
+    finished = run(final)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+
+    client = project.client
+    experiment = client.get_experiment_by_name(f"titanic-{WORKFLOW_NAME}")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    train_runs = [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "train"]
+    # Every hyperparameter set ended as a train run with its parameters.
+    assert sorted(tuple(sorted(item.items())) for item in items) == sorted(
+        tuple(sorted((k, r.data.params[k]) for k in items[0])) for r in train_runs
+    )
+    versions = client.search_model_versions("name = 'titanic'")
+    assert len(versions) == len(trains)
+    best = max(versions, key=lambda v: float(v.tags["cv_accuracy"]))
+    aliases = client.get_registered_model("titanic").aliases
+    assert {k: str(v) for k, v in aliases.items()} == {"champion": str(best.version)}
+    (evaluation,) = [
+        r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "evaluate_best"
+    ]
+    assert evaluation.data.tags["champion_decision"] == "promoted: first champion"
