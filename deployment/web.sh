@@ -15,10 +15,13 @@ WEB_ADDRESS="${WEB_ADDRESS:-127.0.0.1:8080}"
 render() {
   local run_dir="$1"
   mkdir -p "$run_dir"/{client_body,proxy,fastcgi,uwsgi,scgi}
-  chmod 0755 "$run_dir"
-  # nginx's workers may run as another user when started by root: let them write temp files.
-  chmod 0777 "$run_dir"/{client_body,proxy,fastcgi,uwsgi,scgi}
-  sed -e "s|@RUN_DIR@|$run_dir|g" -e "s|@MODEL_ADDRESS@|$MODEL_ADDRESS|g" \
+  # Started by root (CI, a developer's VM), nginx would run its workers as "nobody", who
+  # cannot read a checkout inside a private folder: keep them as the user who started it.
+  # The image runs as the unprivileged user app, where this line stays empty.
+  local user_directive=""
+  [ "$(id -u)" -ne 0 ] || user_directive="user root;"
+  sed -e "s|@USER_DIRECTIVE@|$user_directive|" \
+      -e "s|@RUN_DIR@|$run_dir|g" -e "s|@MODEL_ADDRESS@|$MODEL_ADDRESS|g" \
       -e "s|@WEB_ADDRESS@|$WEB_ADDRESS|g" -e "s|@WEB_ROOT@|$here/web|g" \
       "$here/nginx/titanic-web.conf.template" > "$run_dir/nginx.conf"
   echo "$run_dir/nginx.conf"
