@@ -8,12 +8,16 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
+import mlflow
 from mlflow.exceptions import MlflowException
 
 from titanic_model.config import ConfigError
 from titanic_model.data import DataSourceError
 from titanic_model.schema import SchemaError
+
+Config = TypeVar("Config")
 
 # Mistakes of the person running the step: a one-line message, not a stack trace.
 USER_ERRORS = (ConfigError, DataSourceError, SchemaError)
@@ -22,14 +26,20 @@ USER_ERRORS = (ConfigError, DataSourceError, SchemaError)
 def run_entry_point(
     description: str,
     parameter_names: Sequence[str],
-    step: Callable[[Mapping[str, str], Mapping[str, str]], None],
+    parse_config: Callable[[Mapping[str, str], Mapping[str, str]], Config],
+    step: Callable[[Config], object],
 ) -> None:
-    """Parse the command line and run ``step(params, environ)``; a user error exits 1 in one line.
+    """Parse the command line into a config, then run ``step(config)`` in an MLflow run.
+
+    Under ``mlflow run`` the run is the one MLflow created (``MLFLOW_RUN_ID``). A user error
+    (bad parameter, unreadable data, a row breaking the schema) exits 1 with one line; a bad
+    parameter does so before any run is touched.
 
     Args:
         description: What the entry point does, for ``--help``.
         parameter_names: The MLproject parameters it accepts, as ``--name value``.
-        step: Parses its config from the strings (before any work) and does the work.
+        parse_config: Turns the parameters (strings) and the environment into the config.
+        step: Does the work inside the active run.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     # MLflow's advice that does not apply here: the model's signature is explicit (model.py),
@@ -44,7 +54,9 @@ def run_entry_point(
         parser.add_argument(f"--{name}", metavar="VALUE")
     params = {k: v for k, v in vars(parser.parse_args()).items() if v is not None}
     try:
-        step(params, os.environ)
+        config = parse_config(params, os.environ)
+        with mlflow.start_run():
+            step(config)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

@@ -8,7 +8,6 @@ redone inside each outer fold and never sees the passengers it is scored on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import mlflow
 
@@ -67,11 +66,5 @@ def cross_validate(config: TrainConfig) -> dict[str, float]:
     return summary
 
 
-def _main(params: Mapping[str, str], environ: Mapping[str, str]) -> None:
-    config = TrainConfig.from_params(params, environ)
-    with mlflow.start_run():
-        cross_validate(config)
-
-
 if __name__ == "__main__":
-    run_entry_point(__doc__, PARAMETERS, _main)
+    run_entry_point(__doc__, PARAMETERS, TrainConfig.from_params, cross_validate)

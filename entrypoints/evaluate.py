@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import mlflow
 import numpy as np
@@ -153,11 +152,7 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
     return metrics
 
 
-def _main(params: Mapping[str, str], environ: Mapping[str, str]) -> None:
-    config = EvaluateConfig.from_params(params)
-    with mlflow.start_run():
-        evaluate(config)
-
-
 if __name__ == "__main__":
-    run_entry_point(__doc__, PARAMETERS, _main)
+    run_entry_point(
+        __doc__, PARAMETERS, lambda params, _: EvaluateConfig.from_params(params), evaluate
+    )

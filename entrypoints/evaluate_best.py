@@ -19,16 +19,30 @@ from titanic_model.tracking import best_version, version_uri
 PARAMETERS = ("experiment_name", "model_name", "gate_metric")
 
 
-def _main(params: Mapping[str, str], environ: Mapping[str, str]) -> None:
+def parse_config(
+    params: Mapping[str, str], environ: Mapping[str, str]
+) -> tuple[str, EvaluateConfig]:
+    """The experiment to pick from, and the evaluation settings."""
     experiment_name = (params.get("experiment_name") or "").strip()
     if not experiment_name:
         raise ConfigError("invalid parameter experiment_name='': must be an experiment's name")
-    config = EvaluateConfig.from_params(params)
-    with mlflow.start_run():
-        best = best_version(config.model_name, experiment_name)
-        mlflow.set_tag("best_of_experiment", experiment_name)
-        evaluate(replace(config, model_uri=version_uri(best)))
+    return experiment_name, EvaluateConfig.from_params(params)
+
+
+def evaluate_best(settings: tuple[str, EvaluateConfig]) -> dict[str, float]:
+    """Evaluate, in the active run, the best version trained in the experiment; gate it.
+
+    Args:
+        settings: The experiment's name and the evaluation config.
+
+    Returns:
+        The best version's holdout metrics.
+    """
+    experiment_name, config = settings
+    best = best_version(config.model_name, experiment_name)
+    mlflow.set_tag("best_of_experiment", experiment_name)
+    return evaluate(replace(config, model_uri=version_uri(best)))
 
 
 if __name__ == "__main__":
-    run_entry_point(__doc__, PARAMETERS, _main)
+    run_entry_point(__doc__, PARAMETERS, parse_config, evaluate_best)

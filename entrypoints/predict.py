@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import mlflow
 
@@ -52,11 +51,5 @@ def predict(config: PredictConfig) -> dict[str, int]:
     return counts
 
 
-def _main(params: Mapping[str, str], environ: Mapping[str, str]) -> None:
-    config = PredictConfig.from_params(params, environ)
-    with mlflow.start_run():
-        predict(config)
-
-
 if __name__ == "__main__":
-    run_entry_point(__doc__, PARAMETERS, _main)
+    run_entry_point(__doc__, PARAMETERS, PredictConfig.from_params, predict)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import mlflow
 from sklearn.model_selection import train_test_split
@@ -54,11 +53,5 @@ def prepare(config: PrepareConfig) -> str:
     return run_id
 
 
-def _main(params: Mapping[str, str], environ: Mapping[str, str]) -> None:
-    config = PrepareConfig.from_params(params, environ)
-    with mlflow.start_run():
-        prepare(config)
-
-
 if __name__ == "__main__":
-    run_entry_point(__doc__, PARAMETERS, _main)
+    run_entry_point(__doc__, PARAMETERS, PrepareConfig.from_params, prepare)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
@@ -102,11 +101,5 @@ def train(config: TrainConfig) -> ModelVersion:
     return version
 
 
-def _main(params: Mapping[str, str], environ: Mapping[str, str]) -> None:
-    config = TrainConfig.from_params(params, environ)
-    with mlflow.start_run():
-        train(config)
-
-
 if __name__ == "__main__":
-    run_entry_point(__doc__, PARAMETERS, _main)
+    run_entry_point(__doc__, PARAMETERS, TrainConfig.from_params, train)
