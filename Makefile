@@ -30,7 +30,8 @@ system-deps:  ## Install nginx, Chromium and PostgreSQL from Debian's packages i
 	@if ! command -v nginx >/dev/null || ! command -v chromium >/dev/null \
 	  || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
 
 lock:  ## Re-resolve pyproject's dependencies into requirements.lock.
