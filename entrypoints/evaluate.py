@@ -95,7 +95,8 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
     log_new_params({"model_name": config.model_name, "gate_metric": config.gate_metric})
     mlflow.set_tags({"model_uri": model_uri, PREPARE_RUN_TAG: prepare_run_id})
     holdout = load_split(prepare_run_id, "holdout")
-    labels = validate_passengers(holdout, with_label=True)[LABEL].to_numpy().astype(int)
+    validated = validate_passengers(holdout, with_label=True)
+    labels = validated[LABEL].to_numpy().astype(int)
     log_dataset(holdout, "holdout", split_source(prepare_run_id), "evaluation")
     # The model is fed the raw records, exactly as a client would send them.
     passengers = holdout.drop(columns=[LABEL])
@@ -121,7 +122,7 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
         mlflow.log_figure(figure, f"plots/{file_name}")
     importance = raw_feature_importance(
         model.unwrap_python_model().pipeline,
-        validate_passengers(passengers),
+        validated.drop(columns=[LABEL]),
         labels,
         seed=0,
     )
