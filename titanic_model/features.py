@@ -126,6 +126,10 @@ def ticket_prefix(tickets: pd.Series) -> pd.Series:
         The upper-cased prefix without punctuation, or "NONE" for purely numeric tickets.
     """
     prefix = tickets.astype(object).str.strip().str.extract(_TICKET_PATTERN)["prefix"]
+    return _normalised_prefix(prefix)
+
+
+def _normalised_prefix(prefix: pd.Series) -> pd.Series:
     prefix = prefix.str.replace(r"[^A-Za-z0-9]", "", regex=True).str.upper()
     return prefix.where(prefix != "", "NONE")
 
@@ -147,9 +151,9 @@ class TicketFeatures(_DataFrameTransformer):
 
     def _add_features(self, frame: pd.DataFrame) -> pd.DataFrame:
         tickets = frame["Ticket"].astype(object).str.strip()
-        frame["TicketPrefix"] = ticket_prefix(tickets)
-        number = tickets.str.extract(_TICKET_PATTERN)["number"]
-        frame["TicketNumberLength"] = number.str.len().astype("float64")
+        parts = tickets.str.extract(_TICKET_PATTERN)  # one regex pass for prefix and number
+        frame["TicketPrefix"] = _normalised_prefix(parts["prefix"])
+        frame["TicketNumberLength"] = parts["number"].str.len().astype("float64")
         counts = tickets.map(self.ticket_counts_).astype("float64")
         frame["TicketGroupSize"] = counts.fillna(1.0)
         return frame
