@@ -5,7 +5,9 @@
 #   deployment/install.sh [VENV_DIR]        default: .venv in the repository
 #   PROFILE=runtime deployment/install.sh   only what training and serving need (the image);
 #                                           the default, dev, adds the test and lint tools
-# Either way every version comes from requirements.lock.
+# Either way every Python version comes from requirements.lock. The dev profile also installs
+# the npm packages the tests validate custom resources with, from their package-lock.json
+# (it needs node and npm; the runtime profile, the image, needs neither).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${1:-$root/.venv}"
@@ -15,7 +17,13 @@ profile="${PROFILE:-dev}"
 "$python" -m venv "$venv"
 case "$profile" in
   dev)
-    "$venv/bin/pip" install --quiet --requirement "$root/requirements.lock" ;;
+    # Checked first, so a missing npm fails before minutes of pip.
+    if ! command -v npm >/dev/null; then
+      echo "the dev profile needs node and npm (for tests/deployment/crd_schemas); install them first" >&2
+      exit 1
+    fi
+    "$venv/bin/pip" install --quiet --requirement "$root/requirements.lock"
+    npm ci --prefix "$root/tests/deployment/crd_schemas" --no-audit --no-fund --loglevel=error ;;
   runtime)
     # pyproject's runtime dependencies, resolved within the lock's pins.
     "$venv/bin/python" -c 'import sys, tomllib; print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))' \

@@ -29,7 +29,6 @@ from tests.integration.projects import make_project
 pytestmark = pytest.mark.integration
 
 WORKFLOW = PROJECT_ROOT / "deployment" / "argo" / "training-workflow.yaml"
-APPLICATION = PROJECT_ROOT / "deployment" / "argocd" / "application.yaml"
 WORKFLOW_NAME = "titanic-training-test"
 
 
@@ -66,17 +65,6 @@ def test_the_strict_check_would_catch_an_unknown_field():
     assert _unknown_fields(manifest, IoArgoprojWorkflowV1alpha1Workflow) == [
         ".spec.templates.container.comand"
     ]
-
-
-def test_argocd_application_syncs_the_manifests_automatically():
-    application = yaml.safe_load(APPLICATION.read_text())
-    assert (application["apiVersion"], application["kind"]) == (
-        "argoproj.io/v1alpha1",
-        "Application",
-    )
-    assert application["spec"]["source"]["path"] == "deployment/kubernetes"
-    assert (PROJECT_ROOT / application["spec"]["source"]["path"] / "kustomization.yaml").is_file()
-    assert application["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
 
 
 def _render(text: str, values: dict[str, str]) -> str:
