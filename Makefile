@@ -13,12 +13,12 @@ MLFLOW_RUN_ARGS ?=
 MODEL_URI ?= models:/titanic@champion
 PORT ?= 5001
 
-.PHONY: help install system-deps lock lint format test test-unit run serve web stack stack-down ui clean
+.PHONY: help install system-deps lock lint format test test-unit bench run serve web stack stack-down ui clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(BIN)/activate: $(LOCK) deployment/install.sh
+$(BIN)/activate: $(LOCK) deployment/install.sh tests/deployment/crd_schemas/package-lock.json
 	PYTHON=$(PYTHON) deployment/install.sh $(VENV)
 	touch $(BIN)/activate
 
@@ -56,6 +56,9 @@ test: lint system-deps  ## Lint, then the whole test suite (unit, behaviour, int
 
 test-unit: install  ## Only the fast unit tests.
 	$(BIN)/pytest tests/unit
+
+bench: install  ## Serving and batch benchmark (not part of `make test`); updates README's table.
+	$(BIN)/python -m tests.performance.benchmark
 
 run: install  ## The whole pipeline: prepare -> train -> evaluate, registered as "titanic".
 	$(BIN)/mlflow run . --env-manager local $(MLFLOW_RUN_ARGS)

@@ -21,7 +21,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
-DECISION_THRESHOLD = 0.5
+from titanic_model.prediction import DECISION_THRESHOLD
 
 
 def _new_plot(width: float, height: float) -> tuple[Figure, object]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from titanic_model.evaluation import accuracy_interval
-from titanic_model.pipeline import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from titanic_model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from titanic_model.training import CV_METRICS
 
 

@@ -3,83 +3,12 @@
 from __future__ import annotations
 
 from sklearn.base import ClassifierMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.impute import SimpleImputer
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 
-from titanic_model.features import (
-    CabinFeatures,
-    FamilyFeatures,
-    FarePerPerson,
-    GroupMedianImputer,
-    GroupSurvival,
-    TicketFeatures,
-    TitleExtractor,
-)
-
-NUMERIC_FEATURES = (
-    "Pclass",
-    "Age",
-    "SibSp",
-    "Parch",
-    "Fare",
-    "FamilySize",
-    "IsAlone",
-    "FarePerPerson",
-    "HasCabin",
-    "TicketNumberLength",
-    "TicketGroupSize",
-    "GroupSurvival",
-    "GroupKnown",
-)
-CATEGORICAL_FEATURES = ("Sex", "Embarked", "Title", "Deck", "TicketPrefix")
-
-
-def build_feature_steps() -> Pipeline:
-    """Build the feature-engineering part: raw passenger columns in, model columns out.
-
-    Returns:
-        An unfitted pipeline whose output is a numeric DataFrame.
-    """
-    engineered = Pipeline(
-        [
-            ("title", TitleExtractor(min_count=10)),
-            ("family", FamilyFeatures()),
-            ("cabin", CabinFeatures()),
-            ("ticket", TicketFeatures()),
-            ("fare_per_person", FarePerPerson()),
-            ("age_by_title", GroupMedianImputer(column="Age", by="Title")),
-            ("group_survival", GroupSurvival()),
-        ]
-    )
-    encode = ColumnTransformer(
-        [
-            (
-                "numeric",
-                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                list(NUMERIC_FEATURES),
-            ),
-            (
-                "categorical",
-                make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
-                    # Rare and unseen categories share one column instead of failing at serving.
-                    OneHotEncoder(
-                        handle_unknown="infrequent_if_exist",
-                        min_frequency=10,
-                        sparse_output=False,
-                    ),
-                ),
-                list(CATEGORICAL_FEATURES),
-            ),
-        ],
-        verbose_feature_names_out=False,
-    )
-    return Pipeline([("engineer", engineered), ("encode", encode)]).set_output(transform="pandas")
-
+from titanic_model.features import PassengerFeatures
+from titanic_model.forest import LowLatencyRandomForestClassifier
 
 CANDIDATES = ("random_forest", "hist_gradient_boosting", "logistic_regression")
 
@@ -95,7 +24,7 @@ def build_classifier(candidate: str, seed: int) -> ClassifierMixin:
         The unfitted classifier; the grid search sets its hyper-parameters.
     """
     if candidate == "random_forest":
-        return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
+        return LowLatencyRandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
     if candidate == "hist_gradient_boosting":
         return HistGradientBoostingClassifier(
             max_iter=200, max_depth=4, l2_regularization=1.0, random_state=seed
@@ -117,5 +46,5 @@ def build_pipeline(seed: int, candidate: str = "random_forest") -> Pipeline:
         classifier and set its hyper-parameters (``classifier__*``).
     """
     return Pipeline(
-        [("features", build_feature_steps()), ("classifier", build_classifier(candidate, seed))]
+        [("features", PassengerFeatures()), ("classifier", build_classifier(candidate, seed))]
     )

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from titanic_model.evaluation import DECISION_THRESHOLD
-from titanic_model.schema import LABEL, PASSENGER_ID, validate_passengers
+from titanic_model.schema import PASSENGER_ID, check_passengers
+
+# The probability from which a passenger is predicted to survive. It lives here, not beside
+# the metrics, so that serving does not import plotting and metrics code at start-up.
+DECISION_THRESHOLD = 0.5
 
 
 def predict_survival(pipeline: Pipeline, passengers: pd.DataFrame) -> pd.DataFrame:
@@ -15,7 +18,7 @@ def predict_survival(pipeline: Pipeline, passengers: pd.DataFrame) -> pd.DataFra
     Args:
         pipeline: The fitted model pipeline.
         passengers: Raw records with Kaggle's columns; ``PassengerId`` and the optional
-            columns may be absent, extra columns are ignored.
+            columns may be absent, extra columns (a ``Survived`` label among them) are ignored.
 
     Returns:
         One row per input row, in input order: ``PassengerId`` (when given), ``survived``
@@ -24,15 +27,11 @@ def predict_survival(pipeline: Pipeline, passengers: pd.DataFrame) -> pd.DataFra
     Raises:
         SchemaError: When a record breaks the input schema.
     """
-    records = validate_passengers(passengers.drop(columns=[LABEL], errors="ignore"))
-    probability = pipeline.predict_proba(records)[:, 1]
-    predictions = pd.DataFrame(
-        {
-            "survived": (probability >= DECISION_THRESHOLD).astype("int64"),
-            "probability": probability.astype("float64"),
-        },
-        index=passengers.index,
-    )
+    columns = check_passengers(passengers)
+    probability = pipeline.predict_proba(columns)[:, 1]
+    predictions = {}
     if PASSENGER_ID in passengers.columns:
-        predictions.insert(0, PASSENGER_ID, records[PASSENGER_ID].astype("Int64"))
-    return predictions.reset_index(drop=True)
+        predictions[PASSENGER_ID] = pd.array(columns[PASSENGER_ID], dtype="Int64")
+    predictions["survived"] = (probability >= DECISION_THRESHOLD).astype("int64")
+    predictions["probability"] = probability.astype("float64")
+    return pd.DataFrame(predictions)

@@ -140,22 +140,44 @@ def _is_text_like(value: object) -> bool:
 
 
 # Checks run on numpy arrays, and messages are built for bad rows only: a single request must
-# cost microseconds per field, and a batch of 100,000 rows must not crawl.
+# cost microseconds per field, and a batch of 100,000 rows must not crawl. A small frame is
+# read as one object array (one conversion costs less than a dozen column lookups) and
+# checked value by value; a large one column by column, vectorised where the dtype allows.
+# Both ways apply the same rules, and the tests compare them.
 
 
-def _check_strings(field: Field, raw: np.ndarray, reasons: np.ndarray) -> np.ndarray:
+# Text that " ".join(text.split()) might change: a leading, trailing or doubled space, or
+# any character but a space and printable ASCII (tabs, non-breaking spaces, accents), read
+# alike by Python's and Arrow's regular expressions.
+_MAYBE_IRREGULAR_SPACE = r"^ | $|  |[^\x21-\x7e ]"
+# Vectorised checks pay off from about this many rows; below, a loop is cheaper.
+_VECTORISED_ROWS = 256
+
+
+def _check_strings(field: Field, values: pd.Series | np.ndarray, reasons: np.ndarray) -> np.ndarray:
     """Strip text, turn blanks into missing, note bad types and values; return the text."""
-    text = np.empty(len(raw), dtype=object)
-    for i, value in enumerate(raw):
-        if _is_blank(value):
-            text[i] = np.nan
-            if field.required:
-                reasons[i] = "is required"
-        elif _is_text_like(value):
-            text[i] = " ".join(str(value).split())  # "A/5  21171 " and "A/5 21171" are one
-        else:
-            text[i] = np.nan
-            reasons[i] = f"must be {field.rule()}"
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
+        # Every value is text or missing: only text that may need respacing is looped over.
+        text = values.to_numpy(dtype=object, na_value=np.nan)
+        irregular = values.str.contains(_MAYBE_IRREGULAR_SPACE, regex=True, na=False).to_numpy(bool)
+        for i in np.flatnonzero(irregular):
+            text[i] = " ".join(text[i].split())
+        blank = values.isna().to_numpy() | (text == "")
+        text[blank] = np.nan
+        if field.required:
+            reasons[blank] = "is required"
+    else:
+        text = np.empty(len(values), dtype=object)
+        for i, value in enumerate(_as_objects(values)):
+            if _is_blank(value):
+                text[i] = np.nan
+                if field.required:
+                    reasons[i] = "is required"
+            elif _is_text_like(value):
+                text[i] = " ".join(str(value).split())  # "A/5  21171 " and "A/5 21171" are one
+            else:
+                text[i] = np.nan
+                reasons[i] = f"must be {field.rule()}"
     if field.allowed is not None:
         for i in np.flatnonzero(~pd.isna(text) & ~np.isin(text, sorted(field.allowed))):
             reasons[i] = f"{_brief(text[i])} is not {field.rule()}"
@@ -163,17 +185,23 @@ def _check_strings(field: Field, raw: np.ndarray, reasons: np.ndarray) -> np.nda
     return text
 
 
-def _check_numbers(field: Field, values: pd.Series, reasons: np.ndarray) -> np.ndarray:
+def _as_objects(values: pd.Series | np.ndarray) -> np.ndarray:
+    return values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
+
+
+def _check_numbers(field: Field, values: pd.Series | np.ndarray, reasons: np.ndarray) -> np.ndarray:
     """Read numbers as float64 (NaN when missing), noting every broken rule; return them."""
-    if values.dtype.kind in "iuf":  # numeric columns, as pandas reads them: no Python loop
+    if isinstance(values, np.ndarray):
+        numbers, missing = _read_numbers(values, reasons)
+    elif isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+        # Numeric columns, as pandas reads them: no Python loop, and NaN is the only gap.
+        numbers = np.array(values, dtype="float64")
+        missing = np.isnan(numbers)
+    elif values.dtype.kind in "iuf":  # pandas' nullable numbers, whose gaps are pd.NA
         numbers = values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
         missing = np.isnan(numbers)
     else:
-        raw = values.to_numpy(dtype=object)
-        missing = np.fromiter((_is_blank(v) for v in raw), dtype=bool, count=len(raw))
-        numbers = np.fromiter((_as_number(v) for v in raw), dtype="float64", count=len(raw))
-        for i in np.flatnonzero(~missing & np.isnan(numbers)):
-            reasons[i] = f"{_brief(raw[i])} is not a number"
+        numbers, missing = _read_numbers(values.to_numpy(dtype=object), reasons)
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(numbers)
         for i in np.flatnonzero(~missing & ~np.isnan(numbers) & ~finite):
@@ -192,11 +220,25 @@ def _check_numbers(field: Field, values: pd.Series, reasons: np.ndarray) -> np.n
         reasons[i] = f"{numbers[i]:g} is not {field.rule()}"
     if field.required:
         reasons[missing] = "is required"
-    numbers[~pd.isna(reasons)] = np.nan
+    numbers[_has_reason(reasons)] = np.nan
     return numbers
 
 
-def _check_field(field: Field, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _read_numbers(raw: np.ndarray, reasons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers from arbitrary values, one by one: the numbers (NaN if not) and which are blank."""
+    missing = np.fromiter((_is_blank(v) for v in raw), dtype=bool, count=len(raw))
+    numbers = np.fromiter((_as_number(v) for v in raw), dtype="float64", count=len(raw))
+    for i in np.flatnonzero(~missing & np.isnan(numbers)):
+        reasons[i] = f"{_brief(raw[i])} is not a number"
+    return numbers, missing
+
+
+def _has_reason(reasons: np.ndarray) -> np.ndarray:
+    """Which rows of a reasons array (None for a good row) name a broken rule."""
+    return np.not_equal(reasons, None)
+
+
+def _check_field(field: Field, values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Coerce one column and describe each row's violation.
 
     Returns:
@@ -205,7 +247,7 @@ def _check_field(field: Field, values: pd.Series) -> tuple[np.ndarray, np.ndarra
     """
     reasons = np.full(len(values), None, dtype=object)
     if field.kind is FieldKind.STRING:
-        return _check_strings(field, values.to_numpy(dtype=object), reasons), reasons
+        return _check_strings(field, values, reasons), reasons
     return _check_numbers(field, values, reasons), reasons
 
 
@@ -225,16 +267,17 @@ def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.nd
         raise SchemaError("missing required column(s): " + ", ".join(missing))
     columns: dict[str, np.ndarray] = {}
     reasons = np.full(len(frame), None, dtype=object)
+    # A duplicated column name (possible in CSV headers) checks its first occurrence.
+    first_position = {name: i for i, name in reversed(list(enumerate(frame.columns)))}
+    table = frame.to_numpy(dtype=object) if len(frame) < _VECTORISED_ROWS else None
     for field in fields:
-        if field.name not in frame.columns:
+        if field.name not in first_position:
             columns[field.name] = np.full(len(frame), np.nan, dtype=_CANONICAL[field.kind])
             continue
-        # A duplicated column name (possible in CSV headers) checks its first occurrence.
-        values = frame[field.name]
-        if isinstance(values, pd.DataFrame):
-            values = values.iloc[:, 0]
+        position = first_position[field.name]
+        values = table[:, position] if table is not None else frame.iloc[:, position]
         columns[field.name], field_reasons = _check_field(field, values)
-        for i in np.flatnonzero(pd.isna(reasons) & ~pd.isna(field_reasons)):
+        for i in np.flatnonzero(~_has_reason(reasons) & _has_reason(field_reasons)):
             reasons[i] = f"field '{field.name}': {field_reasons[i]}"
     return columns, reasons
 
@@ -257,6 +300,36 @@ def find_violations(frame: pd.DataFrame, *, with_label: bool = False) -> pd.Seri
     return pd.Series(reasons, index=frame.index, dtype=object)
 
 
+def check_passengers(frame: pd.DataFrame, *, with_label: bool = False) -> dict[str, np.ndarray]:
+    """Validate passenger records and return their canonical columns as arrays.
+
+    What :func:`validate_passengers` does without building a DataFrame, which costs more
+    than the checks themselves for a single served record; the model's features read
+    either.
+
+    Args:
+        frame: Raw passenger records (Kaggle's columns).
+        with_label: Also require and check the ``Survived`` label.
+
+    Returns:
+        Every schema column, in schema order: float64 numbers (NaN when missing) and
+        whitespace-normalised ``object`` text (NaN when missing).
+
+    Raises:
+        SchemaError: On the first bad row (counted from 0 in input order), naming the row,
+            the field and the rule, and how many other rows are bad.
+    """
+    if frame.empty:
+        raise SchemaError("no passenger records: the input is empty")
+    columns, reasons = _check_frame(frame, with_label)
+    bad = np.flatnonzero(_has_reason(reasons))
+    if len(bad):
+        others = len(bad) - 1
+        more = f" (and {others} more bad row{'s' * (others > 1)})" if others else ""
+        raise SchemaError(f"row {bad[0]}: {reasons[bad[0]]}{more}")
+    return columns
+
+
 def validate_passengers(frame: pd.DataFrame, *, with_label: bool = False) -> pd.DataFrame:
     """Validate passenger records and return them with canonical columns and types.
 
@@ -274,14 +347,7 @@ def validate_passengers(frame: pd.DataFrame, *, with_label: bool = False) -> pd.
         SchemaError: On the first bad row (counted from 0 in input order), naming the row,
             the field and the rule, and how many other rows are bad.
     """
-    if frame.empty:
-        raise SchemaError("no passenger records: the input is empty")
-    columns, reasons = _check_frame(frame, with_label)
-    bad = np.flatnonzero(~pd.isna(reasons))
-    if len(bad):
-        others = len(bad) - 1
-        more = f" (and {others} more bad row{'s' * (others > 1)})" if others else ""
-        raise SchemaError(f"row {bad[0]}: {reasons[bad[0]]}{more}")
+    columns = check_passengers(frame, with_label=with_label)
     # Explicit dtypes: pandas 3 would otherwise infer its "str" dtype for the text columns.
     return pd.DataFrame(
         {

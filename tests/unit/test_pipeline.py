@@ -7,13 +7,10 @@ from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 
-from titanic_model.pipeline import (
-    CATEGORICAL_FEATURES,
-    NUMERIC_FEATURES,
-    build_feature_steps,
-    build_pipeline,
-)
-from titanic_model.schema import PASSENGER_ID, validate_passengers
+from titanic_model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, PassengerFeatures
+from titanic_model.forest import LowLatencyRandomForestClassifier
+from titanic_model.pipeline import CANDIDATES, build_pipeline
+from titanic_model.schema import PASSENGER_ID, check_passengers, validate_passengers
 
 
 def unusual_passengers() -> pd.DataFrame:
@@ -36,13 +33,35 @@ def unusual_passengers() -> pd.DataFrame:
     return validate_passengers(raw)
 
 
+def feature_steps() -> PassengerFeatures:
+    """The pipeline's unfitted feature step, with pandas output."""
+    return build_pipeline(seed=0).named_steps["features"].set_output(transform="pandas")
+
+
 def test_pipeline_steps_and_seed():
     pipeline = build_pipeline(seed=7)
 
     assert list(pipeline.named_steps) == ["features", "classifier"]
+    assert isinstance(pipeline.named_steps["features"], PassengerFeatures)
     classifier = pipeline.named_steps["classifier"]
+    assert type(classifier) is LowLatencyRandomForestClassifier
     assert isinstance(classifier, RandomForestClassifier)
     assert classifier.random_state == 7
+    assert (classifier.n_estimators, classifier.n_jobs) == (200, 1)
+
+
+@pytest.mark.parametrize("candidate", CANDIDATES)
+def test_every_candidate_fits_and_predicts(candidate: str, raw_passengers, split_features):
+    features, labels = split_features(raw_passengers)
+
+    pipeline = build_pipeline(seed=0, candidate=candidate).fit(features, labels)
+
+    assert pipeline.predict_proba(unusual_passengers()).shape == (5, 2)
+
+
+def test_unknown_candidate_is_named():
+    with pytest.raises(ValueError, match="unknown candidate 'svm'"):
+        build_pipeline(seed=0, candidate="svm")
 
 
 def test_pipeline_params_are_settable_by_grid_search_names():
@@ -66,7 +85,7 @@ def test_feature_steps_output_numeric_dataframe_without_missing_values(
     assert features["Fare"].isna().any()
     assert features["Embarked"].isna().any()
 
-    out = build_feature_steps().fit(features, labels).transform(features)
+    out = feature_steps().fit(features, labels).transform(features)
 
     assert isinstance(out, pd.DataFrame)
     assert len(out) == len(features)
@@ -81,7 +100,7 @@ def test_feature_steps_output_numeric_dataframe_without_missing_values(
 
 def test_feature_steps_handle_unseen_categories(raw_passengers, split_features):
     features, labels = split_features(raw_passengers)
-    steps = build_feature_steps().fit(features, labels)
+    steps = feature_steps().fit(features, labels)
 
     out = steps.transform(unusual_passengers())
 
@@ -170,3 +189,29 @@ def test_prediction_of_a_row_does_not_depend_on_the_batch(fitted_pipeline):
     )
 
     np.testing.assert_allclose(alone, together)
+
+
+def test_checked_columns_predict_like_the_validated_frame(fitted_pipeline, make_passengers):
+    raw = make_passengers(30).drop(columns=["Survived"])
+
+    np.testing.assert_array_equal(
+        fitted_pipeline.predict_proba(check_passengers(raw)),
+        fitted_pipeline.predict_proba(validate_passengers(raw)),
+    )
+
+
+def test_forest_probabilities_equal_scikit_learns(raw_passengers, split_features):
+    features, labels = split_features(raw_passengers)
+    pipeline = build_pipeline(seed=5).fit(features, labels)
+    forest = pipeline.named_steps["classifier"]
+    # The forest learnt from fit_transform's rows, each passenger's own outcome left out.
+    training_rows = clone(pipeline.named_steps["features"]).fit_transform(features, labels)
+    reference = RandomForestClassifier(**forest.get_params()).fit(training_rows, labels)
+    records = pd.concat([features, unusual_passengers()], ignore_index=True)
+
+    np.testing.assert_allclose(
+        pipeline.predict_proba(records),
+        reference.predict_proba(pipeline.named_steps["features"].transform(records)),
+        rtol=0,
+        atol=1e-12,
+    )

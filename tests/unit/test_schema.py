@@ -3,11 +3,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from titanic_model import schema
 from titanic_model.schema import (
+    _VECTORISED_ROWS,
     LABEL,
     PASSENGER_FIELDS,
+    FieldKind,
     SchemaError,
+    check_passengers,
     find_violations,
     validate_passengers,
 )
@@ -366,3 +372,247 @@ def test_integer_ticket_column_is_accepted_as_text():
     raw = frame(passenger(Ticket=113803), passenger(Ticket=349909))
 
     assert validate_passengers(raw)["Ticket"].tolist() == ["113803", "349909"]
+
+
+# ---------------------------------------------------------------- check_passengers
+
+
+def assert_columns_equal(columns: dict[str, np.ndarray], validated: pd.DataFrame) -> None:
+    assert list(columns) == list(validated.columns)
+    for name, values in columns.items():
+        assert isinstance(values, np.ndarray)
+        assert values.dtype == validated[name].dtype
+        assert len(values) == len(validated)
+        pd.testing.assert_series_equal(
+            pd.Series(values, index=validated.index, name=name, dtype=values.dtype),
+            validated[name],
+        )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        frame(passenger()),
+        frame(passenger(Sex=" female ", Cabin="", Embarked=None, Age=None), passenger()),
+        frame(passenger(), passenger(Ticket=113803)).drop(columns=OPTIONAL),
+        pd.DataFrame([passenger(PassengerId=i, Name=f"  N{i},  Mr. X ") for i in range(300)]),
+        pd.DataFrame([passenger(), passenger(PassengerId=2)], index=[10, 3]),
+    ],
+    ids=["one", "blanks", "required-only", "300-rows", "index"],
+)
+def test_check_passengers_returns_the_values_validate_passengers_returns(raw: pd.DataFrame):
+    assert_columns_equal(check_passengers(raw), validate_passengers(raw))
+
+
+def test_check_passengers_with_label():
+    raw = frame(passenger(Survived=1), passenger(Survived="0"))
+
+    columns = check_passengers(raw, with_label=True)
+
+    assert list(columns) == [*SCHEMA_COLUMNS, LABEL]
+    assert columns[LABEL].tolist() == [1.0, 0.0]
+    assert_columns_equal(columns, validate_passengers(raw, with_label=True))
+    assert LABEL not in check_passengers(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        frame(passenger(), passenger(Sex="x"), passenger(Age=-1)),
+        frame(passenger()).drop(columns=["Sex", "Name"]),
+        pd.DataFrame(),
+    ],
+    ids=["bad-rows", "missing-columns", "empty"],
+)
+def test_check_passengers_raises_what_validate_passengers_raises(raw: pd.DataFrame):
+    with pytest.raises(SchemaError) as caught:
+        check_passengers(raw)
+
+    assert str(caught.value) == error_of(raw)
+
+
+def test_check_passengers_does_not_mutate_its_input():
+    raw = frame(passenger(Sex=" female ", Cabin=""), passenger())
+    before = raw.copy()
+
+    check_passengers(raw)
+
+    pd.testing.assert_frame_equal(raw, before)
+
+
+# ---------------------------------------------------------------- vectorised string checks
+
+# pandas' string dtypes: Python or Arrow storage, pd.NA or NaN for missing values ("str", the
+# default of pandas 3, is Arrow with NaN).
+STRING_DTYPES = {
+    "python-NA": pd.StringDtype("python"),
+    "pyarrow-NA": pd.StringDtype("pyarrow"),
+    "python-nan": pd.StringDtype("python", na_value=np.nan),
+    "str": pd.StringDtype("pyarrow", na_value=np.nan),
+}
+STRING_COLUMNS = [f.name for f in PASSENGER_FIELDS if f.kind is FieldKind.STRING]
+IRREGULAR_ROWS = 300
+assert IRREGULAR_ROWS >= _VECTORISED_ROWS
+
+# Values that " ".join(value.split()) changes, or nearly does, with what they become.
+IRREGULAR_TEXT = {
+    "Braund, Mr. Owen Harris": "Braund, Mr. Owen Harris",
+    "  Braund, Mr. Owen Harris": "Braund, Mr. Owen Harris",
+    "Braund, Mr. Owen Harris  ": "Braund, Mr. Owen Harris",
+    "Braund,  Mr.   Owen Harris": "Braund, Mr. Owen Harris",
+    "Braund,\tMr.\tOwen\n": "Braund, Mr. Owen",
+    "\u00a0Braund,\u00a0Mr.\u2003Owen\u3000": "Braund, Mr. Owen",
+    "Cr\u00e9pin, Mme. L\u00e9ontine": "Cr\u00e9pin, Mme. L\u00e9ontine",
+    "  Cr\u00e9pin,  Mme.  L\u00e9ontine ": "Cr\u00e9pin, Mme. L\u00e9ontine",
+    "Ba\x1cr,\x85Mr.\u2028X\r\n": "Ba r, Mr. X",
+    "Braund,\u00a0Mr. Owen": "Braund, Mr. Owen",  # one odd space, inside the text only
+    "Braund,\u2003Mr.\u3000Owen": "Braund, Mr. Owen",
+    "Braund, Mr.\tOwen": "Braund, Mr. Owen",
+    "Ba\x1cr, Mr.\x85X": "Ba r, Mr. X",
+    "A/5  21171 ": "A/5 21171",
+    "x": "x",
+}
+BLANKS = ["", " ", "   ", "\t", "\n \r", "\u00a0", "\u3000\u2003", "\x1c\x1f", None]
+
+
+def irregular_frame(dtype: object, *, sex: list[object], embarked: list[object]) -> pd.DataFrame:
+    """IRREGULAR_ROWS passengers whose text columns cycle through irregular spacing."""
+    texts, blanks = list(IRREGULAR_TEXT), BLANKS
+
+    def cycle(values: list[object], shift: int) -> list[object]:
+        return [values[(i + shift) % len(values)] for i in range(IRREGULAR_ROWS)]
+
+    raw = pd.DataFrame([passenger(PassengerId=i) for i in range(IRREGULAR_ROWS)])
+    raw["Name"] = cycle(texts, 0)
+    raw["Ticket"] = cycle(texts, 3)
+    raw["Cabin"] = cycle(texts + blanks, 5)
+    raw["Sex"] = cycle(sex, 1)
+    raw["Embarked"] = cycle(embarked, 2)
+    return raw.astype({name: dtype for name in STRING_COLUMNS})
+
+
+def is_blank(value: object) -> bool:
+    return not isinstance(value, str) or not value.strip()
+
+
+@pytest.fixture(params=list(STRING_DTYPES), ids=list(STRING_DTYPES))
+def string_dtype(request: pytest.FixtureRequest) -> object:
+    return STRING_DTYPES[request.param]
+
+
+def test_irregular_spacing_is_normalised_alike_by_both_paths(string_dtype: object):
+    sex = ["male", " female", "male\t", "\u00a0female\u00a0"]
+    embarked = ["S", " C", "Q ", "\tS", "\u3000C", *BLANKS]
+    vectorised = irregular_frame(string_dtype, sex=sex, embarked=embarked)
+    per_value = irregular_frame(object, sex=sex, embarked=embarked)
+    assert isinstance(vectorised["Name"].dtype, pd.StringDtype)
+    assert per_value["Name"].dtype == object
+
+    from_strings = validate_passengers(vectorised)
+    from_objects = validate_passengers(per_value)
+
+    pd.testing.assert_frame_equal(from_strings, from_objects)
+    names = [IRREGULAR_TEXT[text] for text in per_value["Name"]]
+    assert from_strings["Name"].tolist() == names
+    assert set(from_strings["Sex"]) == {"male", "female"}
+    assert set(from_strings["Embarked"].dropna()) == {"S", "C", "Q"}
+    assert from_strings["Embarked"].isna().tolist() == [is_blank(v) for v in per_value["Embarked"]]
+    assert from_strings["Embarked"].isna().any()
+    assert from_strings["Cabin"].isna().tolist() == [is_blank(v) for v in per_value["Cabin"]]
+    assert all(isinstance(v, str) for v in from_strings["Name"])
+    assert_columns_equal(check_passengers(vectorised), from_objects)
+
+
+def test_irregular_spacing_gives_the_same_errors_on_both_paths(string_dtype: object):
+    sex = ["male", " Female", "fe male", "\u00e9male", "\t", None, "female\u00a0"]
+    embarked = ["S", " s", "C  Q", "\u00a0", "X\t", None, "Cherbourg", "Q"]
+    vectorised = irregular_frame(string_dtype, sex=sex, embarked=embarked)
+    vectorised.loc[7:20, "Name"] = "  \t "
+    vectorised.loc[11:15, "Ticket"] = None
+    per_value = vectorised.astype({name: object for name in STRING_COLUMNS})
+
+    reasons = find_violations(vectorised)
+
+    pd.testing.assert_series_equal(reasons, find_violations(per_value))
+    assert reasons.notna().sum() > IRREGULAR_ROWS / 2
+    assert "field 'Sex': 'Female' is not one of female, male" in set(reasons)
+    assert "field 'Sex': 'fe male' is not one of female, male" in set(reasons)
+    assert "field 'Sex': is required" in set(reasons)
+    assert "field 'Name': is required" in set(reasons)
+    assert "field 'Embarked': 'C Q' is not one of C, Q, S" in set(reasons)
+    assert error_of(vectorised) == error_of(per_value)
+
+
+def test_the_vectorised_path_is_the_one_taken_for_long_string_columns(monkeypatch):
+    # A pattern that finds nothing leaves irregular text alone: proof that the vectorised path
+    # runs (and that the equality tests above would catch a pattern that misses a case).
+    sex = ["male"]
+    embarked = ["S"]
+    monkeypatch.setattr(schema, "_MAYBE_IRREGULAR_SPACE", "\x01\x02\x03")
+    long = irregular_frame(STRING_DTYPES["str"], sex=sex, embarked=embarked)
+    short = long.head(_VECTORISED_ROWS - 1)
+
+    assert validate_passengers(long)["Name"].iloc[1] == "  Braund, Mr. Owen Harris"
+    assert validate_passengers(short)["Name"].iloc[1] == "Braund, Mr. Owen Harris"
+    assert validate_passengers(long.astype(object))["Name"].iloc[1] == "Braund, Mr. Owen Harris"
+
+
+# Text as it arrives: spaces of every kind, accents, control characters and whole words;
+# surrogates aside, which Arrow cannot store.
+_FRAGMENTS = st.sampled_from(
+    [" ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\u00a0", "\u1680",
+     "\u2000", "\u2007", "\u200b", "\u2028", "\u202f", "\u3000", "\ufeff", "\x00",
+     "\u00e9", "\u00c9", "\u00df", "\u0130", "\u00ff", "a", "Z", "0", "/", ".", ",",
+     "male", "female", "S", "C", "Q", "A/5", "Mr.", "x\u0301"]
+)  # fmt: skip
+_TEXT = st.one_of(
+    st.lists(_FRAGMENTS, max_size=6).map("".join),
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=6),
+)
+_VALUES = st.lists(st.one_of(st.none(), _TEXT), min_size=1, max_size=40)
+
+
+def _tiled(values: list[str | None], shift: int) -> list[str | None]:
+    return [values[(i * 7 + shift) % len(values)] for i in range(IRREGULAR_ROWS)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=_VALUES, dtype_name=st.sampled_from(list(STRING_DTYPES)))
+def test_string_fields_are_checked_alike_by_both_paths(values: list[str | None], dtype_name: str):
+    for shift, field in enumerate(f for f in PASSENGER_FIELDS if f.kind is FieldKind.STRING):
+        tiled = _tiled(values, shift)
+        vectorised = pd.Series(tiled, dtype=STRING_DTYPES[dtype_name])
+        per_value = pd.Series(tiled, dtype=object)
+
+        text, reasons = schema._check_field(field, vectorised)
+        expected_text, expected_reasons = schema._check_field(field, per_value)
+
+        pd.testing.assert_series_equal(pd.Series(text), pd.Series(expected_text))
+        pd.testing.assert_series_equal(pd.Series(reasons), pd.Series(expected_reasons))
+        assert all(isinstance(t, str) and t for t in text if not pd.isna(t))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=_VALUES, dtype_name=st.sampled_from(list(STRING_DTYPES)))
+def test_frames_get_the_same_text_and_messages_on_both_paths(
+    values: list[str | None], dtype_name: str
+):
+    raw = pd.DataFrame([passenger(PassengerId=i) for i in range(IRREGULAR_ROWS)])
+    for shift, name in enumerate(STRING_COLUMNS):
+        raw[name] = _tiled(values, shift)
+    vectorised = raw.astype({name: STRING_DTYPES[dtype_name] for name in STRING_COLUMNS})
+    per_value = raw.astype({name: object for name in STRING_COLUMNS})
+
+    pd.testing.assert_series_equal(find_violations(vectorised), find_violations(per_value))
+    # Valid rows: any text for a cabin, and any but blank text for a name or a ticket.
+    valid = raw.assign(
+        Name=[value if value and value.strip() else "x" for value in _tiled(values, 1)],
+        Ticket=[value if value and value.strip() else "1" for value in _tiled(values, 2)],
+        Cabin=_tiled(values, 3),
+        Sex="male",
+        Embarked="S",
+    )
+    pd.testing.assert_frame_equal(
+        validate_passengers(valid.astype({n: STRING_DTYPES[dtype_name] for n in STRING_COLUMNS})),
+        validate_passengers(valid.astype({name: object for name in STRING_COLUMNS})),
+    )
