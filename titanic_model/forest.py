@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.utils.validation import check_is_fitted
+from sklearn.exceptions import NotFittedError
 
 # Below this many (row, tree) pairs, all trees are walked at once with numpy; above it,
 # scikit-learn's compiled per-tree code is faster and needs no (rows x trees) arrays.
@@ -45,12 +45,11 @@ class LowLatencyRandomForestClassifier(RandomForestClassifier):
         self.flat_roots_ = np.cumsum([0, *counts[:-1]])
         self.flat_features_ = np.where(leaf, 0, np.concatenate([t.feature for t in trees]))
         self.flat_thresholds_ = np.where(leaf, np.inf, np.concatenate([t.threshold for t in trees]))
-        self.flat_left_ = np.where(
-            leaf, own_index, np.concatenate([t.children_left for t in trees]) + starts
-        )
-        self.flat_right_ = np.where(
+        left = np.where(leaf, own_index, np.concatenate([t.children_left for t in trees]) + starts)
+        right = np.where(
             leaf, own_index, np.concatenate([t.children_right for t in trees]) + starts
         )
+        self.flat_children_ = np.column_stack([left, right]).ravel()  # node i's: 2i and 2i + 1
         self.flat_values_ = np.concatenate([t.value[:, 0, : self.n_classes_] for t in trees])
         self.flat_depth_ = max(tree.max_depth for tree in trees)
         return self
@@ -64,7 +63,8 @@ class LowLatencyRandomForestClassifier(RandomForestClassifier):
         Returns:
             Shape ``(n_samples, n_classes)``, columns in the order of ``classes_``.
         """
-        check_is_fitted(self, "flat_values_")
+        if not hasattr(self, "flat_values_"):  # check_is_fitted costs more than one walk
+            raise NotFittedError("this forest is not fitted yet: call fit first")
         # scikit-learn's full input check costs more than walking the trees of one row.
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != self.n_features_in_:
@@ -86,6 +86,7 @@ class LowLatencyRandomForestClassifier(RandomForestClassifier):
         rows = np.arange(len(values))[:, np.newaxis]
         nodes = np.broadcast_to(self.flat_roots_, (len(values), len(self.flat_roots_)))
         for _ in range(self.flat_depth_):
-            goes_left = values[rows, self.flat_features_[nodes]] <= self.flat_thresholds_[nodes]
-            nodes = np.where(goes_left, self.flat_left_[nodes], self.flat_right_[nodes])
+            # Features are finite (checked above), so "not <=" is ">": a row goes right.
+            goes_right = values[rows, self.flat_features_[nodes]] > self.flat_thresholds_[nodes]
+            nodes = self.flat_children_[2 * nodes + goes_right]
         return self.flat_values_[nodes].sum(axis=1) / len(self.estimators_)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
@@ -21,7 +22,8 @@ def predict_survival(pipeline: Pipeline, passengers: pd.DataFrame) -> pd.DataFra
             columns may be absent, extra columns (a ``Survived`` label among them) are ignored.
 
     Returns:
-        One row per input row, in input order: ``PassengerId`` (when given), ``survived``
+        One row per input row, in input order: ``PassengerId`` (when given; int64, or
+        nullable Int64 when some records have none), ``survived``
         (0/1) and ``probability`` (of survival, in [0, 1]).
 
     Raises:
@@ -31,7 +33,11 @@ def predict_survival(pipeline: Pipeline, passengers: pd.DataFrame) -> pd.DataFra
     probability = pipeline.predict_proba(columns)[:, 1]
     predictions = {}
     if PASSENGER_ID in passengers.columns:
-        predictions[PASSENGER_ID] = pd.array(columns[PASSENGER_ID], dtype="Int64")
+        ids = columns[PASSENGER_ID]
+        # Plain int64 unless some ids are missing: it is also faster for MLflow to serialise.
+        predictions[PASSENGER_ID] = (
+            pd.array(ids, "Int64") if np.isnan(ids).any() else ids.astype("int64")
+        )
     predictions["survived"] = (probability >= DECISION_THRESHOLD).astype("int64")
     predictions["probability"] = probability.astype("float64")
     return pd.DataFrame(predictions)

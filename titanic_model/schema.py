@@ -179,7 +179,8 @@ def _check_strings(field: Field, values: pd.Series | np.ndarray, reasons: np.nda
                 text[i] = np.nan
                 reasons[i] = f"must be {field.rule()}"
     if field.allowed is not None:
-        for i in np.flatnonzero(~pd.isna(text) & ~np.isin(text, sorted(field.allowed))):
+        allowed = np.fromiter((v in field.allowed for v in text), dtype=bool, count=len(text))
+        for i in np.flatnonzero(~allowed & ~pd.isna(text)):
             reasons[i] = f"{_brief(text[i])} is not {field.rule()}"
             text[i] = np.nan
     return text
@@ -204,19 +205,19 @@ def _check_numbers(field: Field, values: pd.Series | np.ndarray, reasons: np.nda
         numbers, missing = _read_numbers(values.to_numpy(dtype=object), reasons)
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(numbers)
-        for i in np.flatnonzero(~missing & ~np.isnan(numbers) & ~finite):
-            reasons[i] = "must be a finite number"
-        checkable = finite.copy()
-        if field.kind is FieldKind.INTEGER:
-            fractional = checkable & (numbers != np.round(numbers))
-            for i in np.flatnonzero(fractional):
-                reasons[i] = f"{numbers[i]:g} is not an integer"
-            checkable &= ~fractional
+        integral = numbers == np.round(numbers) if field.kind is FieldKind.INTEGER else finite
         if field.allowed is not None:
-            outside = checkable & ~np.isin(numbers, sorted(field.allowed))
+            inside = np.logical_or.reduce([numbers == value for value in field.allowed])
         else:
-            outside = checkable & ((numbers < field.minimum) | (numbers > field.maximum))
-    for i in np.flatnonzero(outside):
+            inside = (numbers >= field.minimum) & (numbers <= field.maximum)
+    # The usual case, every value good or absent, costs these few array operations.
+    if ((finite & integral & inside) | missing).all() and not (field.required and missing.any()):
+        return numbers
+    for i in np.flatnonzero(~missing & ~np.isnan(numbers) & ~finite):
+        reasons[i] = "must be a finite number"
+    for i in np.flatnonzero(finite & ~integral):
+        reasons[i] = f"{numbers[i]:g} is not an integer"
+    for i in np.flatnonzero(finite & integral & ~inside):
         reasons[i] = f"{numbers[i]:g} is not {field.rule()}"
     if field.required:
         reasons[missing] = "is required"
@@ -277,8 +278,10 @@ def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.nd
         position = first_position[field.name]
         values = table[:, position] if table is not None else frame.iloc[:, position]
         columns[field.name], field_reasons = _check_field(field, values)
-        for i in np.flatnonzero(~_has_reason(reasons) & _has_reason(field_reasons)):
-            reasons[i] = f"field '{field.name}': {field_reasons[i]}"
+        broken = _has_reason(field_reasons)
+        if broken.any():
+            for i in np.flatnonzero(broken & ~_has_reason(reasons)):
+                reasons[i] = f"field '{field.name}': {field_reasons[i]}"
     return columns, reasons
 
 

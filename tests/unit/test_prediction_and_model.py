@@ -50,7 +50,7 @@ def test_output_columns_dtypes_and_ids(fitted_pipeline, incoming: pd.DataFrame):
     predictions = predict_survival(fitted_pipeline, incoming)
 
     assert list(predictions.columns) == [PASSENGER_ID, "survived", "probability"]
-    assert predictions[PASSENGER_ID].dtype == "Int64"
+    assert predictions[PASSENGER_ID].dtype == np.int64  # every id given: plain int64
     assert predictions["survived"].dtype == np.int64
     assert predictions["probability"].dtype == np.float64
     assert predictions[PASSENGER_ID].tolist() == list(range(892, 902))
