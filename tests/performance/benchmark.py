@@ -63,6 +63,7 @@ README = PROJECT_ROOT / "README.md"
 README_START = "<!-- benchmark:start -->"
 README_END = "<!-- benchmark:end -->"
 EXPERIMENT = "titanic-benchmark"
+PROJECT_CODE = ("entrypoints", "titanic_model")
 RECORD = {
     "PassengerId": 892, "Pclass": 3, "Name": "Kelly, Mr. James", "Sex": "male", "Age": 34.5,
     "SibSp": 0, "Parch": 0, "Ticket": "330911", "Fare": 7.8292, "Cabin": None, "Embarked": "Q",
@@ -72,7 +73,7 @@ RECORD = {
 class NoOpModel(mlflow.pyfunc.PythonModel):
     """The floor: answers every record with a constant, doing no work."""
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return pd.DataFrame({"survived": [0] * len(model_input), "probability": 0.5})
 
 
@@ -118,11 +119,12 @@ def mlflow_run(env: dict[str, str], log: Path) -> float:
 
 
 def profiled_mlflow_run(env: dict[str, str], folder: Path) -> dict[str, float]:
-    """Run ``mlflow run .`` again with its ``python`` profiled; time spent in MLflow calls.
+    """Run ``mlflow run .`` again with its entry point under cProfile; where its time goes.
 
     MLflow runs the entry point with the ``python`` on PATH, so a shim placed first on PATH
-    runs it under cProfile. The share is the time inside ``mlflow`` functions called from
-    outside MLflow (our code, scikit-learn), over the whole profiled process.
+    runs it under cProfile. Logging is the time inside MLflow functions called from the
+    project's own code (runs, params, metrics, figures, the model, the registry), counted
+    once per call site; importing MLflow is reported apart.
     """
     shim_dir = folder / "profiled-python"
     shim_dir.mkdir()
@@ -132,21 +134,34 @@ def profiled_mlflow_run(env: dict[str, str], folder: Path) -> dict[str, float]:
     shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
     profiled_env = env | {"PATH": f"{shim_dir}{os.pathsep}{env['PATH']}"}
     mlflow_run(profiled_env, folder / "mlflow-run-profiled.log")
-    stats = pstats.Stats(str(profile))
-    total = max(entry[3] for entry in stats.stats.values())  # the module's own cumulative time
-    in_mlflow = 0.0
-    for function, (_, _, _, _, callers) in stats.stats.items():
-        if _is_mlflow(function):
-            in_mlflow += sum(c[3] for caller, c in callers.items() if not _is_mlflow(caller))
+    stats = pstats.Stats(str(profile)).stats
+    total = max(entry[3] for entry in stats.values())  # the entry point module's cumulative time
+    logging = sum(
+        timing[3]
+        for function, (*_, callers) in stats.items()
+        if _in_package(function, "mlflow")
+        for caller, timing in callers.items()
+        if _in_project(caller)
+    )
+    importing = max(
+        (entry[3] for function, entry in stats.items()
+         if function[2] == "<module>" and function[0].endswith(f"mlflow{os.sep}__init__.py")),
+        default=0.0,
+    )  # fmt: skip
     return {
         "profiled_seconds": total,
-        "mlflow_seconds": in_mlflow,
-        "mlflow_share": in_mlflow / total,
+        "logging_seconds": logging,
+        "logging_share": logging / total,
+        "mlflow_import_seconds": importing,
     }
 
 
-def _is_mlflow(function: tuple[str, int, str]) -> bool:
-    return f"{os.sep}mlflow{os.sep}" in function[0]
+def _in_package(function: tuple[str, int, str], package: str) -> bool:
+    return f"{os.sep}{package}{os.sep}" in function[0]
+
+
+def _in_project(function: tuple[str, int, str]) -> bool:
+    return any(function[0].startswith(str(PROJECT_ROOT / part)) for part in PROJECT_CODE)
 
 
 def register_references(pipeline, training: pd.DataFrame, holdout: pd.DataFrame) -> dict:
@@ -531,9 +546,11 @@ def markdown(results: dict) -> str:
         "",
         f"- {csv['rows']:,}-row CSV request: {csv['http_seconds']:.2f} s over HTTP, "
         f"{csv['in_process_seconds']:.2f} s in-process.",
-        f"- `mlflow run .` (default grid): {run_['wall_seconds']:.1f} s; under cProfile, "
-        f"{run_['mlflow_share']:.0%} of the run ({run_['mlflow_seconds']:.1f} of "
-        f"{run_['profiled_seconds']:.1f} s) is spent in MLflow calls (logging, registering).",
+        f"- `mlflow run .` (default grid): {run_['wall_seconds']:.1f} s. Profiled, its entry "
+        f"point spends {run_['logging_share']:.0%} of its time ({run_['logging_seconds']:.1f} "
+        f"of {run_['profiled_seconds']:.1f} s) in MLflow calls (runs, params, metrics, "
+        f"figures, the model, the registry), and {run_['mlflow_import_seconds']:.1f} s "
+        f"importing MLflow.",
         f"- Accuracy of the served model: CV {acc['ours_cv_accuracy']:.3f}, holdout "
         f"{acc['ours_holdout_accuracy']:.3f} ({acc['holdout_rows']} passengers); the usual "
         f"model's holdout accuracy: {acc['usual_holdout_accuracy']:.3f}.",
@@ -546,10 +563,11 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str) -> None:
-    text = README.read_text()
+def update_readme(table: str, readme: Path = README) -> None:
+    """Replace the table between the benchmark markers of ``readme``."""
+    text = readme.read_text()
     start, end = text.index(README_START) + len(README_START), text.index(README_END)
-    README.write_text(text[:start] + "\n" + table + text[end:])
+    readme.write_text(text[:start] + "\n" + table + text[end:])
 
 
 def main() -> None:
