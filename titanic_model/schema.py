@@ -152,9 +152,11 @@ def _is_text_like(value: object) -> bool:
 _MAYBE_IRREGULAR_SPACE = r"^ | $|  |[^\x21-\x7e ]"
 # Vectorised checks pay off from about this many rows; below, a loop is cheaper.
 _VECTORISED_ROWS = 256
+# The reason of each bad row, by row position (bad rows are few: a dict, not a column).
+Reasons = dict[int, str]
 
 
-def _check_strings(field: Field, values: pd.Series | np.ndarray, reasons: np.ndarray) -> np.ndarray:
+def _check_strings(field: Field, values: pd.Series | np.ndarray, reasons: Reasons) -> np.ndarray:
     """Strip text, turn blanks into missing, note bad types and values; return the text."""
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
         # Every value is text or missing: only text that may need respacing is looped over.
@@ -165,7 +167,7 @@ def _check_strings(field: Field, values: pd.Series | np.ndarray, reasons: np.nda
         blank = values.isna().to_numpy() | (text == "")
         text[blank] = np.nan
         if field.required:
-            reasons[blank] = "is required"
+            reasons.update(dict.fromkeys(np.flatnonzero(blank).tolist(), "is required"))
     else:
         text = np.empty(len(values), dtype=object)
         for i, value in enumerate(_as_objects(values)):
@@ -179,7 +181,10 @@ def _check_strings(field: Field, values: pd.Series | np.ndarray, reasons: np.nda
                 text[i] = np.nan
                 reasons[i] = f"must be {field.rule()}"
     if field.allowed is not None:
-        allowed = np.fromiter((v in field.allowed for v in text), dtype=bool, count=len(text))
+        if len(text) >= _VECTORISED_ROWS:
+            allowed = pd.Series(text, dtype=object).isin(sorted(field.allowed)).to_numpy()
+        else:
+            allowed = np.fromiter((v in field.allowed for v in text), dtype=bool, count=len(text))
         for i in np.flatnonzero(~allowed & ~pd.isna(text)):
             reasons[i] = f"{_brief(text[i])} is not {field.rule()}"
             text[i] = np.nan
@@ -190,7 +195,7 @@ def _as_objects(values: pd.Series | np.ndarray) -> np.ndarray:
     return values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
 
 
-def _check_numbers(field: Field, values: pd.Series | np.ndarray, reasons: np.ndarray) -> np.ndarray:
+def _check_numbers(field: Field, values: pd.Series | np.ndarray, reasons: Reasons) -> np.ndarray:
     """Read numbers as float64 (NaN when missing), noting every broken rule; return them."""
     if isinstance(values, np.ndarray):
         numbers, missing = _read_numbers(values, reasons)
@@ -220,12 +225,12 @@ def _check_numbers(field: Field, values: pd.Series | np.ndarray, reasons: np.nda
     for i in np.flatnonzero(finite & integral & ~inside):
         reasons[i] = f"{numbers[i]:g} is not {field.rule()}"
     if field.required:
-        reasons[missing] = "is required"
-    numbers[_has_reason(reasons)] = np.nan
+        reasons.update(dict.fromkeys(np.flatnonzero(missing).tolist(), "is required"))
+    numbers[list(reasons)] = np.nan
     return numbers
 
 
-def _read_numbers(raw: np.ndarray, reasons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _read_numbers(raw: np.ndarray, reasons: Reasons) -> tuple[np.ndarray, np.ndarray]:
     """Numbers from arbitrary values, one by one: the numbers (NaN if not) and which are blank."""
     missing = np.fromiter((_is_blank(v) for v in raw), dtype=bool, count=len(raw))
     numbers = np.fromiter((_as_number(v) for v in raw), dtype="float64", count=len(raw))
@@ -234,30 +239,25 @@ def _read_numbers(raw: np.ndarray, reasons: np.ndarray) -> tuple[np.ndarray, np.
     return numbers, missing
 
 
-def _has_reason(reasons: np.ndarray) -> np.ndarray:
-    """Which rows of a reasons array (None for a good row) name a broken rule."""
-    return np.not_equal(reasons, None)
-
-
-def _check_field(field: Field, values: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Coerce one column and describe each row's violation.
+def _check_field(field: Field, values: pd.Series | np.ndarray) -> tuple[np.ndarray, Reasons]:
+    """Coerce one column and describe each bad row's violation.
 
     Returns:
         The coerced values (float64 for numbers, object for text; NaN when missing or bad)
-        and one reason per row (None for a good row).
+        and the reason of each bad row, by row position.
     """
-    reasons = np.full(len(values), None, dtype=object)
+    reasons: Reasons = {}
     if field.kind is FieldKind.STRING:
         return _check_strings(field, values, reasons), reasons
     return _check_numbers(field, values, reasons), reasons
 
 
-def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.ndarray], Reasons]:
     """Check and coerce every schema column of ``frame`` in one pass.
 
     Returns:
-        The coerced columns (absent optional ones as missing) and, per row, the first broken
-        rule prefixed with its field, or None.
+        The coerced columns (absent optional ones as missing) and, for each bad row by
+        position, its first broken rule prefixed with its field.
 
     Raises:
         SchemaError: When required columns are absent altogether.
@@ -267,7 +267,7 @@ def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.nd
     if missing:
         raise SchemaError("missing required column(s): " + ", ".join(missing))
     columns: dict[str, np.ndarray] = {}
-    reasons = np.full(len(frame), None, dtype=object)
+    reasons: Reasons = {}
     # A duplicated column name (possible in CSV headers) checks its first occurrence.
     first_position = {name: i for i, name in reversed(list(enumerate(frame.columns)))}
     table = frame.to_numpy(dtype=object) if len(frame) < _VECTORISED_ROWS else None
@@ -278,10 +278,8 @@ def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.nd
         position = first_position[field.name]
         values = table[:, position] if table is not None else frame.iloc[:, position]
         columns[field.name], field_reasons = _check_field(field, values)
-        broken = _has_reason(field_reasons)
-        if broken.any():
-            for i in np.flatnonzero(broken & ~_has_reason(reasons)):
-                reasons[i] = f"field '{field.name}': {field_reasons[i]}"
+        for i, reason in field_reasons.items():
+            reasons.setdefault(i, f"field '{field.name}': {reason}")
     return columns, reasons
 
 
@@ -300,7 +298,10 @@ def find_violations(frame: pd.DataFrame, *, with_label: bool = False) -> pd.Seri
         SchemaError: When required columns are absent altogether.
     """
     _, reasons = _check_frame(frame, with_label)
-    return pd.Series(reasons, index=frame.index, dtype=object)
+    described = np.full(len(frame), None, dtype=object)
+    for i, reason in reasons.items():
+        described[i] = reason
+    return pd.Series(described, index=frame.index, dtype=object)
 
 
 def check_passengers(frame: pd.DataFrame, *, with_label: bool = False) -> dict[str, np.ndarray]:
@@ -325,11 +326,10 @@ def check_passengers(frame: pd.DataFrame, *, with_label: bool = False) -> dict[s
     if frame.empty:
         raise SchemaError("no passenger records: the input is empty")
     columns, reasons = _check_frame(frame, with_label)
-    bad = np.flatnonzero(_has_reason(reasons))
-    if len(bad):
-        others = len(bad) - 1
+    if reasons:
+        first, others = min(reasons), len(reasons) - 1
         more = f" (and {others} more bad row{'s' * (others > 1)})" if others else ""
-        raise SchemaError(f"row {bad[0]}: {reasons[bad[0]]}{more}")
+        raise SchemaError(f"row {first}: {reasons[first]}{more}")
     return columns
 
 
