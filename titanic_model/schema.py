@@ -139,117 +139,118 @@ def _is_text_like(value: object) -> bool:
     )
 
 
-# Checks run on numpy arrays, and messages are built for bad rows only: a single request must
-# cost microseconds per field, and a batch of 100,000 rows must not crawl. A small frame is
-# read as one object array (one conversion costs less than a dozen column lookups) and
-# checked value by value; a large one column by column, vectorised where the dtype allows.
-# Both ways apply the same rules, and the tests compare them.
+# Messages are built for bad rows only: a single request must cost microseconds per field, and
+# a batch of 100,000 rows must not crawl. A small frame is read as one object array (one
+# conversion costs less than a dozen column lookups) and checked value by value, in plain
+# Python; a large one column by column, vectorised where its dtype allows. Both apply the
+# rules of _check_value, and the tests compare them.
 
-
+# Vectorised checks pay off from about this many rows; below, plain Python is faster.
+_VECTORISED_ROWS = 256
 # Text that " ".join(text.split()) might change: a leading, trailing or doubled space, or
 # any character but a space and printable ASCII (tabs, non-breaking spaces, accents), read
 # alike by Python's and Arrow's regular expressions.
 _MAYBE_IRREGULAR_SPACE = r"^ | $|  |[^\x21-\x7e ]"
-# Vectorised checks pay off from about this many rows; below, a loop is cheaper.
-_VECTORISED_ROWS = 256
 # The reason of each bad row, by row position (bad rows are few: a dict, not a column).
 Reasons = dict[int, str]
 
 
-def _check_strings(field: Field, values: pd.Series | np.ndarray, reasons: Reasons) -> np.ndarray:
-    """Strip text, turn blanks into missing, note bad types and values; return the text."""
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
-        # Every value is text or missing: only text that may need respacing is looped over.
-        text = values.to_numpy(dtype=object, na_value=np.nan)
-        irregular = values.str.contains(_MAYBE_IRREGULAR_SPACE, regex=True, na=False).to_numpy(bool)
-        for i in np.flatnonzero(irregular):
-            text[i] = " ".join(text[i].split())
-        blank = values.isna().to_numpy() | (text == "")
-        text[blank] = np.nan
-        if field.required:
-            reasons.update(dict.fromkeys(np.flatnonzero(blank).tolist(), "is required"))
-    else:
-        text = np.empty(len(values), dtype=object)
-        for i, value in enumerate(_as_objects(values)):
-            if _is_blank(value):
-                text[i] = np.nan
-                if field.required:
-                    reasons[i] = "is required"
-            elif _is_text_like(value):
-                text[i] = " ".join(str(value).split())  # "A/5  21171 " and "A/5 21171" are one
-            else:
-                text[i] = np.nan
-                reasons[i] = f"must be {field.rule()}"
+def _check_value(field: Field, value: object) -> tuple[object, str | None]:
+    """Check one value against its field's rule.
+
+    Returns:
+        The value coerced (a float for numbers, whitespace-normalised text; NaN when missing
+        or bad) and the broken rule, or None.
+    """
+    if _is_blank(value):
+        return math.nan, "is required" if field.required else None
+    if field.kind is FieldKind.STRING:
+        if not _is_text_like(value):
+            return math.nan, f"must be {field.rule()}"
+        text = " ".join(str(value).split())  # "A/5  21171 " and "A/5 21171" are one
+        if field.allowed is not None and text not in field.allowed:
+            return math.nan, f"{_brief(text)} is not {field.rule()}"
+        return text, None
+    number = _as_number(value)
+    if math.isnan(number):
+        return math.nan, f"{_brief(value)} is not a number"
+    if math.isinf(number):
+        return math.nan, "must be a finite number"
+    if field.kind is FieldKind.INTEGER and number != round(number):
+        return math.nan, f"{number:g} is not an integer"
     if field.allowed is not None:
-        if len(text) >= _VECTORISED_ROWS:
-            allowed = pd.Series(text, dtype=object).isin(sorted(field.allowed)).to_numpy()
-        else:
-            allowed = np.fromiter((v in field.allowed for v in text), dtype=bool, count=len(text))
-        for i in np.flatnonzero(~allowed & ~pd.isna(text)):
+        inside = number in field.allowed
+    else:
+        inside = field.minimum <= number <= field.maximum
+    return (number, None) if inside else (math.nan, f"{number:g} is not {field.rule()}")
+
+
+def _check_values(field: Field, values: np.ndarray) -> tuple[np.ndarray, Reasons]:
+    """Check a column value by value; return the coerced values and the bad rows' reasons."""
+    coerced = np.empty(len(values), dtype=_CANONICAL[field.kind])
+    reasons: Reasons = {}
+    for i, value in enumerate(values.tolist()):
+        coerced[i], reason = _check_value(field, value)
+        if reason is not None:
+            reasons[i] = reason
+    return coerced, reasons
+
+
+def _check_strings(field: Field, values: pd.Series) -> tuple[np.ndarray, Reasons]:
+    """Vectorised :func:`_check_value` for a pandas string column (text or missing only)."""
+    text = values.to_numpy(dtype=object, na_value=np.nan)
+    irregular = values.str.contains(_MAYBE_IRREGULAR_SPACE, regex=True, na=False)
+    for i in np.flatnonzero(irregular.to_numpy(dtype=bool)):
+        text[i] = " ".join(text[i].split())
+    blank = values.isna().to_numpy() | (text == "")
+    text[blank] = np.nan
+    reasons: Reasons = {}
+    if field.required:
+        reasons.update(dict.fromkeys(np.flatnonzero(blank).tolist(), "is required"))
+    if field.allowed is not None:
+        allowed = pd.Series(text, dtype=object).isin(sorted(field.allowed)).to_numpy()
+        for i in np.flatnonzero(~allowed & ~blank).tolist():
             reasons[i] = f"{_brief(text[i])} is not {field.rule()}"
             text[i] = np.nan
-    return text
+    return text, reasons
 
 
-def _as_objects(values: pd.Series | np.ndarray) -> np.ndarray:
-    return values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
-
-
-def _check_numbers(field: Field, values: pd.Series | np.ndarray, reasons: Reasons) -> np.ndarray:
-    """Read numbers as float64 (NaN when missing), noting every broken rule; return them."""
-    if isinstance(values, np.ndarray):
-        numbers, missing = _read_numbers(values, reasons)
-    elif isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
-        # Numeric columns, as pandas reads them: no Python loop, and NaN is the only gap.
-        numbers = np.array(values, dtype="float64")
-        missing = np.isnan(numbers)
-    elif values.dtype.kind in "iuf":  # pandas' nullable numbers, whose gaps are pd.NA
-        numbers = values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
-        missing = np.isnan(numbers)
-    else:
-        numbers, missing = _read_numbers(values.to_numpy(dtype=object), reasons)
+def _check_numbers(field: Field, values: pd.Series) -> tuple[np.ndarray, Reasons]:
+    """Vectorised :func:`_check_value` for a numeric column (NaN or pd.NA when missing)."""
+    numbers = values.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    missing = np.isnan(numbers)
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(numbers)
         integral = numbers == np.round(numbers) if field.kind is FieldKind.INTEGER else finite
         if field.allowed is not None:
-            inside = np.logical_or.reduce([numbers == value for value in field.allowed])
+            inside = np.isin(numbers, sorted(field.allowed))
         else:
             inside = (numbers >= field.minimum) & (numbers <= field.maximum)
-    # The usual case, every value good or absent, costs these few array operations.
-    if ((finite & integral & inside) | missing).all() and not (field.required and missing.any()):
-        return numbers
-    for i in np.flatnonzero(~missing & ~np.isnan(numbers) & ~finite):
-        reasons[i] = "must be a finite number"
-    for i in np.flatnonzero(finite & ~integral):
-        reasons[i] = f"{numbers[i]:g} is not an integer"
-    for i in np.flatnonzero(finite & integral & ~inside):
-        reasons[i] = f"{numbers[i]:g} is not {field.rule()}"
+    reasons: Reasons = {}
     if field.required:
         reasons.update(dict.fromkeys(np.flatnonzero(missing).tolist(), "is required"))
+    for i in np.flatnonzero(~missing & ~finite).tolist():
+        reasons[i] = "must be a finite number"
+    for i in np.flatnonzero(finite & ~integral).tolist():
+        reasons[i] = f"{numbers[i]:g} is not an integer"
+    for i in np.flatnonzero(finite & integral & ~inside).tolist():
+        reasons[i] = f"{numbers[i]:g} is not {field.rule()}"
     numbers[list(reasons)] = np.nan
-    return numbers
+    return numbers, reasons
 
 
-def _read_numbers(raw: np.ndarray, reasons: Reasons) -> tuple[np.ndarray, np.ndarray]:
-    """Numbers from arbitrary values, one by one: the numbers (NaN if not) and which are blank."""
-    missing = np.fromiter((_is_blank(v) for v in raw), dtype=bool, count=len(raw))
-    numbers = np.fromiter((_as_number(v) for v in raw), dtype="float64", count=len(raw))
-    for i in np.flatnonzero(~missing & np.isnan(numbers)):
-        reasons[i] = f"{_brief(raw[i])} is not a number"
-    return numbers, missing
-
-
-def _check_field(field: Field, values: pd.Series | np.ndarray) -> tuple[np.ndarray, Reasons]:
-    """Coerce one column and describe each bad row's violation.
+def _check_field(field: Field, values: pd.Series) -> tuple[np.ndarray, Reasons]:
+    """Check and coerce one column, vectorised where its dtype allows.
 
     Returns:
         The coerced values (float64 for numbers, object for text; NaN when missing or bad)
         and the reason of each bad row, by row position.
     """
-    reasons: Reasons = {}
-    if field.kind is FieldKind.STRING:
-        return _check_strings(field, values, reasons), reasons
-    return _check_numbers(field, values, reasons), reasons
+    if field.kind is FieldKind.STRING and isinstance(values.dtype, pd.StringDtype):
+        return _check_strings(field, values)
+    if field.kind is not FieldKind.STRING and values.dtype.kind in "iuf":
+        return _check_numbers(field, values)
+    return _check_values(field, values.to_numpy(dtype=object))
 
 
 def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.ndarray], Reasons]:
@@ -276,8 +277,10 @@ def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.nd
             columns[field.name] = np.full(len(frame), np.nan, dtype=_CANONICAL[field.kind])
             continue
         position = first_position[field.name]
-        values = table[:, position] if table is not None else frame.iloc[:, position]
-        columns[field.name], field_reasons = _check_field(field, values)
+        if table is not None:
+            columns[field.name], field_reasons = _check_values(field, table[:, position])
+        else:
+            columns[field.name], field_reasons = _check_field(field, frame.iloc[:, position])
         for i, reason in field_reasons.items():
             reasons.setdefault(i, f"field '{field.name}': {reason}")
     return columns, reasons

@@ -83,12 +83,13 @@ class Settings:
     throughput_seconds: float
     csv_rows: int
     batch_rows: tuple[int, ...]
+    rounds: int
 
 
-FULL = Settings(latency_requests=1000, throughput_seconds=5.0, csv_rows=10_000,
-                batch_rows=(1, 1_000, 100_000))  # fmt: skip
-QUICK = Settings(latency_requests=200, throughput_seconds=1.5, csv_rows=2_000,
-                 batch_rows=(1, 1_000, 10_000))  # fmt: skip
+FULL = Settings(latency_requests=1200, throughput_seconds=6.0, csv_rows=10_000,
+                batch_rows=(1, 1_000, 100_000), rounds=6)  # fmt: skip
+QUICK = Settings(latency_requests=300, throughput_seconds=1.5, csv_rows=2_000,
+                 batch_rows=(1, 1_000, 10_000), rounds=3)  # fmt: skip
 
 
 # --- the tracking store and the three models -------------------------------------------------
@@ -223,21 +224,6 @@ class Endpoint:
         return payload
 
 
-def latency(endpoint: Endpoint, requests: int) -> dict[str, float]:
-    """Sequential single-record requests on one keep-alive connection; milliseconds."""
-    connection = endpoint.connect()
-    for _ in range(50):  # warm-up
-        endpoint.post(connection)
-    times = np.empty(requests)
-    for i in range(requests):
-        started = time.perf_counter()
-        endpoint.post(connection)
-        times[i] = time.perf_counter() - started
-    connection.close()
-    p50, p95, p99 = np.percentile(times * 1000, [50, 95, 99])
-    return {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99}
-
-
 def throughput(endpoint: Endpoint, clients: int, seconds: float) -> float:
     """Requests per second with ``clients`` keep-alive connections sending back to back."""
     counts = [0] * clients
@@ -270,6 +256,60 @@ def throughput(endpoint: Endpoint, clients: int, seconds: float) -> float:
     if errors:
         raise RuntimeError(f"{len(errors)} client errors, first: {errors[0]}")
     return (sum(counts) - counted_from) / (time.perf_counter() - began)
+
+
+def latencies(endpoints: dict[str, Endpoint], settings: Settings) -> dict[str, dict[str, float]]:
+    """Single-record latency of every server, measured in interleaved rounds.
+
+    Each round sends a share of the requests to each server in turn, so that a slow spell of
+    the machine falls on all of them alike.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in endpoints}
+    connections = {name: endpoint.connect() for name, endpoint in endpoints.items()}
+    for name, endpoint in endpoints.items():
+        for _ in range(50):  # warm-up
+            endpoint.post(connections[name])
+    per_round = settings.latency_requests // settings.rounds
+    for _ in range(settings.rounds):
+        for name, endpoint in endpoints.items():
+            for _ in range(per_round):
+                started = time.perf_counter()
+                endpoint.post(connections[name])
+                samples[name].append(time.perf_counter() - started)
+    for connection in connections.values():
+        connection.close()
+    figures = {}
+    for name, times in samples.items():
+        p50, p95, p99 = np.percentile(np.array(times) * 1000, [50, 95, 99])
+        figures[name] = {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "requests": len(times)}
+    return figures
+
+
+def throughputs(
+    endpoints: dict[str, Endpoint], clients: int, settings: Settings
+) -> dict[str, float]:
+    """Requests per second of every server at ``clients``: the median of interleaved rounds."""
+    rounds: dict[str, list[float]] = {name: [] for name in endpoints}
+    for _ in range(3):
+        for name, endpoint in endpoints.items():
+            rounds[name].append(throughput(endpoint, clients, settings.throughput_seconds / 3))
+    return {name: float(np.median(values)) for name, values in rounds.items()}
+
+
+def cold_starts(models: dict, env: dict[str, str], folder: Path, rounds: int) -> dict[str, dict]:
+    """Median cold start of every model over interleaved rounds, one server up at a time."""
+    starts: dict[str, list[dict[str, float]]] = {name: [] for name in models}
+    for attempt in range(min(rounds, 3)):
+        for name, (uri, body) in models.items():
+            server = start_server(uri, env, 1, folder / f"cold-{name}-{attempt}.log")
+            try:
+                starts[name].append(cold_start(server, Endpoint(server.port, body)))
+            finally:
+                stop_process(server.process)
+    return {
+        name: {key: float(np.median([s[key] for s in runs])) for key in runs[0]}
+        for name, runs in starts.items()
+    }
 
 
 # --- servers ---------------------------------------------------------------------------------
@@ -437,33 +477,41 @@ def run(settings: Settings, folder: Path, train_csv: Path, test_csv: Path) -> di
     csv_frame = raw_rows(test_csv, settings.csv_rows)
     csv_body = csv_frame.to_csv(index=False).encode()
     serving: dict[str, dict] = {name: {} for name in models}
+    print("cold starts", flush=True)
+    for name, starts in cold_starts(models, env, folder, settings.rounds).items():
+        serving[name]["cold_start"] = starts
     for workers in (1, 2):
-        for name, (uri, body) in models.items():
-            print(f"serving {name} with {workers} worker(s)", flush=True)
-            server = start_server(uri, env, workers, folder / f"serve-{name}-{workers}.log")
-            endpoint = Endpoint(server.port, body)
-            try:
-                figures = serving[name]
-                started = cold_start(server, endpoint)
-                if workers == 1:
-                    figures["cold_start"] = started
-                    figures["latency"] = latency(endpoint, settings.latency_requests)
-                for clients in (1, 4, 16):
-                    figures[f"rps_{clients}_clients_{workers}_workers"] = throughput(
-                        endpoint, clients, settings.throughput_seconds
-                    )
-                figures[f"worker_memory_mb_{workers}_workers"] = worker_memory_mb(server)
-                if name == "ours" and workers == 1:
-                    csv_endpoint = Endpoint(server.port, csv_body, "text/csv")
-                    connection = csv_endpoint.connect()
-                    figures["csv_seconds"] = best_seconds(partial(csv_endpoint.post, connection), 3)
-                    connection.close()
-            finally:
+        print(f"serving with {workers} worker(s)", flush=True)
+        servers = {
+            name: start_server(uri, env, workers, folder / f"serve-{name}-{workers}.log")
+            for name, (uri, _) in models.items()
+        }
+        try:
+            endpoints = {
+                name: Endpoint(servers[name].port, body) for name, (_, body) in models.items()
+            }
+            for name, endpoint in endpoints.items():
+                cold_start(servers[name], endpoint)  # wait until it answers
+            if workers == 1:
+                for name, figures in latencies(endpoints, settings).items():
+                    serving[name]["latency"] = figures
+            for clients in (1, 4, 16):
+                for name, rps in throughputs(endpoints, clients, settings).items():
+                    serving[name][f"rps_{clients}_clients_{workers}_workers"] = rps
+            for name, server in servers.items():
+                serving[name][f"worker_memory_mb_{workers}_workers"] = worker_memory_mb(server)
+            if workers == 1:
+                csv_endpoint = Endpoint(servers["ours"].port, csv_body, "text/csv")
+                connection = csv_endpoint.connect()
+                csv_http = best_seconds(partial(csv_endpoint.post, connection), 3)
+                connection.close()
+        finally:
+            for server in servers.values():
                 stop_process(server.process)
     results["serving"] = serving
     results["csv"] = {
         "rows": settings.csv_rows,
-        "http_seconds": serving["ours"].pop("csv_seconds"),
+        "http_seconds": csv_http,
         "in_process_seconds": best_seconds(lambda: ours.predict(csv_frame), 3),
     }
     print("in-process", flush=True)

@@ -588,7 +588,7 @@ def test_string_fields_are_checked_alike_by_both_paths(values: list[str | None],
         expected_text, expected_reasons = schema._check_field(field, per_value)
 
         pd.testing.assert_series_equal(pd.Series(text), pd.Series(expected_text))
-        pd.testing.assert_series_equal(pd.Series(reasons), pd.Series(expected_reasons))
+        assert reasons == expected_reasons
         assert all(isinstance(t, str) and t for t in text if not pd.isna(t))
 
 
@@ -616,3 +616,31 @@ def test_frames_get_the_same_text_and_messages_on_both_paths(
         validate_passengers(valid.astype({n: STRING_DTYPES[dtype_name] for n in STRING_COLUMNS})),
         validate_passengers(valid.astype({name: object for name in STRING_COLUMNS})),
     )
+
+
+_NUMBERS = st.lists(
+    st.one_of(
+        st.integers(-5, 130),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(-1, 121).map(lambda x: round(x, 1)),
+        st.sampled_from([0.0, -0.0, 2.5, 1e300, 2**53 + 1.0]),
+    ),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=_NUMBERS)
+def test_numeric_fields_are_checked_alike_by_both_paths(values: list[float]):
+    for shift, field in enumerate(f for f in (*PASSENGER_FIELDS, schema.LABEL_FIELD)
+                                  if f.kind is not FieldKind.STRING):  # fmt: skip
+        tiled = [values[(i * 7 + shift) % len(values)] for i in range(_VECTORISED_ROWS + 44)]
+
+        numbers, reasons = schema._check_field(field, pd.Series(tiled, dtype="float64"))
+        expected_numbers, expected_reasons = schema._check_values(
+            field, np.array(tiled, dtype=object)
+        )
+
+        np.testing.assert_array_equal(numbers, expected_numbers)
+        assert reasons == expected_reasons
