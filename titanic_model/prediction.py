@@ -40,4 +40,4 @@ def predict_survival(pipeline: Pipeline, passengers: pd.DataFrame) -> pd.DataFra
         )
     predictions["survived"] = (probability >= DECISION_THRESHOLD).astype("int64")
     predictions["probability"] = probability.astype("float64")
-    return pd.DataFrame(predictions)
+    return pd.DataFrame(predictions, copy=False)  # the arrays are new: no need to copy them

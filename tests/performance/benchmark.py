@@ -86,8 +86,8 @@ class Settings:
     rounds: int
 
 
-FULL = Settings(latency_requests=1200, throughput_seconds=6.0, csv_rows=10_000,
-                batch_rows=(1, 1_000, 100_000), rounds=6)  # fmt: skip
+FULL = Settings(latency_requests=1500, throughput_seconds=6.0, csv_rows=10_000,
+                batch_rows=(1, 1_000, 100_000), rounds=10)  # fmt: skip
 QUICK = Settings(latency_requests=300, throughput_seconds=1.5, csv_rows=2_000,
                  batch_rows=(1, 1_000, 10_000), rounds=3)  # fmt: skip
 
@@ -265,19 +265,18 @@ def latencies(endpoints: dict[str, Endpoint], settings: Settings) -> dict[str, d
     the machine falls on all of them alike.
     """
     samples: dict[str, list[float]] = {name: [] for name in endpoints}
-    connections = {name: endpoint.connect() for name, endpoint in endpoints.items()}
-    for name, endpoint in endpoints.items():
-        for _ in range(50):  # warm-up
-            endpoint.post(connections[name])
     per_round = settings.latency_requests // settings.rounds
     for _ in range(settings.rounds):
         for name, endpoint in endpoints.items():
+            # A fresh keep-alive connection per turn: an idle one would be closed by the server.
+            connection = endpoint.connect()
+            for _ in range(10):  # warm-up, untimed
+                endpoint.post(connection)
             for _ in range(per_round):
                 started = time.perf_counter()
-                endpoint.post(connections[name])
+                endpoint.post(connection)
                 samples[name].append(time.perf_counter() - started)
-    for connection in connections.values():
-        connection.close()
+            connection.close()
     figures = {}
     for name, times in samples.items():
         p50, p95, p99 = np.percentile(np.array(times) * 1000, [50, 95, 99])
