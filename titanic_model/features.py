@@ -17,6 +17,7 @@ column is read once into an array, and the output is one float matrix (a DataFra
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 
@@ -140,7 +141,7 @@ def travel_group_keys(
     """
     rounded = np.round(np.asarray(fares, dtype="float64"), 2).tolist()
     surname_keys = [
-        None if name is None or np.isnan(fare) else f"{name.split(',')[0].strip().lower()}|{fare}"
+        None if name is None or math.isnan(fare) else f"{name.split(',')[0].strip().lower()}|{fare}"
         for name, fare in zip(_text(names), rounded, strict=True)
     ]
     return _text(tickets), surname_keys
