@@ -57,7 +57,13 @@ def log_dataset(frame: pd.DataFrame, name: str, source_uri: str, context: str) -
         The dataset's digest, which identifies its content.
     """
     dataset = mlflow.data.from_pandas(frame, source=source_uri, name=name, targets=LABEL)
-    mlflow.log_input(dataset, context=context)
+    try:
+        mlflow.log_input(dataset, context=context)
+    except MlflowException:
+        # The tracking store's get-or-create of a dataset is not atomic: runs logging the same
+        # data at once (the Argo workflow's parallel train steps) can collide on its unique
+        # key. The other run has created it by now, so a second attempt links to it.
+        mlflow.log_input(dataset, context=context)
     return dataset.digest
 
 

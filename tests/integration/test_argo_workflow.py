@@ -74,21 +74,26 @@ def _render(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\{\{([\w.\-]+)\}\}", substitute, text)
 
 
-def _commands(data_uri: str) -> tuple[list[dict], list[list[str]], list[str]]:
-    """The hyperparameter sets, their train commands and the last command, as Argo renders them."""
+def _commands(data_uri: str) -> tuple[list[dict], list[str], list[list[str]], list[str]]:
+    """The hyperparameter sets and every step's command, as Argo renders them.
+
+    Returns:
+        The sets, the first step's command (creating the experiment), the train commands
+        (one per set) and the last step's command.
+    """
     spec = yaml.safe_load(WORKFLOW.read_text())["spec"]
     parameters = {p["name"]: p["value"] for p in spec["arguments"]["parameters"]}
     parameters["data-uri"] = data_uri  # as `argo submit -p data-uri=…` would
     globals_ = {f"workflow.parameters.{k}": v for k, v in parameters.items()}
     globals_["workflow.name"] = WORKFLOW_NAME
     templates = {t["name"]: t for t in spec["templates"]}
-    (train_step,), (final_step,) = templates[spec["entrypoint"]]["steps"]
+    (first_step,), (train_step,), (final_step,) = templates[spec["entrypoint"]]["steps"]
     items = json.loads(_render(train_step["withParam"], globals_))
 
     def container_command(template: dict, inputs: dict[str, str]) -> list[str]:
         container = template["container"]
         values = globals_ | {f"inputs.parameters.{k}": v for k, v in inputs.items()}
-        return [_render(part, values) for part in container["command"] + container["args"]]
+        return [_render(part, values) for part in container["command"] + container.get("args", [])]
 
     trains = []
     for item in items:
@@ -97,7 +102,8 @@ def _commands(data_uri: str) -> tuple[list[dict], list[list[str]], list[str]]:
             for p in train_step["arguments"]["parameters"]
         }
         trains.append(container_command(templates[train_step["template"]], inputs))
-    return items, trains, container_command(templates[final_step["template"]], {})
+    first = container_command(templates[first_step["template"]], {})
+    return items, first, trains, container_command(templates[final_step["template"]], {})
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +119,7 @@ def test_every_step_runs_and_one_best_version_becomes_champion(
     tracking_server, train_csv, tmp_path
 ):
     project = make_project(tracking_server, None, tmp_path, train_csv)
-    items, trains, final = _commands(str(train_csv))
+    items, first, trains, final = _commands(str(train_csv))
     assert len(trains) >= 2
 
     def run(command: list[str]) -> subprocess.CompletedProcess:
@@ -123,6 +129,8 @@ def test_every_step_runs_and_one_best_version_becomes_champion(
             capture_output=True, text=True, timeout=900, check=False,
         )  # fmt: skip
 
+    created = run(first)
+    assert created.returncode == 0, created.stderr[-3000:]
     with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time, as a small cluster would
         results = list(pool.map(run, trains))
     for result in results:
