@@ -37,12 +37,12 @@ class LowLatencyRandomForestClassifier(RandomForestClassifier):
         super().fit(features, y, sample_weight=sample_weight)
         trees = [estimator.tree_ for estimator in self.estimators_]
         counts = [tree.node_count for tree in trees]
-        starts = np.repeat(np.cumsum([0, *counts[:-1]]), counts)  # each node's tree's first
+        self.flat_roots_ = np.cumsum([0, *counts[:-1]])
+        starts = np.repeat(self.flat_roots_, counts)  # each node's tree's root
         leaf = np.concatenate([tree.children_left for tree in trees]) == -1
         own_index = np.arange(sum(counts))
         # A leaf points to itself through a test that always holds, so walking further
         # than a tree's depth keeps every row in its leaf.
-        self.flat_roots_ = np.cumsum([0, *counts[:-1]])
         self.flat_features_ = np.where(leaf, 0, np.concatenate([t.feature for t in trees]))
         self.flat_thresholds_ = np.where(leaf, np.inf, np.concatenate([t.threshold for t in trees]))
         left = np.where(leaf, own_index, np.concatenate([t.children_left for t in trees]) + starts)
