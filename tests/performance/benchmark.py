@@ -41,7 +41,6 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
@@ -55,6 +54,7 @@ from tests.conftest import (
     start_process,
     stop_process,
 )
+from tests.integration.projects import EXPERIMENT, Project, project_on_sqlite
 from titanic_model.schema import LABEL, validate_passengers
 from titanic_model.tracking import load_split
 
@@ -62,7 +62,6 @@ OUTPUT = PROJECT_ROOT / "test-output" / "benchmark"
 README = PROJECT_ROOT / "README.md"
 README_START = "<!-- benchmark:start -->"
 README_END = "<!-- benchmark:end -->"
-EXPERIMENT = "titanic-benchmark"
 PROJECT_CODE = ("entrypoints", "titanic_model")
 RECORD = {
     "PassengerId": 892, "Pclass": 3, "Name": "Kelly, Mr. James", "Sex": "male", "Age": 34.5,
@@ -95,31 +94,16 @@ QUICK = Settings(latency_requests=300, throughput_seconds=1.5, csv_rows=2_000,
 # --- the tracking store and the three models -------------------------------------------------
 
 
-def project_env(folder: Path, train_csv: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TITANIC_"))}
-    env.update(
-        MLFLOW_TRACKING_URI=f"sqlite:///{folder / 'mlflow.db'}",
-        MLFLOW_EXPERIMENT_NAME=EXPERIMENT,
-        TITANIC_DATA_URI=str(train_csv),
-        TITANIC_CACHE_DIR=str(folder / "cache"),
-        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-    )
-    return env
-
-
-def mlflow_run(env: dict[str, str], log: Path) -> float:
+def mlflow_run(project: Project) -> float:
     """Run ``mlflow run .`` (the main entry point, default grid); return its wall time."""
     started = time.perf_counter()
-    with log.open("w") as output:
-        subprocess.run(
-            [str(VENV_BIN / "mlflow"), "run", str(PROJECT_ROOT), "--env-manager", "local",
-             "--experiment-name", EXPERIMENT],
-            env=env, stdout=output, stderr=subprocess.STDOUT, check=True, timeout=1800,
-        )  # fmt: skip
+    result = project.run()
+    if result.returncode != 0:
+        raise RuntimeError(f"mlflow run failed:\n{result.stderr[-3000:]}")
     return time.perf_counter() - started
 
 
-def profiled_mlflow_run(env: dict[str, str], folder: Path) -> dict[str, float]:
+def profiled_mlflow_run(project: Project, folder: Path) -> dict[str, float]:
     """Run ``mlflow run .`` again with its entry point under cProfile; where its time goes.
 
     MLflow runs the entry point with the ``python`` on PATH, so a shim placed first on PATH
@@ -133,8 +117,8 @@ def profiled_mlflow_run(env: dict[str, str], folder: Path) -> dict[str, float]:
     shim = shim_dir / "python"
     shim.write_text(f'#!/bin/sh\nexec "{VENV_BIN / "python"}" -m cProfile -o "{profile}" "$@"\n')
     shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
-    profiled_env = env | {"PATH": f"{shim_dir}{os.pathsep}{env['PATH']}"}
-    mlflow_run(profiled_env, folder / "mlflow-run-profiled.log")
+    path = f"{shim_dir}{os.pathsep}{project.env['PATH']}"
+    mlflow_run(Project(project.tracking_uri, project.env | {"PATH": path}))
     stats = pstats.Stats(str(profile)).stats
     total = max(entry[3] for entry in stats.values())  # the entry point module's cumulative time
     logging = sum(
@@ -432,19 +416,21 @@ def machine() -> dict[str, object]:
 
 
 def run(settings: Settings, folder: Path, train_csv: Path, test_csv: Path) -> dict:
-    env = project_env(folder, train_csv)
-    os.environ.update({k: env[k] for k in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME")})
-    mlflow.set_tracking_uri(env["MLFLOW_TRACKING_URI"])
-    client = MlflowClient()
-    client.create_experiment(EXPERIMENT, artifact_location=str(folder / "artifacts"))
+    project = project_on_sqlite(folder, train_csv)
+    env = project.env
+    # This process reads the same store: splits, the champion, and the references it logs.
+    os.environ["MLFLOW_TRACKING_URI"] = project.tracking_uri
+    mlflow.set_tracking_uri(project.tracking_uri)
+    mlflow.set_experiment(EXPERIMENT)
+    client = project.client
     results: dict[str, object] = {"machine": machine()}
 
     print("mlflow run . (timed)", flush=True)
-    results["mlflow_run"] = {"wall_seconds": mlflow_run(env, folder / "mlflow-run.log")}
+    results["mlflow_run"] = {"wall_seconds": mlflow_run(project)}
     champion = client.get_model_version_by_alias("titanic", "champion")
     champion_uri = "models:/titanic@champion"
     print("mlflow run . (profiled)", flush=True)
-    results["mlflow_run"] |= profiled_mlflow_run(env, folder)
+    results["mlflow_run"] |= profiled_mlflow_run(project, folder)
     client.set_registered_model_alias("titanic", "champion", champion.version)
 
     ours = mlflow.pyfunc.load_model(champion_uri)
