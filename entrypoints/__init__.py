@@ -1,1 +1,4 @@
-"""The MLproject entry points: the thin shell that parses parameters and talks to MLflow."""
+"""What MLproject's entry points run: ``python -m entrypoints <job> --<parameter> <value> …``.
+
+A shim: the command line is :mod:`titanic_model.cli`, the jobs are :mod:`titanic_model.jobs`.
+"""

@@ -1,20 +1,33 @@
-"""Typed, frozen configuration parsed once at the edge from MLflow's string parameters.
+"""The jobs' configurations: typed, frozen, parsed once at the edge from MLflow's parameters.
 
-``mlflow run`` hands every parameter over as a string. The entry points pass those strings
-here, get an immutable config back (or a one-line :class:`ConfigError`) and pass the config
-down; nothing below the entry points reads parameters or environment variables.
+``mlflow run`` hands every parameter over as a string. Each job's parameters are the fields of
+one pydantic model below, with their types, defaults and rules; these models are the one
+source of parameter names and defaults (the CLI takes its options from them, and a test holds
+``MLproject`` to them). :meth:`Params.from_params` turns the strings and the environment into a
+frozen config, or raises a one-line :class:`ConfigError` whose end is the parameter's
+:class:`Rule`: ``invalid parameter n_trees='-3': must be a comma-separated list of integers
+>= 1``. The config is passed down; nothing below the edge reads parameters or the environment.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated, Any, Literal, Self
 
-from titanic_model.evaluation import HOLDOUT_METRICS
-from titanic_model.pipeline import CANDIDATES
-from titanic_model.training import CV_METRICS
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from titanic_model.names import CANDIDATES, CHAMPION_URI, CV_METRICS, HOLDOUT_METRICS, MODEL_NAME
 
 # Where the course publishes Kaggle's training file; downloaded once into data/.
 PUBLIC_DATA_URI = (
@@ -24,314 +37,338 @@ DATA_URI_VARIABLE = "TITANIC_DATA_URI"
 CACHE_DIR_VARIABLE = "TITANIC_CACHE_DIR"
 # MLflow's own variable for S3-compatible stores first, then the AWS SDK's.
 S3_ENDPOINT_VARIABLES = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
-MODEL_NAME = "titanic"
-CHAMPION_ALIAS = "champion"
 
 
 class ConfigError(ValueError):
     """Raised for a parameter that cannot be used; the message is one line."""
 
 
-def _bad(name: str, text: str, rule: str) -> ConfigError:
-    return ConfigError(f"invalid parameter {name}={text!r}: must be {rule}")
+class Rule:
+    """What a parameter must be, in words: the end of its error message."""
+
+    def __init__(self, text: str):
+        self.text = text
 
 
-def _parse_int(name: str, text: str, minimum: int) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise _bad(name, text, f"an integer >= {minimum}") from None
-    if value < minimum:
-        raise _bad(name, text, f"an integer >= {minimum}")
-    return value
-
-
-def _parse_fraction(name: str, text: str) -> float:
-    rule = "a number strictly between 0 and 1"
-    try:
-        value = float(text.strip())
-    except ValueError:
-        raise _bad(name, text, rule) from None
-    if not (math.isfinite(value) and 0.0 < value < 1.0):
-        raise _bad(name, text, rule)
-    return value
-
-
-def _parse_grid(
-    name: str,
-    text: str,
-    rule: str,
-    parse_item: Callable[[str], object],
-    keywords: Mapping[str, object],
-) -> tuple:
-    """Parse a comma-separated grid; ``parse_item`` raises ValueError for a bad item."""
-    values = []
-    for item in (part.strip() for part in text.split(",")):
-        if item.lower() in keywords:
-            values.append(keywords[item.lower()])
-            continue
-        try:
-            values.append(parse_item(item))
-        except ValueError:
-            raise _bad(name, text, rule) from None
-    return tuple(dict.fromkeys(values))
-
-
-def _parse_int_grid(name: str, text: str, minimum: int, allow_none: bool) -> tuple[int | None, ...]:
-    def parse_item(item: str) -> int:
-        value = int(item)
-        if value < minimum:
-            raise ValueError(item)
+def _comma_separated(value: object) -> object:
+    """``"6, 8,None"`` -> ``["6", "8", None]``: items stripped, keywords in any case."""
+    if not isinstance(value, str):
         return value
-
-    rule = f"a comma-separated list of integers >= {minimum}" + (" or 'none'" * allow_none)
-    return _parse_grid(name, text, rule, parse_item, {"none": None} if allow_none else {})
-
-
-def _parse_feature_share_grid(name: str, text: str) -> tuple[float | str, ...]:
-    def parse_item(item: str) -> float:
-        value = float(item)
-        if not (math.isfinite(value) and 0.0 < value <= 1.0):
-            raise ValueError(item)
-        return value
-
-    rule = "a comma-separated list of 'sqrt', 'log2' or fractions in (0, 1]"
-    return _parse_grid(name, text, rule, parse_item, {"sqrt": "sqrt", "log2": "log2"})
+    items = [item.strip() for item in value.split(",")]
+    keywords = {"none": None, "sqrt": "sqrt", "log2": "log2"}
+    return [keywords.get(item.lower(), item) for item in items]
 
 
-def _param(params: Mapping[str, str], name: str, parse, default, *args):
-    """Parse ``params[name]`` with ``parse(name, text, *args)``; an absent key gives ``default``."""
-    return default if name not in params else parse(name, params[name], *args)
+def _grid(item: Any, rule: str) -> Any:
+    """A comma-separated grid of ``item`` values, duplicates dropped, order kept."""
+    distinct = AfterValidator(lambda values: tuple(dict.fromkeys(values)))
+    return Annotated[
+        tuple[item, ...],
+        BeforeValidator(_comma_separated),
+        distinct,
+        Field(min_length=1),
+        Rule(rule),
+    ]
 
 
-def _optional_text(params: Mapping[str, str], name: str) -> str | None:
-    """An optional free-text parameter; empty means not given."""
-    return (params.get(name) or "").strip() or None
+def _data_uri_or_fallback(value: str, info: ValidationInfo) -> str:
+    environ = (info.context or {}).get("environ", {})
+    return value or environ.get(DATA_URI_VARIABLE) or PUBLIC_DATA_URI
 
 
-def _parse_positive_float_grid(name: str, text: str) -> tuple[float, ...]:
-    def parse_item(item: str) -> float:
-        value = float(item)
-        if not (math.isfinite(value) and value > 0.0):
-            raise ValueError(item)
-        return value
-
-    return _parse_grid(name, text, "a comma-separated list of positive numbers", parse_item, {})
-
-
-def _parse_choices(name: str, text: str, choices: tuple[str, ...]) -> tuple[str, ...]:
-    def parse_item(item: str) -> str:
-        if item not in choices:
-            raise ValueError(item)
-        return item
-
-    rule = "a comma-separated list of " + ", ".join(choices)
-    return _parse_grid(name, text, rule, parse_item, {})
-
-
-def _parse_choice(name: str, text: str, choices: tuple[str, ...]) -> str:
-    value = text.strip()
-    if value not in choices:
-        raise _bad(name, text, "one of " + ", ".join(choices))
-    return value
-
-
-def _parse_name(name: str, text: str) -> str:
-    value = text.strip()
-    if not value:
-        raise _bad(name, text, "a non-empty name")
-    return value
+Positive = Annotated[int, Field(ge=1)]
+INTEGERS = "a comma-separated list of integers >= 1"
+POSITIVE_NUMBERS = "a comma-separated list of positive numbers"
+Seed = Annotated[
+    int,
+    Field(ge=0, description="seed of the split, the CV folds and the models"),
+    Rule("an integer >= 0"),
+]
+ModelName = Annotated[
+    str, Field(min_length=1, description="registered model"), Rule("a non-empty name")
+]
+GateMetric = Annotated[
+    Literal[tuple(HOLDOUT_METRICS)],
+    Field(description="holdout metric the new version must match or beat to become champion"),
+    Rule("one of " + ", ".join(HOLDOUT_METRICS)),
+]
+OptionalText = Annotated[str | None, BeforeValidator(lambda value: value or None)]
+DataUri = Annotated[
+    str,
+    AfterValidator(_data_uri_or_fallback),
+    Field(
+        validate_default=True,
+        description="raw CSV: local path, https:// or s3://; empty: "
+        f"${DATA_URI_VARIABLE}, else the public copy",
+    ),
+    Rule("a local path, https:// or s3:// URI"),
+]
 
 
-@dataclass(frozen=True)
-class StorageConfig:
-    """Where data comes from and is cached; read from the environment at the edge.
+class StorageConfig(BaseModel):
+    """Where data is cached and how S3 is reached: settings from the environment.
 
     Attributes:
         cache_dir: Folder for downloaded copies of ``https://`` data (git-ignored ``data/``).
         s3_endpoint_url: Endpoint of an S3-compatible store (MinIO, moto), or None for AWS.
     """
 
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     cache_dir: Path = Path("data")
     s3_endpoint_url: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> StorageConfig:
-        """Read the storage settings from environment variables."""
+        """Read the storage settings from environment variables (empty ones are unset)."""
         endpoint = next((environ[v] for v in S3_ENDPOINT_VARIABLES if environ.get(v)), None)
         return cls(
             cache_dir=Path(environ.get(CACHE_DIR_VARIABLE) or "data"), s3_endpoint_url=endpoint
         )
 
 
-@dataclass(frozen=True)
-class PrepareConfig:
-    """Parameters of the ``prepare`` step.
+class Params(BaseModel):
+    """A set of MLflow parameters: frozen, unknown keys refused, every string stripped.
 
-    Attributes:
-        data_uri: Raw passenger CSV: local path, ``https://`` or ``s3://``.
-        test_fraction: Share of passengers held out for evaluation.
-        seed: Seed of the stratified split.
-        storage: Where data is cached and how S3 is reached.
+    A field is a parameter unless it is itself a :class:`Params` (whose parameters it takes
+    from the same flat list) or the :class:`StorageConfig` (read from the environment).
     """
 
-    data_uri: str = PUBLIC_DATA_URI
-    test_fraction: float = 0.2
-    seed: int = 42
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strip(cls, values: object) -> object:
+        if not isinstance(values, dict):
+            return values
+        return {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+
+    @classmethod
+    def _parts(cls) -> dict[str, type[Params] | None]:
+        """Each field: its config class if it is a part, None if it is a parameter."""
+        parts = {}
+        for name, field in cls.model_fields.items():
+            kind = field.annotation
+            if kind is not StorageConfig:
+                parts[name] = kind if isinstance(kind, type) and issubclass(kind, Params) else None
+        return parts
+
+    @classmethod
+    def parameter_names(cls) -> tuple[str, ...]:
+        """Every parameter this config reads, its parts' included, without repeats."""
+        names = [
+            parameter
+            for name, part in cls._parts().items()
+            for parameter in (part.parameter_names() if part else (name,))
+        ]
+        return tuple(dict.fromkeys(names))
+
+    @classmethod
+    def describe(cls) -> dict[str, tuple[str, str]]:
+        """Per parameter, its default as MLflow spells it (empty if required), and what it is."""
+        described: dict[str, tuple[str, str]] = {}
+        for name, part in cls._parts().items():
+            if part:
+                described = part.describe() | described
+                continue
+            field = cls.model_fields[name]
+            default = "" if field.is_required() else _as_text(field.default)
+            described.setdefault(name, (default, field.description or ""))
+        return described
+
+    @classmethod
+    def from_params(
+        cls, params: Mapping[str, str], environ: Mapping[str, str] | None = None
+    ) -> Self:
+        """Parse MLflow's string parameters and the environment into a frozen config.
+
+        Args:
+            params: Parameter names and their text; an absent one takes its default.
+            environ: Environment variables, for the settings that come from there.
+
+        Returns:
+            The config.
+
+        Raises:
+            ConfigError: For an unknown parameter, or the first unusable one.
+        """
+        environ = {} if environ is None else environ
+        known = cls.parameter_names()
+        for name in params:
+            if name not in known:
+                raise ConfigError(
+                    f"unknown parameter {name}={params[name]!r}: expected one of "
+                    + ", ".join(known)
+                )
+        values: dict[str, object] = {
+            name: StorageConfig.from_environ(environ)
+            for name, field in cls.model_fields.items()
+            if field.annotation is StorageConfig
+        }
+        for name, part in cls._parts().items():
+            if part:
+                own = {k: v for k, v in params.items() if k in part.parameter_names()}
+                values[name] = part.from_params(own, environ)
+            elif name in params:
+                values[name] = params[name]
+        try:
+            return cls.model_validate(values, context={"environ": environ})
+        except ValidationError as error:
+            name = str(error.errors()[0]["loc"][0])
+            rule = next(m.text for m in cls.model_fields[name].metadata if isinstance(m, Rule))
+            raise ConfigError(
+                f"invalid parameter {name}={params.get(name, '')!r}: must be {rule}"
+            ) from None
+
+    def parameters(self) -> dict[str, str]:
+        """Every parameter's value as MLflow spells it, flat: the inverse of :meth:`from_params`."""
+        flat: dict[str, str] = {}
+        for name, part in self._parts().items():
+            value = getattr(self, name)
+            flat |= value.parameters() if part else {name: _as_text(value)}
+        return flat
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join("none" if v is None else str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+class PrepareConfig(Params):
+    """``prepare``: where the passengers come from and how they are split."""
+
+    data_uri: DataUri = ""
+    test_fraction: Annotated[
+        float,
+        Field(gt=0, lt=1, description="stratified holdout share"),
+        Rule("a number strictly between 0 and 1"),
+    ] = 0.2
+    seed: Seed = 42
     storage: StorageConfig = StorageConfig()
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, str], environ: Mapping[str, str]) -> PrepareConfig:
-        """Parse ``prepare``'s string parameters.
 
-        An empty ``data_uri`` means ``$TITANIC_DATA_URI``, else the public copy.
+class RandomForestGrid(Params):
+    """The random forest's grid (candidate ``random_forest``)."""
 
-        Raises:
-            ConfigError: For the first unusable parameter.
-        """
-        return cls(
-            data_uri=_optional_text(params, "data_uri")
-            or environ.get(DATA_URI_VARIABLE)
-            or PUBLIC_DATA_URI,
-            test_fraction=_param(params, "test_fraction", _parse_fraction, cls.test_fraction),
-            seed=_param(params, "seed", _parse_int, cls.seed, 0),
-            storage=StorageConfig.from_environ(environ),
-        )
+    n_trees: _grid(Positive, INTEGERS) = Field((200,), description="grid: number of trees")
+    max_depth: _grid(Positive | None, f"{INTEGERS} or 'none'") = Field(
+        (6, 8, None), description="grid: tree depth (none = unlimited)"
+    )
+    min_samples_leaf: _grid(Positive, INTEGERS) = Field((2, 4), description="grid: leaf size")
+    max_features: _grid(
+        Literal["sqrt", "log2"] | Annotated[float, Field(gt=0, le=1)],
+        "a comma-separated list of 'sqrt', 'log2' or fractions in (0, 1]",
+    ) = Field((0.5,), description="grid: share of features per split (sqrt, log2 or a fraction)")
+
+    def estimator_grid(self) -> dict[str, list]:
+        """The grid in the classifier's own hyper-parameter names."""
+        return {
+            "n_estimators": list(self.n_trees),
+            "max_depth": list(self.max_depth),
+            "min_samples_leaf": list(self.min_samples_leaf),
+            "max_features": list(self.max_features),
+        }
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Parameters of the ``train`` step.
+PositiveNumbers = _grid(Annotated[float, Field(gt=0)], POSITIVE_NUMBERS)
 
-    Attributes:
-        prepare: How to prepare data when no ``prepare_run_id`` is given.
-        prepare_run_id: Run whose splits to train on; None runs ``prepare`` first.
-        candidates: Classifiers competing in the grid search (see ``pipeline.CANDIDATES``).
-        n_trees: Grid of forest sizes.
-        max_depth: Grid of tree depths (None: unlimited).
-        min_samples_leaf: Grid of minimum leaf sizes.
-        max_features: Grid of the share of features each split considers.
-        learning_rate: Grid of the gradient boosting's learning rates.
-        logistic_c: Grid of the logistic regression's inverse L2 regularisation strength.
-        cv_folds: Folds of the stratified cross-validation.
-        seed: Seed of the folds and of the model.
-        refit_metric: CV metric that picks the grid point to refit on all training data.
-        model_name: Registered model to add the new version to.
-    """
 
-    prepare: PrepareConfig = PrepareConfig()
-    prepare_run_id: str | None = None
-    candidates: tuple[str, ...] = CANDIDATES
-    n_trees: tuple[int, ...] = (200,)
-    max_depth: tuple[int | None, ...] = (6, 8, None)
-    min_samples_leaf: tuple[int, ...] = (2, 4)
-    max_features: tuple[float | str, ...] = (0.5,)
-    learning_rate: tuple[float, ...] = (0.05, 0.1)
-    logistic_c: tuple[float, ...] = (0.1, 1.0)
-    cv_folds: int = 5
-    seed: int = 42
-    refit_metric: str = "accuracy"
-    model_name: str = MODEL_NAME
+class HistGradientBoostingGrid(Params):
+    """Histogram gradient boosting's grid (candidate ``hist_gradient_boosting``)."""
 
-    @classmethod
-    def from_params(cls, params: Mapping[str, str], environ: Mapping[str, str]) -> TrainConfig:
-        """Parse ``train``'s string parameters (and ``prepare``'s, used when it runs first).
+    learning_rate: PositiveNumbers = Field((0.05, 0.1), description="grid: learning rate")
 
-        Raises:
-            ConfigError: For the first unusable parameter.
-        """
-        return cls(
-            prepare=PrepareConfig.from_params(params, environ),
-            prepare_run_id=_optional_text(params, "prepare_run_id"),
-            candidates=_param(params, "candidates", _parse_choices, cls.candidates, CANDIDATES),
-            n_trees=_param(params, "n_trees", _parse_int_grid, cls.n_trees, 1, False),
-            max_depth=_param(params, "max_depth", _parse_int_grid, cls.max_depth, 1, True),
-            min_samples_leaf=_param(
-                params, "min_samples_leaf", _parse_int_grid, cls.min_samples_leaf, 1, False
-            ),
-            max_features=_param(
-                params, "max_features", _parse_feature_share_grid, cls.max_features
-            ),
-            learning_rate=_param(
-                params, "learning_rate", _parse_positive_float_grid, cls.learning_rate
-            ),
-            logistic_c=_param(params, "logistic_c", _parse_positive_float_grid, cls.logistic_c),
-            cv_folds=_param(params, "cv_folds", _parse_int, cls.cv_folds, 2),
-            seed=_param(params, "seed", _parse_int, cls.seed, 0),
-            refit_metric=_param(
-                params, "refit_metric", _parse_choice, cls.refit_metric, CV_METRICS
-            ),
-            model_name=_param(params, "model_name", _parse_name, cls.model_name),
-        )
+    def estimator_grid(self) -> dict[str, list]:
+        """The grid in the classifier's own hyper-parameter names."""
+        return {"learning_rate": list(self.learning_rate)}
+
+
+class LogisticRegressionGrid(Params):
+    """The logistic regression's grid (candidate ``logistic_regression``)."""
+
+    logistic_c: PositiveNumbers = Field((0.1, 1.0), description="grid: inverse L2 penalty C")
+
+    def estimator_grid(self) -> dict[str, list]:
+        """The grid in the classifier's own hyper-parameter names."""
+        return {"C": list(self.logistic_c)}
+
+
+class SearchConfig(Params):
+    """The grid search: the candidates, each with its own grid named after it, and the CV."""
+
+    candidates: _grid(Literal[CANDIDATES], "a comma-separated list of " + ", ".join(CANDIDATES)) = (
+        Field(CANDIDATES, description="classifiers competing in the grid search")
+    )
+    random_forest: RandomForestGrid = RandomForestGrid()
+    hist_gradient_boosting: HistGradientBoostingGrid = HistGradientBoostingGrid()
+    logistic_regression: LogisticRegressionGrid = LogisticRegressionGrid()
+    cv_folds: Annotated[
+        int, Field(ge=2, description="stratified, shuffled CV folds"), Rule("an integer >= 2")
+    ] = 5
+    seed: Seed = 42
+    refit_metric: Annotated[
+        Literal[CV_METRICS],
+        Field(description="CV metric that picks the grid point to refit"),
+        Rule("one of " + ", ".join(CV_METRICS)),
+    ] = "accuracy"
 
     def candidate_grids(self) -> dict[str, dict[str, list]]:
-        """The hyper-parameter grid of each chosen candidate, for the grid search."""
-        grids = {
-            "random_forest": {
-                "n_estimators": list(self.n_trees),
-                "max_depth": list(self.max_depth),
-                "min_samples_leaf": list(self.min_samples_leaf),
-                "max_features": list(self.max_features),
-            },
-            "hist_gradient_boosting": {"learning_rate": list(self.learning_rate)},
-            "logistic_regression": {"C": list(self.logistic_c)},
-        }
-        return {name: grids[name] for name in self.candidates}
+        """Per chosen candidate, its grid in the classifier's hyper-parameter names."""
+        return {name: getattr(self, name).estimator_grid() for name in self.candidates}
 
 
-@dataclass(frozen=True)
-class EvaluateConfig:
-    """Parameters of the ``evaluate`` step.
+class TrainConfig(Params):
+    """``train`` (and ``prepare``, which it runs first when given no prepare run)."""
 
-    Attributes:
-        model_uri: Model to score; None means the newest version of ``model_name``.
-        model_name: Registered model whose ``champion`` alias is gated.
-        gate_metric: Holdout metric the candidate must match or beat to become champion.
-        prepare_run_id: Run whose holdout to score on; None means the one the model was
-            trained from.
-    """
-
-    model_uri: str | None = None
-    model_name: str = MODEL_NAME
-    gate_metric: str = "roc_auc"
-    prepare_run_id: str | None = None
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> EvaluateConfig:
-        """Parse ``evaluate``'s string parameters.
-
-        Raises:
-            ConfigError: For the first unusable parameter.
-        """
-        return cls(
-            model_uri=_optional_text(params, "model_uri"),
-            model_name=_param(params, "model_name", _parse_name, cls.model_name),
-            gate_metric=_param(
-                params, "gate_metric", _parse_choice, cls.gate_metric, tuple(HOLDOUT_METRICS)
-            ),
-            prepare_run_id=_optional_text(params, "prepare_run_id"),
-        )
+    prepare: PrepareConfig = PrepareConfig()
+    prepare_run_id: OptionalText = Field(
+        None, description="train on the splits of this prepare run; empty: run prepare first"
+    )
+    search: SearchConfig = SearchConfig()
+    model_name: ModelName = MODEL_NAME
 
 
-def as_params(config: object) -> dict[str, str]:
-    """Flatten a config into MLflow run parameters (nested configs are prefixed).
+class EvaluateConfig(Params):
+    """``evaluate``: which model to score on which holdout, and how to gate it."""
 
-    Args:
-        config: One of the config dataclasses.
+    model_uri: OptionalText = Field(
+        None, description="model to score; empty: the newest version of model_name"
+    )
+    model_name: ModelName = MODEL_NAME
+    gate_metric: GateMetric = "roc_auc"
+    prepare_run_id: OptionalText = Field(
+        None, description="whose holdout to score on; empty: the model's own prepare run"
+    )
 
-    Returns:
-        ``{"n_trees": "200", "prepare.seed": "42", …}`` with tuples joined by commas.
-    """
-    flat: dict[str, str] = {}
-    for field in fields(config):
-        value = getattr(config, field.name)
-        if hasattr(value, "__dataclass_fields__"):
-            flat.update({f"{field.name}.{k}": v for k, v in as_params(value).items()})
-        elif isinstance(value, tuple):
-            flat[field.name] = ",".join("none" if v is None else str(v) for v in value)
-        else:
-            flat[field.name] = str(value)
-    return flat
+
+class MainConfig(Params):
+    """``main``: prepare, train and evaluate in one parent run."""
+
+    prepare: PrepareConfig = PrepareConfig()
+    search: SearchConfig = SearchConfig()
+    model_name: ModelName = MODEL_NAME
+    gate_metric: GateMetric = "roc_auc"
+
+
+class EvaluateBestConfig(Params):
+    """``evaluate_best``: gate the best version one experiment trained."""
+
+    experiment_name: Annotated[
+        str,
+        Field(min_length=1, description="evaluate the best-CV version trained in it"),
+        Rule("an experiment's name"),
+    ]
+    model_name: ModelName = MODEL_NAME
+    gate_metric: GateMetric = "roc_auc"
+
+
+class CrossValidateConfig(Params):
+    """``cross_validate``: the search to evaluate, on every labelled passenger."""
+
+    data_uri: DataUri = ""
+    search: SearchConfig = SearchConfig()
+    storage: StorageConfig = StorageConfig()
 
 
 def _sibling(uri: str, suffix: str) -> str:
@@ -339,48 +376,49 @@ def _sibling(uri: str, suffix: str) -> str:
     return uri.removesuffix(".csv").removesuffix(".predictions") + suffix
 
 
-@dataclass(frozen=True)
-class PredictConfig:
-    """Parameters of the ``predict`` (batch scoring) entry point.
+class PredictConfig(Params):
+    """``predict`` (batch scoring): what to score with which model, and where the rows go."""
 
-    Attributes:
-        input_uri: CSV of raw passengers: local path, ``https://`` or ``s3://``.
-        output_uri: Where the predictions go; default: beside the input, ``*.predictions.csv``.
-        rejects_uri: Where rejected rows go, with their reason; default: beside the output,
-            ``*.rejects.csv``.
-        model_uri: The model to score with.
-        chunk_rows: Rows read, scored and written at a time (bounds memory).
-        storage: How S3 is reached.
-    """
-
-    input_uri: str
-    output_uri: str
-    rejects_uri: str
-    model_uri: str = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
-    chunk_rows: int = 50_000
+    input_uri: Annotated[
+        str,
+        Field(min_length=1, description="CSV of raw passengers: local path, https:// or s3://"),
+        Rule("the CSV to score"),
+    ]
+    output_uri: Annotated[
+        str,
+        Field(validate_default=True, description="predictions; empty: <input>.predictions.csv"),
+        Rule("given when input_uri is a URL"),
+    ] = ""
+    rejects_uri: Annotated[
+        str,
+        Field(validate_default=True, description="rejected rows; empty: <output>.rejects.csv"),
+        Rule("a path or URI"),
+    ] = ""
+    model_uri: Annotated[
+        str,
+        BeforeValidator(lambda value: value or CHAMPION_URI),
+        Field(description="model to score with"),
+        Rule("a model URI"),
+    ] = CHAMPION_URI
+    chunk_rows: Annotated[
+        int,
+        Field(ge=1, description="rows read, scored and written at a time"),
+        Rule("an integer >= 1"),
+    ] = 50_000
     storage: StorageConfig = StorageConfig()
 
+    @field_validator("output_uri")
     @classmethod
-    def from_params(cls, params: Mapping[str, str], environ: Mapping[str, str]) -> PredictConfig:
-        """Parse ``predict``'s string parameters.
+    def _beside_the_input(cls, output_uri: str, info: ValidationInfo) -> str:
+        input_uri = info.data.get("input_uri")
+        if output_uri or input_uri is None:
+            return output_uri
+        if input_uri.startswith(("http://", "https://")):
+            raise ValueError("a URL input needs an output_uri")
+        return _sibling(input_uri, ".predictions.csv")
 
-        Raises:
-            ConfigError: For the first unusable parameter.
-        """
-        input_uri = _optional_text(params, "input_uri")
-        if input_uri is None:
-            raise _bad("input_uri", params.get("input_uri", ""), "the CSV to score")
-        output_uri = _optional_text(params, "output_uri")
-        if output_uri is None:
-            if input_uri.startswith(("http://", "https://")):
-                raise _bad("output_uri", "", "given when input_uri is a URL")
-            output_uri = _sibling(input_uri, ".predictions.csv")
-        return cls(
-            input_uri=input_uri,
-            output_uri=output_uri,
-            rejects_uri=_optional_text(params, "rejects_uri")
-            or _sibling(output_uri, ".rejects.csv"),
-            model_uri=_optional_text(params, "model_uri") or cls.model_uri,
-            chunk_rows=_param(params, "chunk_rows", _parse_int, cls.chunk_rows, 1),
-            storage=StorageConfig.from_environ(environ),
-        )
+    @field_validator("rejects_uri")
+    @classmethod
+    def _beside_the_output(cls, rejects_uri: str, info: ValidationInfo) -> str:
+        output_uri = info.data.get("output_uri")
+        return rejects_uri or (output_uri and _sibling(output_uri, ".rejects.csv")) or ""

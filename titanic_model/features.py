@@ -277,6 +277,29 @@ class PassengerFeatures(TransformerMixin, BaseEstimator):
         numeric = np.where(np.isnan(numeric), self.numeric_fill_, numeric)
         return self._encode(numeric, self._fill_categories(categorical))
 
+    def engineer(self, frame: Passengers, y: object = None) -> pd.DataFrame:
+        """The engineered features of passengers, before imputation, scaling and encoding.
+
+        What the encoders see: to look at a passenger's features, and to compare the encoding
+        with scikit-learn's encoders (the tests do).
+
+        Args:
+            frame: Validated passenger columns.
+            y: When ``frame`` holds the rows the transformer was fitted on, their 0/1
+                outcomes: each is left out of its own travelling group, as in ``fit``.
+
+        Returns:
+            :data:`NUMERIC_FEATURES` (NaN where missing), then :data:`CATEGORICAL_FEATURES`
+            (None where missing), one row per passenger.
+        """
+        check_is_fitted(self, "categories_")
+        own_outcomes = None if y is None else np.asarray(y, dtype="float64")
+        numeric, categorical = self._engineer(_columns(frame), own_outcomes=own_outcomes)
+        table = pd.DataFrame(numeric, columns=list(NUMERIC_FEATURES))
+        for name, values in zip(CATEGORICAL_FEATURES, categorical, strict=True):
+            table[name] = pd.Series(values, dtype=object)
+        return table
+
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         """Names of the output columns: the numeric features, then one per category."""
         check_is_fitted(self, "categories_")

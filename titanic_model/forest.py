@@ -21,6 +21,13 @@ class LowLatencyRandomForestClassifier(RandomForestClassifier):
     calls each tree's compiled ``predict`` in turn. Either way a row ends in the same leaves
     as in scikit-learn (same float32 features, same thresholds), so the probabilities are
     scikit-learn's, up to the rounding of their sum. Training is scikit-learn's own.
+
+    It reads the fitted trees' arrays (``children_left``/``children_right``, ``feature``,
+    ``threshold``, ``value``) and relies on ``tree_.value`` holding each node's class
+    fractions, as scikit-learn does since 1.4 (counts before). pyproject therefore declares
+    the scikit-learn releases it was checked against (``>=1.6,<1.10``); a new one must pass
+    ``tests/unit/test_forest.py`` (equal to ``RandomForestClassifier`` on both paths) before
+    the bound moves, and ``fit`` refuses trees whose values are not fractions.
     """
 
     def fit(self, features, y, sample_weight=None) -> LowLatencyRandomForestClassifier:
@@ -51,6 +58,11 @@ class LowLatencyRandomForestClassifier(RandomForestClassifier):
         )
         self.flat_children_ = np.column_stack([left, right]).ravel()  # node i's: 2i and 2i + 1
         self.flat_values_ = np.concatenate([t.value[:, 0, : self.n_classes_] for t in trees])
+        if not np.allclose(self.flat_values_.sum(axis=1), 1.0):
+            raise RuntimeError(
+                "this scikit-learn's trees do not hold class fractions in tree_.value: "
+                "LowLatencyRandomForestClassifier supports scikit-learn >=1.6,<1.10"
+            )
         self.flat_depth_ = max(tree.max_depth for tree in trees)
         return self
 

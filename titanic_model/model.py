@@ -21,10 +21,9 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
 
+from titanic_model.names import PIPELINE_ARTIFACT
 from titanic_model.prediction import predict_survival
 from titanic_model.schema import PASSENGER_ID, SchemaError
-
-PIPELINE_ARTIFACT = "pipeline"
 
 
 def model_signature() -> ModelSignature:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from titanic_model.evaluation import accuracy_interval
 from titanic_model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from titanic_model.training import CV_METRICS
+from titanic_model.metrics import accuracy_interval
+from titanic_model.names import CANDIDATE_PARAM, CV_METRICS, cv_metric
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,11 @@ def render_model_card(facts: ModelCardFacts) -> str:
     """
     accuracy = facts.holdout_metrics["accuracy"]
     margin = accuracy_interval(accuracy, facts.holdout_rows)
-    params = ", ".join(f"{k}={v}" for k, v in facts.model_params.items() if k != "model")
+    classifier = facts.model_params.get(CANDIDATE_PARAM, "?")
+    params = ", ".join(f"{k}={v}" for k, v in facts.model_params.items() if k != CANDIDATE_PARAM)
     cv_rows = "\n".join(
-        f"| {metric} | {facts.cv_metrics[f'cv_{metric}_mean']:.3f} "
-        f"± {facts.cv_metrics[f'cv_{metric}_std']:.3f} |"
+        f"| {metric} | {facts.cv_metrics[cv_metric(metric, 'mean')]:.3f} "
+        f"± {facts.cv_metrics[cv_metric(metric, 'std')]:.3f} |"
         for metric in CV_METRICS
     )
     compared = ["accuracy", "roc_auc", "brier_score", "log_loss"]
@@ -87,7 +88,7 @@ def render_model_card(facts: ModelCardFacts) -> str:
 ## What it is
 A scikit-learn pipeline served as an MLflow pyfunc. It predicts whether a passenger of the
 RMS Titanic (April 1912) survived, from the raw fields of Kaggle's passenger list.
-**Classifier**: {facts.model_params.get("model", "?")} ({params}), chosen by {facts.cv_folds}-fold
+**Classifier**: {classifier} ({params}), chosen by {facts.cv_folds}-fold
 stratified cross-validation among the candidates of the grid.
 
 **Features**, all computed inside the pipeline from the raw fields:

@@ -9,12 +9,11 @@ from sklearn.pipeline import Pipeline
 
 from titanic_model.features import PassengerFeatures
 from titanic_model.forest import LowLatencyRandomForestClassifier
-
-CANDIDATES = ("random_forest", "hist_gradient_boosting", "logistic_regression")
+from titanic_model.names import CANDIDATES
 
 
 def build_classifier(candidate: str, seed: int) -> ClassifierMixin:
-    """A fresh classifier of one of the :data:`CANDIDATES`, seeded, with sensible defaults.
+    """A fresh classifier of one of the candidates, seeded, with sensible defaults.
 
     Args:
         candidate: ``"random_forest"``, ``"hist_gradient_boosting"`` or ``"logistic_regression"``.
@@ -39,7 +38,8 @@ def build_pipeline(seed: int, candidate: str = "random_forest") -> Pipeline:
 
     Args:
         seed: Random state of the classifier, so that a fit is reproducible.
-        candidate: Which classifier ends the pipeline (one of :data:`CANDIDATES`).
+        candidate: Which classifier ends the pipeline (one of
+            :data:`~titanic_model.names.CANDIDATES`).
 
     Returns:
         ``Pipeline([("features", …), ("classifier", …)])``; the grid search may swap the

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from titanic_model.evaluation import holdout_metrics
+from titanic_model.metrics import holdout_metrics
+from titanic_model.names import CANDIDATE_PARAM, CV_METRICS, cv_metric
 from titanic_model.pipeline import build_classifier, build_pipeline
-
-CV_METRICS: tuple[str, ...] = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,27 @@ class SearchResult:
     grid: tuple[GridPoint, ...]
 
 
+def holdout_split(
+    passengers: pd.DataFrame, labels: pd.Series, test_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split passengers into training rows and held-out rows, stratified on the labels.
+
+    Args:
+        passengers: The rows to split, as they are (raw or validated).
+        labels: Their 0/1 outcomes, to keep the survival rate equal in both parts.
+        test_fraction: Share of rows held out.
+        seed: Seed of the split.
+
+    Returns:
+        The training rows and the held-out rows, each with a fresh index (a logged split, and
+        so its dataset digest, carries no row positions).
+    """
+    train, holdout = train_test_split(
+        passengers, test_size=test_fraction, stratify=labels, random_state=seed
+    )
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)
+
+
 def grid_search(
     features: pd.DataFrame,
     labels: pd.Series,
@@ -60,16 +80,17 @@ def grid_search(
     Args:
         features: Validated passenger columns.
         labels: 0/1 survival labels.
-        candidate_grids: Per candidate classifier (see :data:`~titanic_model.pipeline.CANDIDATES`),
+        candidate_grids: Per candidate classifier (see :data:`~titanic_model.names.CANDIDATES`),
             its hyper-parameter grid, e.g. ``{"random_forest": {"max_depth": [6, 8]}}``.
         cv_folds: Number of stratified folds (shuffled with ``seed``); every point sees the
             same folds.
         seed: Seed of the folds and of the classifiers.
-        refit_metric: The metric (one of :data:`CV_METRICS`) that chooses the best point.
+        refit_metric: The metric (one of :data:`~titanic_model.names.CV_METRICS`) that
+            chooses the best point.
 
     Returns:
         The refitted best pipeline and a summary of every grid point; each point's params
-        name its candidate under ``"model"``.
+        name its candidate under :data:`~titanic_model.names.CANDIDATE_PARAM`.
     """
     classifiers = {name: build_classifier(name, seed) for name in candidate_grids}
     names_by_classifier = {id(classifier): name for name, classifier in classifiers.items()}
@@ -89,14 +110,14 @@ def grid_search(
     results = search.cv_results_
     grid = tuple(
         GridPoint(
-            params={"model": names_by_classifier[id(point["classifier"])]}
+            params={CANDIDATE_PARAM: names_by_classifier[id(point["classifier"])]}
             | {
                 name.removeprefix("classifier__"): value
                 for name, value in point.items()
                 if name != "classifier"
             },
             metrics={
-                f"cv_{metric}_{stat}": float(results[f"{stat}_test_{metric}"][i])
+                cv_metric(metric, stat): float(results[f"{stat}_test_{metric}"][i])
                 for metric in CV_METRICS
                 for stat in ("mean", "std")
             },
@@ -150,7 +171,7 @@ def nested_cross_validation(
         probability = search.best_pipeline.predict_proba(features.iloc[test_index])[:, 1]
         scores = holdout_metrics(labels.iloc[test_index].to_numpy(), probability)
         rows.append(
-            {"model": search.best_params["model"]}
+            {CANDIDATE_PARAM: search.best_params[CANDIDATE_PARAM]}
             | {name: scores[name] for name in ("accuracy", "roc_auc", "brier_score")}
         )
     return pd.DataFrame(rows)

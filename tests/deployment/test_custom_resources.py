@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT
+from tests.processes import PROJECT_ROOT
 
 VALIDATOR = PROJECT_ROOT / "tests" / "deployment" / "crd_schemas"
 APPLICATION = PROJECT_ROOT / "deployment" / "argocd" / "application.yaml"

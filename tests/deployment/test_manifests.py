@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import PROJECT_ROOT
+from tests.processes import PROJECT_ROOT
 
 KUBERNETES = PROJECT_ROOT / "deployment" / "kubernetes"
 DOCKERFILE = PROJECT_ROOT / "deployment" / "Dockerfile"

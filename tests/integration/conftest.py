@@ -5,7 +5,7 @@ from __future__ import annotations
 import mlflow
 import pytest
 
-from tests.integration.projects import QUICK, Project, project_on_sqlite
+from tests.projects import QUICK, Project, project_on_sqlite
 
 
 @pytest.fixture(scope="session")

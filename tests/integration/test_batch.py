@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.integration.projects import Project
+from tests.projects import Project
 
 pytestmark = pytest.mark.integration
 
@@ -15,25 +15,32 @@ def trained(registered) -> Project:
     return registered
 
 
-def test_scores_the_kaggle_test_file_in_chunks(trained, test_csv, tmp_path):
+def _read(path) -> pd.DataFrame:
+    # Written with every digit; read back to the same float64, bit for bit.
+    return pd.read_csv(path, float_precision="round_trip")
+
+
+def test_scores_the_kaggle_test_file_in_chunks(trained, in_process, test_csv, tmp_path):
     output = tmp_path / "out" / "predictions.csv"
     result = trained.run(
         "-P", f"input_uri={test_csv}", "-P", f"output_uri={output}", "-P", "chunk_rows=100",
         entry_point="predict",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    predictions = pd.read_csv(output)
+    predictions = _read(output)
     passengers = pd.read_csv(test_csv)
     assert predictions["row"].tolist() == list(range(418))
-    assert predictions["PassengerId"].tolist() == passengers["PassengerId"].tolist()
-    assert predictions["probability"].between(0, 1).all()
+    # The same answers as the model loaded in this process, to the last bit.
+    pd.testing.assert_frame_equal(
+        predictions.drop(columns=["row"]), in_process.predict(passengers), check_exact=True
+    )
     rejects = pd.read_csv(tmp_path / "out" / "predictions.rejects.csv")
     assert rejects.empty
     run = max(trained.runs(), key=lambda r: r.info.start_time)
     assert run.data.metrics == {"rows_total": 418, "rows_scored": 418, "rows_rejected": 0}
 
 
-def test_bad_rows_go_to_the_rejects_file_with_their_reason(trained, test_csv, tmp_path):
+def test_bad_rows_go_to_the_rejects_file_with_their_reason(trained, in_process, test_csv, tmp_path):
     passengers = pd.read_csv(test_csv).astype({"Pclass": float})
     broken = {
         5: ("Sex", "x", "field 'Sex': 'x' is not one of female, male"),
@@ -51,7 +58,7 @@ def test_bad_rows_go_to_the_rejects_file_with_their_reason(trained, test_csv, tm
         "-P", f"input_uri={source}", "-P", "chunk_rows=64", entry_point="predict"
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    predictions = pd.read_csv(tmp_path / "mixed.predictions.csv")
+    predictions = _read(tmp_path / "mixed.predictions.csv")
     rejects = pd.read_csv(tmp_path / "mixed.rejects.csv")
     # Nothing silently dropped: every input row is in exactly one of the two files.
     assert sorted([*predictions["row"], *rejects["row"]]) == list(range(418))
@@ -59,6 +66,13 @@ def test_bad_rows_go_to_the_rejects_file_with_their_reason(trained, test_csv, tm
         row: reason for row, (_, _, reason) in broken.items()
     }
     assert rejects["PassengerId"].tolist() == [passengers["PassengerId"][r] for r in broken]
+    good = passengers.drop(index=list(broken))
+    assert predictions["row"].tolist() == good.index.tolist()
+    pd.testing.assert_frame_equal(
+        predictions.drop(columns=["row"]),
+        in_process.predict(good).reset_index(drop=True),
+        check_exact=True,
+    )
     run = max(trained.runs(), key=lambda r: r.info.start_time)
     assert run.data.metrics == {"rows_total": 418, "rows_scored": 413, "rows_rejected": 5}
 

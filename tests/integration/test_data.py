@@ -15,7 +15,7 @@ import boto3
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import PROJECT_ROOT, VENV_BIN, free_port
+from tests.processes import PROJECT_ROOT, VENV_BIN, free_port
 from titanic_model.config import StorageConfig
 from titanic_model.data import DataSourceError, read_passenger_csv
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from mlflow.entities import RunStatus
 
-from tests.integration.projects import (
+from tests.projects import (
     QUICK,
     QUICK_GRID,
     WEAK,

@@ -15,15 +15,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import mlflow
+import pandas as pd
 import pytest
 import requests
 
-from tests.conftest import PROJECT_ROOT, free_port, stop_process
-from tests.integration.projects import QUICK, Project, make_project, serve_model
+from tests.processes import PROJECT_ROOT, free_port, stop_process
+from tests.projects import QUICK, Project, make_project, serve_model
 
 pytestmark = pytest.mark.integration
 
 STACK = PROJECT_ROOT / "deployment" / "stack.sh"
+ALLEN = {
+    "Pclass": 1, "Name": "Allen, Miss. Elisabeth Walton", "Sex": "female", "Age": 29,
+    "SibSp": 0, "Parch": 0, "Ticket": "24160", "Fare": 211.34,
+}  # fmt: skip
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "stack-test", "AWS_SECRET_ACCESS_KEY": "stack-test",
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -98,27 +104,39 @@ def test_end_to_end_on_postgres_s3_and_mlflow_server(stack, on_stack, tmp_path):
     try:
         response = requests.post(
             f"{url}/invocations",
-            json={"dataframe_records": [{
-                "Pclass": 1, "Name": "Allen, Miss. Elisabeth Walton", "Sex": "female",
-                "Age": 29, "SibSp": 0, "Parch": 0, "Ticket": "24160", "Fare": 211.34,
-            }]},
+            json={"dataframe_records": [ALLEN]},
             timeout=30,
-        )  # fmt: skip
+        )
         assert response.status_code == 200, response.text
         assert response.json()["predictions"][0]["survived"] == 1
     finally:
         stop_process(process)
 
 
-def test_restarting_the_tracking_services_loses_nothing(stack, on_stack, tmp_path):
+def test_restarting_the_tracking_services_loses_nothing(stack, on_stack, tmp_path, test_csv):
     runs_before = sorted(run.info.run_id for run in on_stack.runs())
     registry_before = on_stack.registry_state()
     assert runs_before
+    passengers = pd.read_csv(test_csv).head(20)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", on_stack.tracking_uri)
+        champion = mlflow.pyfunc.load_model("models:/titanic@champion")
+    expected = champion.predict(passengers).to_dict(orient="records")
 
     stack["restart"]()
 
     assert sorted(run.info.run_id for run in on_stack.runs()) == runs_before
     assert on_stack.registry_state() == registry_before
+    # The champion still serves, through the restarted server, with the same answers.
     url, process = serve_model(on_stack, "models:/titanic@champion", tmp_path)
-    stop_process(process)
-    assert url.startswith("http://127.0.0.1:")
+    try:
+        response = requests.post(
+            f"{url}/invocations",
+            data=passengers.to_csv(index=False),
+            headers={"Content-Type": "text/csv"},
+            timeout=60,
+        )
+    finally:
+        stop_process(process)
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == expected

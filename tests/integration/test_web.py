@@ -16,8 +16,8 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.conftest import PROJECT_ROOT, free_port, start_process, stop_process, wait_for_http
-from tests.integration.projects import serve_model
+from tests.processes import PROJECT_ROOT, free_port, start_process, stop_process, wait_for_http
+from tests.projects import serve_model
 
 pytestmark = pytest.mark.integration
 
@@ -172,11 +172,21 @@ def test_every_control_has_a_label(page):
     assert unlabelled == []
 
 
-def test_no_resource_comes_from_another_origin(page, stack):
-    sources = page.eval_on_selector_all(
-        "script[src], link[href], img[src]", "nodes => nodes.map(n => n.src || n.href)"
-    )
-    assert all(s.startswith(stack["url"]) or s.startswith("data:") for s in sources), sources
+def test_nothing_is_requested_from_another_origin(browser, stack):
+    """Every request the page really makes, loading and answering, goes to its own origin."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    try:
+        page.goto(stack["url"])
+        page.click("#predict")
+        page.wait_for_selector("#what-if:not([hidden])")
+    finally:
+        page.close()
+
+    assert f"{stack['url']}invocations" in requested  # the answer came through the page's origin
+    assert {url for url in requested if not url.startswith((stack["url"], "data:"))} == set()
+    assert len(requested) >= 4  # the page, its style and script, and the model
 
 
 def test_a_stopped_model_server_shows_a_notice(page, stack):

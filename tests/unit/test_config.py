@@ -1,25 +1,24 @@
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
+import pydantic
 import pytest
-import yaml
 
 from titanic_model.config import (
     PUBLIC_DATA_URI,
     ConfigError,
+    CrossValidateConfig,
+    EvaluateBestConfig,
     EvaluateConfig,
+    MainConfig,
     PredictConfig,
     PrepareConfig,
+    SearchConfig,
     StorageConfig,
     TrainConfig,
-    as_params,
 )
-from titanic_model.evaluation import HOLDOUT_METRICS
-from titanic_model.training import CV_METRICS
-
-MLPROJECT = Path(__file__).parents[2] / "MLproject"
+from titanic_model.names import CANDIDATES, CV_METRICS, HOLDOUT_METRICS
 
 
 def train(params: dict[str, str], environ: dict[str, str] | None = None) -> TrainConfig:
@@ -49,12 +48,17 @@ def test_train_defaults():
     assert config == TrainConfig()
     assert config.prepare == PrepareConfig()
     assert config.prepare_run_id is None
-    assert config.n_trees == (200,)
-    assert config.max_depth == (6, 8, None)
-    assert config.min_samples_leaf == (2, 4)
-    assert config.cv_folds == 5
-    assert config.seed == 42
-    assert config.refit_metric == "accuracy"
+    forest = config.search.random_forest
+    assert forest.n_trees == (200,)
+    assert forest.max_depth == (6, 8, None)
+    assert forest.min_samples_leaf == (2, 4)
+    assert forest.max_features == (0.5,)
+    assert config.search.hist_gradient_boosting.learning_rate == (0.05, 0.1)
+    assert config.search.logistic_regression.logistic_c == (0.1, 1.0)
+    assert config.search.candidates == CANDIDATES
+    assert config.search.cv_folds == 5
+    assert config.search.seed == 42
+    assert config.search.refit_metric == "accuracy"
     assert config.model_name == "titanic"
 
 
@@ -69,12 +73,22 @@ def test_evaluate_defaults():
 
 
 def test_configs_are_frozen():
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        TrainConfig().cv_folds = 3  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        TrainConfig().model_name = "other"  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        TrainConfig().search.cv_folds = 3  # type: ignore[misc]
+
+
+def test_configs_refuse_unknown_keys():
+    with pytest.raises(pydantic.ValidationError, match="extra"):
+        EvaluateConfig(gate_metrc="roc_auc")  # type: ignore[call-arg]
+    with pytest.raises(ConfigError) as caught:
+        train({"n_tree": "50"})
+    assert str(caught.value).startswith("unknown parameter n_tree='50': expected one of data_uri")
 
 
 def test_default_metrics_are_known_metrics():
-    assert TrainConfig().refit_metric in CV_METRICS
+    assert TrainConfig().search.refit_metric in CV_METRICS
     assert EvaluateConfig().gate_metric in HOLDOUT_METRICS
 
 
@@ -101,13 +115,35 @@ def test_train_parses_every_parameter():
     assert config.prepare.data_uri == "s3://bucket/train.csv"
     assert config.prepare.test_fraction == 0.25
     assert config.prepare.seed == 7
-    assert config.seed == 7
-    assert config.n_trees == (50, 100)
-    assert config.max_depth == (4, None, 10)
-    assert config.min_samples_leaf == (1,)
-    assert config.cv_folds == 3
-    assert config.refit_metric == "roc_auc"
+    assert config.search.seed == 7
+    assert config.search.random_forest.n_trees == (50, 100)
+    assert config.search.random_forest.max_depth == (4, None, 10)
+    assert config.search.random_forest.min_samples_leaf == (1,)
+    assert config.search.cv_folds == 3
+    assert config.search.refit_metric == "roc_auc"
     assert config.model_name == "titanic-dev"
+
+
+def test_each_candidate_reads_its_own_grid():
+    config = train(
+        {"candidates": "logistic_regression, random_forest", "n_trees": "10", "max_depth": "3",
+         "min_samples_leaf": "1", "max_features": "SQRT,0.5,0.5", "logistic_c": "0.5,2",
+         "learning_rate": "0.3"}
+    ).search  # fmt: skip
+
+    assert config.candidate_grids() == {
+        "logistic_regression": {"C": [0.5, 2.0]},
+        "random_forest": {
+            "n_estimators": [10], "max_depth": [3], "min_samples_leaf": [1],
+            "max_features": ["sqrt", 0.5],
+        },
+    }  # fmt: skip
+
+
+def test_the_grids_are_named_after_the_candidates():
+    grids = {name for name in SearchConfig.model_fields if name in CANDIDATES}
+    assert grids == set(CANDIDATES)
+    assert set(SearchConfig().candidate_grids()) == set(CANDIDATES)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +158,7 @@ def test_train_parses_every_parameter():
     ],
 )
 def test_max_depth_grid(text: str, grid: tuple[int | None, ...]):
-    assert train({"max_depth": text}).max_depth == grid
+    assert train({"max_depth": text}).search.random_forest.max_depth == grid
 
 
 def test_none_is_only_allowed_for_max_depth():
@@ -134,7 +170,7 @@ def test_none_is_only_allowed_for_max_depth():
 
 @pytest.mark.parametrize("metric", CV_METRICS)
 def test_every_cv_metric_is_a_valid_refit_metric(metric: str):
-    assert train({"refit_metric": metric}).refit_metric == metric
+    assert train({"refit_metric": metric}).search.refit_metric == metric
 
 
 @pytest.mark.parametrize("metric", sorted(HOLDOUT_METRICS))
@@ -208,6 +244,11 @@ def parse_evaluate(params: dict[str, str]) -> object:
         (parse_train, "max_depth", "0"),
         (parse_train, "min_samples_leaf", "0"),
         (parse_train, "model_name", "  "),
+        (parse_train, "candidates", "random_forest,svm"),
+        (parse_train, "max_features", "0"),
+        (parse_train, "max_features", "1.5,sqrt"),
+        (parse_train, "learning_rate", "0"),
+        (parse_train, "logistic_c", "inf"),
         (parse_prepare, "test_fraction", "2"),
         (parse_prepare, "test_fraction", "0"),
         (parse_prepare, "seed", "abc"),
@@ -325,93 +366,38 @@ def test_storage_is_read_from_the_given_environ():
     assert storage == StorageConfig(cache_dir=Path("/c"), s3_endpoint_url="http://minio:9000")
 
 
-# ---------------------------------------------------------------- as_params
+# ---------------------------------------------------------------- parameters, for logging
 
 
-def test_as_params_flattens_nested_configs():
-    params = as_params(TrainConfig())
+def test_parameters_are_flat_mlflow_strings():
+    params = TrainConfig().parameters()
 
-    assert all(isinstance(v, str) for v in params.values())
-    assert params["n_trees"] == "200"
-    assert params["max_depth"] == "6,8,none"
-    assert params["min_samples_leaf"] == "2,4"
-    assert params["cv_folds"] == "5"
-    assert params["seed"] == "42"
-    assert params["refit_metric"] == "accuracy"
-    assert params["model_name"] == "titanic"
-    assert params["prepare.seed"] == "42"
-    assert params["prepare.test_fraction"] == "0.2"
-    assert params["prepare.data_uri"] == PUBLIC_DATA_URI
-    assert params["prepare.storage.cache_dir"] == "data"
-    assert "prepare" not in params
-    assert "prepare.storage" not in params
-
-
-def test_as_params_keys_cover_every_leaf_field():
-    assert set(as_params(PrepareConfig())) == {
-        "data_uri",
-        "test_fraction",
-        "seed",
-        "storage.cache_dir",
-        "storage.s3_endpoint_url",
-    }
-    assert set(as_params(EvaluateConfig())) == {
-        "model_uri",
-        "model_name",
-        "gate_metric",
-        "prepare_run_id",
-    }
-
-
-def test_as_params_grids_round_trip_through_from_params():
-    config = train({"n_trees": "10,20", "max_depth": "none,3", "min_samples_leaf": "1,2,4"})
-    params = as_params(config)
-
-    grids = {k: params[k] for k in ("n_trees", "max_depth", "min_samples_leaf", "cv_folds")}
-    assert train(grids) == config
-
-
-# ---------------------------------------------------------------- MLproject defaults
-
-
-def mlproject_defaults(entry_point: str) -> dict[str, str]:
-    project = yaml.safe_load(MLPROJECT.read_text())
-    parameters = project["entry_points"][entry_point].get("parameters", {})
-    defaults = {}
-    for name, spec in parameters.items():
-        if isinstance(spec, dict) and "default" in spec and spec["default"] is not None:
-            default = spec["default"]
-            defaults[name] = default if isinstance(default, str) else str(default)
-    return defaults
-
-
-def test_mlproject_has_the_four_entry_points():
-    project = yaml.safe_load(MLPROJECT.read_text())
-
-    assert {"main", "prepare", "train", "evaluate"} <= set(project["entry_points"])
-
-
-PARSERS = {
-    "main": [
-        lambda p: TrainConfig.from_params(p, {}),
-        lambda p: EvaluateConfig.from_params(p),
-    ],
-    "prepare": [lambda p: PrepareConfig.from_params(p, {})],
-    "train": [lambda p: TrainConfig.from_params(p, {})],
-    "evaluate": [lambda p: EvaluateConfig.from_params(p)],
-}
+    assert params == {
+        "data_uri": PUBLIC_DATA_URI, "test_fraction": "0.2", "seed": "42",
+        "prepare_run_id": "",
+        "candidates": "random_forest,hist_gradient_boosting,logistic_regression",
+        "n_trees": "200", "max_depth": "6,8,none", "min_samples_leaf": "2,4",
+        "max_features": "0.5", "learning_rate": "0.05,0.1", "logistic_c": "0.1,1.0",
+        "cv_folds": "5", "refit_metric": "accuracy", "model_name": "titanic",
+    }  # fmt: skip
+    assert set(params) == set(TrainConfig.parameter_names())
 
 
 @pytest.mark.parametrize(
-    ("entry_point", "parser_index"),
-    [(e, i) for e, parsers in PARSERS.items() for i in range(len(parsers))],
-)
-def test_mlproject_defaults_equal_python_defaults(entry_point: str, parser_index: int):
-    parse = PARSERS[entry_point][parser_index]
-    defaults = mlproject_defaults(entry_point)
-    assert defaults, f"entry point {entry_point} declares no defaults"
-
-    assert parse(defaults) == parse({})
+    "config",
+    [
+        train({"n_trees": "10,20", "max_depth": "none,3", "max_features": "log2,0.25",
+               "candidates": "random_forest", "prepare_run_id": "abc", "seed": "3"}),
+        EvaluateConfig.from_params({"model_uri": "models:/t/2", "gate_metric": "f1"}),
+        PredictConfig.from_params({"input_uri": "in.csv", "chunk_rows": "7"}),
+        EvaluateBestConfig.from_params({"experiment_name": "workflow-1"}),
+        MainConfig.from_params({"logistic_c": "3", "gate_metric": "log_loss"}),
+        CrossValidateConfig.from_params({"cv_folds": "3", "data_uri": "/data/train.csv"}),
+    ],
+    ids=lambda config: type(config).__name__,
+)  # fmt: skip
+def test_parameters_round_trip_through_from_params(config):
+    assert type(config).from_params(config.parameters()) == config
 
 
 # ---------------------------------------------------------------- predict

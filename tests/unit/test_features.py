@@ -6,7 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from titanic_model.features import (
     CATEGORICAL_FEATURES,
@@ -22,6 +26,7 @@ from titanic_model.features import (
     travel_group_keys,
 )
 from titanic_model.schema import check_passengers, validate_passengers
+from titanic_model.training import holdout_split
 
 # ---------------------------------------------------------------- helpers
 
@@ -704,3 +709,57 @@ def test_a_rows_features_do_not_depend_on_the_rest_of_the_batch(frame, labels, m
     np.testing.assert_array_equal(alone, together)
     np.testing.assert_array_equal(alone_dicts, together[:3])
     np.testing.assert_array_equal(reversed_batch, together)
+
+
+# ---------------------------------------------------------------- against scikit-learn's encoders
+
+# Standardisation uses numpy's mean and variance where StandardScaler accumulates its own: the
+# last bits differ (2.1e-14 at most on Kaggle's files). Everything else is bit-identical.
+STANDARDISED_TOLERANCE = 1e-12
+
+
+@pytest.fixture(scope="module")
+def kaggle_splits(train_csv, test_csv) -> dict[str, tuple[pd.DataFrame, pd.Series | None]]:
+    """The training split, the holdout (as ``prepare`` cuts them) and the unlabelled test file."""
+    labelled = validate_passengers(pd.read_csv(train_csv), with_label=True)
+    train, holdout = holdout_split(labelled, labelled["Survived"], test_fraction=0.2, seed=42)
+    return {
+        "train": (train.drop(columns=["Survived"]), train["Survived"].astype(int)),
+        "holdout": (holdout.drop(columns=["Survived"]), None),
+        "test": (validate_passengers(pd.read_csv(test_csv)), None),
+    }
+
+
+def test_encoding_equals_scikit_learns_encoders_on_the_kaggle_files(kaggle_splits):
+    """SimpleImputer, StandardScaler and OneHotEncoder, fitted on what ours is fitted on."""
+    passengers, labels = kaggle_splits["train"]
+    ours = PassengerFeatures().set_output(transform="pandas")
+    encoded = {"train": ours.fit_transform(passengers, labels)}
+    encoded |= {name: ours.transform(kaggle_splits[name][0]) for name in ("holdout", "test")}
+    reference = ColumnTransformer(
+        [
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+             list(NUMERIC_FEATURES)),
+            ("categorical", make_pipeline(
+                SimpleImputer(strategy="most_frequent", missing_values=None),
+                OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=10,
+                              sparse_output=False),
+            ), list(CATEGORICAL_FEATURES)),
+        ],
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")  # fmt: skip
+    # The engineered features of the fitted rows leave each passenger's own outcome out.
+    reference.fit(ours.engineer(passengers, labels))
+
+    for name, (frame, own_labels) in kaggle_splits.items():
+        expected = reference.transform(ours.engineer(frame, own_labels))
+        expected.columns = [c.replace("_infrequent_sklearn", f"_{INFREQUENT}") for c in expected]
+        assert list(encoded[name].columns) == list(expected.columns), name
+        numeric = list(NUMERIC_FEATURES)
+        np.testing.assert_allclose(
+            encoded[name][numeric], expected[numeric], rtol=0, atol=STANDARDISED_TOLERANCE
+        )
+        one_hot = expected.columns[len(numeric) :]
+        np.testing.assert_array_equal(encoded[name][one_hot], expected[one_hot], err_msg=name)
+    assert expected[one_hot].to_numpy().sum() == len(frame) * len(CATEGORICAL_FEATURES)
+    assert any("_infrequent" in column for column in expected.columns)

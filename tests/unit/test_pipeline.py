@@ -9,7 +9,8 @@ from sklearn.pipeline import Pipeline
 
 from titanic_model.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, PassengerFeatures
 from titanic_model.forest import LowLatencyRandomForestClassifier
-from titanic_model.pipeline import CANDIDATES, build_pipeline
+from titanic_model.names import CANDIDATES
+from titanic_model.pipeline import build_pipeline
 from titanic_model.schema import PASSENGER_ID, check_passengers, validate_passengers
 
 

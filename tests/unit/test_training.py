@@ -5,10 +5,19 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from titanic_model.training import CV_METRICS, GridPoint, SearchResult, grid_search
+from titanic_model.metrics import holdout_metrics
+from titanic_model.names import CV_METRICS
+from titanic_model.training import (
+    GridPoint,
+    SearchResult,
+    grid_search,
+    holdout_split,
+    nested_cross_validation,
+)
 
 GRID = {"random_forest": {"n_estimators": [8], "max_depth": [2, None]}}
 METRIC_KEYS = {f"cv_{metric}_{stat}" for metric in CV_METRICS for stat in ("mean", "std")}
@@ -103,3 +112,50 @@ def test_grid_search_is_reproducible(data, result: SearchResult):
     np.testing.assert_array_equal(
         again.best_pipeline.predict_proba(features), result.best_pipeline.predict_proba(features)
     )
+
+
+# ---------------------------------------------------------------- nested cross-validation
+
+NESTED_GRID = {
+    "random_forest": {"n_estimators": [8], "max_depth": [2, None]},
+    "logistic_regression": {"C": [0.1, 1.0]},
+}
+
+
+def test_nested_cv_selects_and_fits_each_fold_without_its_held_out_rows(
+    make_passengers, split_features
+):
+    """Each outer fold equals a grid search run on the other folds alone, then scored."""
+    features, labels = split_features(make_passengers(90))
+
+    folds = nested_cross_validation(
+        features, labels, NESTED_GRID, outer_folds=3, inner_folds=2, seed=5,
+        refit_metric="roc_auc",
+    )  # fmt: skip
+
+    outer = StratifiedKFold(n_splits=3, shuffle=True, random_state=5)
+    for fold, (train_rows, test_rows) in enumerate(outer.split(features, labels)):
+        alone = grid_search(
+            features.iloc[train_rows], labels.iloc[train_rows], NESTED_GRID, cv_folds=2, seed=5,
+            refit_metric="roc_auc",
+        )  # fmt: skip
+        probability = alone.best_pipeline.predict_proba(features.iloc[test_rows])[:, 1]
+        scores = holdout_metrics(labels.iloc[test_rows].to_numpy(), probability)
+        assert folds.loc[fold].to_dict() == {
+            "model": alone.best_params["model"],
+            **{name: scores[name] for name in ("accuracy", "roc_auc", "brier_score")},
+        }
+    assert len(folds) == 3
+
+
+def test_holdout_split_is_stratified_seeded_and_reindexed(make_passengers):
+    passengers = make_passengers(50)
+
+    train, holdout = holdout_split(passengers, passengers["Survived"], test_fraction=0.2, seed=3)
+
+    assert (len(train), len(holdout)) == (40, 10)
+    assert list(train.index) == list(range(40))
+    assert sorted([*train["PassengerId"], *holdout["PassengerId"]]) == list(range(1, 51))
+    assert holdout["Survived"].mean() == pytest.approx(passengers["Survived"].mean(), abs=0.05)
+    again, _ = holdout_split(passengers, passengers["Survived"], test_fraction=0.2, seed=3)
+    pd.testing.assert_frame_equal(train, again)

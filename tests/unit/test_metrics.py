@@ -2,24 +2,20 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.figure import Figure
+from sklearn.inspection import permutation_importance
 
-from titanic_model.evaluation import (
-    DECISION_THRESHOLD,
-    HOLDOUT_METRICS,
+from titanic_model.metrics import (
     accuracy_interval,
-    diagnostic_figures,
     holdout_metrics,
-    importance_figure,
-    is_at_least_as_good,
     majority_baseline,
     raw_feature_importance,
     women_survive_baseline,
 )
+from titanic_model.names import HOLDOUT_METRICS
+from titanic_model.prediction import DECISION_THRESHOLD
 from titanic_model.schema import validate_passengers
 
 
@@ -130,76 +126,46 @@ def test_women_survive_baseline_scores():
     assert metrics["recall"] == pytest.approx(1.0)
 
 
-def test_higher_is_better_and_lower_is_better_metrics():
-    assert {name for name, higher in HOLDOUT_METRICS.items() if not higher} == {
-        "log_loss",
-        "brier_score",
-    }
-
-
-@pytest.mark.parametrize(
-    ("metric", "candidate", "incumbent", "expected"),
-    [
-        ("roc_auc", 0.86, 0.85, True),
-        ("roc_auc", 0.85, 0.85, True),
-        ("roc_auc", 0.84, 0.85, False),
-        ("accuracy", 1.0, 0.0, True),
-        ("f1", 0.0, 0.1, False),
-        ("log_loss", 0.40, 0.45, True),
-        ("log_loss", 0.45, 0.45, True),
-        ("log_loss", 0.50, 0.45, False),
-        ("brier_score", 0.10, 0.12, True),
-        ("brier_score", 0.12, 0.12, True),
-        ("brier_score", 0.13, 0.12, False),
-    ],
-)
-def test_is_at_least_as_good(metric: str, candidate: float, incumbent: float, expected: bool):
-    assert is_at_least_as_good(metric, candidate, incumbent) is expected
-
-
-def test_is_at_least_as_good_rejects_unknown_metric():
-    with pytest.raises(KeyError):
-        is_at_least_as_good("bogus", 1.0, 0.0)
-
-
-def test_diagnostic_figures():
-    labels = np.array([1, 0, 1, 0, 1, 0, 1, 1])
-    probabilities = np.array([0.9, 0.2, 0.6, 0.7, 0.3, 0.1, 0.8, 0.55])
-
-    figures = diagnostic_figures(labels, probabilities)
-
-    assert all(isinstance(figure, Figure) for figure in figures.values())
-    assert len({id(figure) for figure in figures.values()}) == 4
-    titles = {name: figure.axes[0].get_title() for name, figure in figures.items()}
-    assert titles == {
-        "confusion_matrix.png": "Holdout confusion matrix",
-        "roc_curve.png": "Holdout ROC curve",
-        "precision_recall_curve.png": "Holdout precision-recall curve",
-        "calibration.png": "Holdout reliability diagram",
-    }
-    # Confusion matrix cut at 0.5: TN 2, FP 1, FN 1, TP 4.
-    cells = [text.get_text() for text in figures["confusion_matrix.png"].axes[0].texts]
-    assert cells == ["2", "1", "1", "4"]
-    assert plt.get_fignums() == []  # bare figures: nothing registered with pyplot
-
-
 def test_majority_baseline_and_accuracy_interval():
     assert majority_baseline(3, 0.38).tolist() == [0.38, 0.38, 0.38]
     assert accuracy_interval(0.8, 100) == pytest.approx(1.96 * 0.04)
+
+
+def test_every_holdout_metric_is_scored():
+    scores = holdout_metrics(np.array([1, 0, 1]), np.array([0.8, 0.3, 0.4]))
+    assert set(scores) == set(HOLDOUT_METRICS)
+
+
+def _probability_of(pipeline):
+    return lambda passengers: pipeline.predict_proba(passengers)[:, 1]
 
 
 def test_raw_feature_importance_finds_the_column_the_model_uses(fitted_pipeline, raw_passengers):
     passengers = validate_passengers(raw_passengers.drop(columns=["Survived"]))
     labels = (raw_passengers["Sex"] == "female").to_numpy(dtype=int)
 
-    importance = raw_feature_importance(fitted_pipeline, passengers, labels, seed=0)
+    importance = raw_feature_importance(_probability_of(fitted_pipeline), passengers, labels, 0)
 
     assert list(importance.columns) == ["column", "importance_mean", "importance_std"]
     assert set(importance["column"]) == set(passengers.columns)
     assert importance["importance_mean"].is_monotonic_decreasing
     by_column = importance.set_index("column")["importance_mean"]
     assert by_column["PassengerId"] == 0.0  # the model never looks at the id
-    figure = importance_figure(importance)
-    assert [label.get_text() for label in figure.axes[0].get_yticklabels()][-1] == (
-        importance["column"][0]
+    assert by_column["Sex"] > 0.0
+
+
+def test_raw_feature_importance_equals_scikit_learns_on_the_pipeline(
+    fitted_pipeline, raw_passengers
+):
+    """The black-box scorer gives what scikit-learn's roc_auc scorer gives on the pipeline."""
+    passengers = validate_passengers(raw_passengers.drop(columns=["Survived"]))
+    labels = raw_passengers["Survived"].to_numpy()
+
+    ours = raw_feature_importance(_probability_of(fitted_pipeline), passengers, labels, seed=3)
+    reference = permutation_importance(
+        fitted_pipeline, passengers, labels, scoring="roc_auc", n_repeats=10, random_state=3
     )
+
+    by_column = ours.set_index("column").loc[list(passengers.columns)]
+    np.testing.assert_array_equal(by_column["importance_mean"], reference.importances_mean)
+    np.testing.assert_array_equal(by_column["importance_std"], reference.importances_std)

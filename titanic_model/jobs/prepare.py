@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 
 import mlflow
-from sklearn.model_selection import train_test_split
 
-from entrypoints.cli import run_entry_point
 from titanic_model.config import PrepareConfig
 from titanic_model.data import read_passenger_csv
+from titanic_model.names import (
+    DATA_URI_TAG,
+    HOLDOUT_SPLIT,
+    TRAIN_SPLIT,
+    rows_metric,
+    split_digest_tag,
+)
+from titanic_model.runs import active_run_id, log_new_params, log_split
 from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.tracking import DATA_URI_TAG, log_new_params, log_split
+from titanic_model.training import holdout_split
 
-PARAMETERS = ("data_uri", "test_fraction", "seed")
 logger = logging.getLogger(__name__)
 
 
@@ -32,26 +37,16 @@ def prepare(config: PrepareConfig) -> str:
     """
     raw = read_passenger_csv(config.data_uri, config.storage)
     labels = validate_passengers(raw, with_label=True)[LABEL]
-    # A fresh index: the logged CSVs, and so the dataset digests, carry no row positions.
-    train, holdout = (
-        split.reset_index(drop=True)
-        for split in train_test_split(
-            raw, test_size=config.test_fraction, stratify=labels, random_state=config.seed
-        )
-    )
-    # The resolved data URI is a tag: under `mlflow run`, the data_uri parameter may be empty.
+    train, holdout = holdout_split(raw, labels, config.test_fraction, config.seed)
+    splits = {TRAIN_SPLIT: train, HOLDOUT_SPLIT: holdout}
     log_new_params({"test_fraction": config.test_fraction, "seed": config.seed})
+    # The resolved data URI is a tag: under `mlflow run`, the data_uri parameter may be empty.
     mlflow.set_tag(DATA_URI_TAG, config.data_uri)
-    digests = {name: log_split(split, name, config.data_uri) for name, split in
-               (("train", train), ("holdout", holdout))}  # fmt: skip
-    mlflow.set_tags({f"{name}_digest": digest for name, digest in digests.items()})
+    for name, split in splits.items():
+        mlflow.set_tag(split_digest_tag(name), log_split(split, name, config.data_uri))
     mlflow.log_metrics(
-        {"rows_raw": len(raw), "rows_train": len(train), "rows_holdout": len(holdout)}
+        {rows_metric("raw"): len(raw)} | {rows_metric(name): len(s) for name, s in splits.items()}
     )
-    run_id = mlflow.active_run().info.run_id
+    run_id = active_run_id()
     logger.info("prepared %d train and %d holdout rows in run %s", len(train), len(holdout), run_id)
     return run_id
-
-
-if __name__ == "__main__":
-    run_entry_point(__doc__, PARAMETERS, PrepareConfig.from_params, prepare)

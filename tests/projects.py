@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from tests.conftest import (
+from tests.processes import (
     PROJECT_ROOT,
     VENV_BIN,
     free_port,

@@ -6,13 +6,19 @@ import logging
 
 import mlflow
 
-from entrypoints.cli import run_entry_point
 from titanic_model.batch import score_chunks
 from titanic_model.config import PredictConfig
 from titanic_model.data import iter_passenger_csv, open_output
-from titanic_model.tracking import log_new_params
+from titanic_model.names import (
+    INPUT_URI_TAG,
+    OUTPUT_URI_TAG,
+    REJECTS_URI_TAG,
+    ROWS_REJECTED_METRIC,
+    ROWS_SCORED_METRIC,
+    ROWS_TOTAL_METRIC,
+)
+from titanic_model.runs import log_new_params
 
-PARAMETERS = ("input_uri", "output_uri", "rejects_uri", "model_uri", "chunk_rows")
 logger = logging.getLogger(__name__)
 
 
@@ -27,12 +33,15 @@ def predict(config: PredictConfig) -> dict[str, int]:
     """
     log_new_params({"model_uri": config.model_uri, "chunk_rows": config.chunk_rows})
     mlflow.set_tags(
-        {"input_uri": config.input_uri, "output_uri": config.output_uri,
-         "rejects_uri": config.rejects_uri}
-    )  # fmt: skip
+        {
+            INPUT_URI_TAG: config.input_uri,
+            OUTPUT_URI_TAG: config.output_uri,
+            REJECTS_URI_TAG: config.rejects_uri,
+        }
+    )
     # The model's own adapter, without MLflow's signature casting: it validates every row itself.
     model = mlflow.pyfunc.load_model(config.model_uri).unwrap_python_model()
-    counts = {"rows_total": 0, "rows_scored": 0, "rows_rejected": 0}
+    scored_rows = rejected_rows = 0
     chunks = iter_passenger_csv(config.input_uri, config.storage, config.chunk_rows)
     with (
         open_output(config.output_uri, config.storage) as predictions_file,
@@ -43,13 +52,14 @@ def predict(config: PredictConfig) -> dict[str, int]:
         ):
             scored.predictions.to_csv(predictions_file, header=index == 0, index=False)
             scored.rejects.to_csv(rejects_file, header=index == 0, index=False)
-            counts["rows_scored"] += len(scored.predictions)
-            counts["rows_rejected"] += len(scored.rejects)
-    counts["rows_total"] = counts["rows_scored"] + counts["rows_rejected"]
+            scored_rows += len(scored.predictions)
+            rejected_rows += len(scored.rejects)
+    counts = {
+        ROWS_TOTAL_METRIC: scored_rows + rejected_rows,
+        ROWS_SCORED_METRIC: scored_rows,
+        ROWS_REJECTED_METRIC: rejected_rows,
+    }
     mlflow.log_metrics(counts)
-    logger.info("scored %(rows_scored)d of %(rows_total)d rows, rejected %(rows_rejected)d", counts)
+    logger.info("scored %d of %d rows, rejected %d", scored_rows, scored_rows + rejected_rows,
+                rejected_rows)  # fmt: skip
     return counts
-
-
-if __name__ == "__main__":
-    run_entry_point(__doc__, PARAMETERS, PredictConfig.from_params, predict)

@@ -1,0 +1,88 @@
+"""The README's contracts against the code, and every link of the documentation."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+
+from tests.processes import PROJECT_ROOT
+from titanic_model import names
+from titanic_model.cli import JOBS
+
+README = PROJECT_ROOT / "README.md"
+PAGES = [README, *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
+REQUIRED_EXAMPLES = {"experiment_name": "workflow-1", "input_uri": "t.csv"}
+
+
+def _parameter_rows() -> list[tuple[str, list[str], str]]:
+    """(parameter, entry points, default) per row of the README's parameter table."""
+    rows = []
+    for line in README.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and re.fullmatch(r"`\w+`", cells[0]):
+            rows.append((cells[0].strip("`"), cells[1].split(", "), cells[2]))
+    return rows
+
+
+def test_the_readme_lists_every_parameter_of_every_entry_point():
+    listed = {(name, job) for name, jobs, _ in _parameter_rows() for job in jobs}
+    expected = {(name, job) for job, spec in JOBS.items() for name in spec.config.parameter_names()}
+    assert listed == expected
+
+
+@pytest.mark.parametrize(("name", "jobs", "default"), _parameter_rows(), ids=lambda v: str(v))
+def test_the_readme_gives_each_parameters_default(name, jobs, default):
+    for job in jobs:
+        config = JOBS[job].config
+        required = {k: v for k, v in REQUIRED_EXAMPLES.items() if k in config.parameter_names()}
+        if default == "(required)":
+            assert name in required, (name, job)
+            continue
+        text = "" if default == '`""`' else default.strip("`")
+        assert config.from_params(required | {name: text}) == config.from_params(required), job
+
+
+def _documented_names() -> list[str]:
+    """Every run, tag, metric and artifact name of names.py; patterns with <placeholders>."""
+    kinds = ("_tag", "_metric", "_artifact", "_plot", "best_param")
+    spelt = []
+    for key, value in vars(names).items():
+        if not key.lower().endswith(kinds) or key.startswith(("MLFLOW_", "is_", "from_")):
+            continue  # MLflow's own tags, and the helpers that read names
+        if isinstance(value, str):
+            spelt.append(value)
+        elif inspect.isfunction(value):
+            parameters = inspect.signature(value).parameters
+            spelt.append(value(*(f"<{p}>" for p in parameters)))
+    return spelt
+
+
+@pytest.mark.parametrize("name", _documented_names())
+def test_the_readme_documents_every_mlflow_name(name):
+    text = README.read_text()
+    assert f"`{name}`" in text or f"({name}" in text or f", {name}" in text, name
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_relative_link_reaches_a_file_and_its_heading(page):
+    for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+        if target.startswith(("http://", "https://")):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        assert linked.is_file(), (page.name, target)
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", linked.read_text(), flags=re.MULTILINE)
+            assert anchor in {_slug(h) for h in headings}, (page.name, target)
+
+
+def test_the_front_page_stays_short():
+    assert len(README.read_text().splitlines()) <= 200

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+from mlflow.entities import RunStatus
+
+from tests.passengers import make_passengers
+from tests.processes import PROJECT_ROOT
+from titanic_model.cli import JOBS, main, parse_command_line
+from titanic_model.config import ConfigError
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> MlflowClient:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    experiment_id = MlflowClient(uri).create_experiment("cli", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)
+    return MlflowClient(uri)
+
+
+def _runs(client: MlflowClient) -> list:
+    return client.search_runs([client.get_experiment_by_name("cli").experiment_id])
+
+
+def test_every_mlproject_entry_point_is_a_job():
+    project = yaml.safe_load((PROJECT_ROOT / "MLproject").read_text())
+    assert set(project["entry_points"]) == set(JOBS)
+
+
+def test_the_command_line_is_a_job_and_option_pairs():
+    assert parse_command_line(["train", "--n_trees", "50", "--data_uri", ""]) == (
+        "train", {"n_trees": "50", "data_uri": ""}
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "unknown job none: expected one of main, prepare, train"),
+        (["fit"], "unknown job 'fit': expected one of main, prepare, train"),
+        (["train", "--n_trees"], "option '--n_trees' has no value"),
+        (["train", "n_trees", "50"], "expected an option such as --seed, got 'n_trees'"),
+    ],
+)
+def test_a_malformed_command_line_is_a_config_error(argv, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_command_line(argv)
+
+
+def test_a_bad_parameter_fails_in_one_line_before_any_run(store, capsys):
+    status = main(["train", "--n_trees", "-3"], environ={})
+
+    assert status == 1
+    assert capsys.readouterr().err == (
+        "error: invalid parameter n_trees='-3': must be a comma-separated list of integers >= 1\n"
+    )
+    assert _runs(store) == []
+
+
+def test_an_unknown_parameter_fails_in_one_line(store, capsys):
+    assert main(["prepare", "--colour", "red"], environ={}) == 1
+    assert capsys.readouterr().err.startswith(
+        "error: unknown parameter colour='red': expected one of data_uri, test_fraction, seed\n"
+    )
+    assert _runs(store) == []
+
+
+def test_a_data_error_fails_in_one_line_and_marks_the_run_failed(store, capsys, tmp_path):
+    missing = tmp_path / "missing.csv"
+
+    assert main(["prepare", "--data_uri", str(missing)], environ={}) == 1
+
+    assert capsys.readouterr().err == f"error: cannot read data_uri {missing}: no such file\n"
+    (run,) = _runs(store)
+    assert run.info.status == RunStatus.to_string(RunStatus.FAILED)
+
+
+def test_a_job_runs_in_a_run_with_its_settings_from_the_environment(store, tmp_path):
+    data = tmp_path / "passengers.csv"
+    make_passengers(40).to_csv(data, index=False)
+
+    assert main(["prepare", "--seed", "7"], environ={"TITANIC_DATA_URI": str(data)}) == 0
+
+    (run,) = _runs(store)
+    assert run.info.status == RunStatus.to_string(RunStatus.FINISHED)
+    assert run.data.tags["data_uri"] == str(data)
+    assert run.data.params == {"seed": "7", "test_fraction": "0.2"}
+
+
+def test_help_lists_the_jobs_and_a_jobs_parameters_with_their_defaults(capsys):
+    assert main(["--help"]) == 0
+    listing = capsys.readouterr().out
+    assert all(f"  {name} " in listing for name in JOBS)
+
+    assert main(["predict", "--help"]) == 0
+    described = capsys.readouterr().out
+    assert "--chunk_rows" in described
+    assert "(default: '50000')" in described

@@ -1,0 +1,44 @@
+"""What importing the light modules loads: checked in a fresh interpreter, by module name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.processes import PROJECT_ROOT
+
+
+def _loaded_by(*modules: str) -> set[str]:
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {list(modules)!r}: importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize(
+    "modules",
+    [
+        ("titanic_model.schema", "titanic_model.config", "titanic_model.data"),
+        ("titanic_model.names",),
+        ("titanic_model.cli",),
+    ],
+)
+def test_schema_config_data_and_the_cli_load_no_plotting_and_no_scikit_learn(modules):
+    loaded = _loaded_by(*modules)
+    assert not {m for m in loaded if m.split(".")[0] in ("matplotlib", "sklearn")}
+
+
+def test_serving_loads_no_plotting_and_no_training_code():
+    loaded = _loaded_by("titanic_model.model")
+    assert not {m for m in loaded if m.split(".")[0] == "matplotlib"}
+    assert not {m for m in loaded if m.startswith(("sklearn.ensemble", "sklearn.model_selection"))}
+    assert not {m for m in loaded if m.startswith("titanic_model.") and m.split(".")[1] in
+                ("config", "training", "metrics", "plots", "jobs", "registry", "runs")}  # fmt: skip

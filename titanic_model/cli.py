@@ -1,0 +1,161 @@
+"""The one command line every MLproject entry point goes through.
+
+``python -m entrypoints <job> --<parameter> <value> …``: the options are the fields of the
+job's config (:mod:`titanic_model.config`), parsed into it before anything else happens; the
+job then runs inside an MLflow run (under ``mlflow run``, the run MLflow created). A user
+error (an unknown or bad parameter, unreadable data, a row breaking the schema) ends the
+command with one ``error:`` line and exit status 1, a bad parameter before any run is
+touched; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import mlflow
+from mlflow.exceptions import MlflowException
+
+from titanic_model.config import (
+    ConfigError,
+    CrossValidateConfig,
+    EvaluateBestConfig,
+    EvaluateConfig,
+    MainConfig,
+    Params,
+    PredictConfig,
+    PrepareConfig,
+    TrainConfig,
+)
+from titanic_model.data import DataSourceError
+from titanic_model.schema import SchemaError
+
+# Mistakes of the person running the job: a one-line message, not a stack trace.
+USER_ERRORS = (ConfigError, DataSourceError, SchemaError)
+# MLflow's advice that does not apply here: the model's signature is explicit (model.py),
+# and local dataset sources are resolved the same way by both candidate readers.
+_IRRELEVANT_WARNINGS = (
+    "Hint: Inferred schema contains integer column",
+    "The specified dataset source can be interpreted in multiple ways",
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """An entry point: its config and where its function lives.
+
+    Attributes:
+        config: The job's parameters.
+        function: ``"module:function"``, imported only when the job runs, so that a bad
+            parameter fails before scikit-learn and MLflow's model code are loaded.
+        summary: One line for ``--help``.
+    """
+
+    config: type[Params]
+    function: str
+    summary: str
+
+    def load(self) -> Callable[[Params], object]:
+        """Import the job's function."""
+        module, _, name = self.function.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+JOBS: dict[str, Job] = {
+    "main": Job(MainConfig, "titanic_model.jobs.main:main",
+                "prepare -> train -> evaluate, as three child runs"),
+    "prepare": Job(PrepareConfig, "titanic_model.jobs.prepare:prepare",
+                   "read, validate and split the raw passengers"),
+    "train": Job(TrainConfig, "titanic_model.jobs.train:train",
+                 "grid-search the candidates, register the best as a new version"),
+    "evaluate": Job(EvaluateConfig, "titanic_model.jobs.evaluate:evaluate",
+                    "score a version on the holdout, gate the champion alias"),
+    "evaluate_best": Job(EvaluateBestConfig, "titanic_model.jobs.evaluate_best:evaluate_best",
+                         "evaluate and gate the best-CV version of an experiment"),
+    "predict": Job(PredictConfig, "titanic_model.jobs.predict:predict",
+                   "score a CSV in chunks, setting bad rows aside"),
+    "cross_validate": Job(CrossValidateConfig,
+                          "titanic_model.jobs.cross_validate:cross_validate",
+                          "nested cross-validation of the whole training procedure"),
+}  # fmt: skip
+
+
+def _usage(job_name: str | None = None) -> str:
+    if job_name is None:
+        lines = ["usage: python -m entrypoints <job> [--<parameter> <value> ...]", "jobs:"]
+        lines += [f"  {name:<15} {job.summary}" for name, job in JOBS.items()]
+        return "\n".join(lines)
+    lines = [f"usage: python -m entrypoints {job_name} [--<parameter> <value> ...]"]
+    for name, (default, description) in JOBS[job_name].config.describe().items():
+        lines.append(f"  --{name:<17} {description} (default: {default!r})")
+    return "\n".join(lines)
+
+
+def parse_command_line(argv: Sequence[str]) -> tuple[str, dict[str, str]]:
+    """Split ``<job> --name value …`` into the job's name and its parameters' text.
+
+    Args:
+        argv: The arguments after the program's name.
+
+    Returns:
+        The job and ``{name: value}``; whether the names are the job's is the config's call.
+
+    Raises:
+        ConfigError: For an unknown job, or options that are not ``--name value`` pairs.
+    """
+    if not argv or argv[0] not in JOBS:
+        given = repr(argv[0]) if argv else "none"
+        raise ConfigError(f"unknown job {given}: expected one of {', '.join(JOBS)}")
+    job_name, options = argv[0], list(argv[1:])
+    if len(options) % 2:
+        raise ConfigError(f"option {options[-1]!r} has no value")
+    params: dict[str, str] = {}
+    for flag, value in zip(options[::2], options[1::2], strict=True):
+        if not flag.startswith("--") or flag == "--":
+            raise ConfigError(f"expected an option such as --seed, got {flag!r}")
+        params[flag.removeprefix("--")] = value
+    return job_name, params
+
+
+def _set_up_output() -> None:
+    """Log the jobs' progress, and silence MLflow's advice that does not apply here."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for advice in _IRRELEVANT_WARNINGS:
+        warnings.filterwarnings("ignore", message=f".*{advice}")
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run one job from the command line.
+
+    Args:
+        argv: ``<job> --name value …``; default: the process's arguments.
+        environ: The environment the settings come from; default: the process's.
+
+    Returns:
+        The exit status: 0, or 1 after a one-line ``error:`` on standard error.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    environ = os.environ if environ is None else environ
+    if not argv or argv[-1] in ("-h", "--help"):
+        print(_usage(argv[0] if len(argv) == 2 and argv[0] in JOBS else None))
+        return 0
+    try:
+        job_name, params = parse_command_line(argv)
+        job = JOBS[job_name]
+        config = job.config.from_params(params, environ)
+        _set_up_output()
+        run = job.load()
+        with mlflow.start_run():
+            run(config)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except MlflowException as error:
+        print(f"error: {error.message.splitlines()[0]}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,34 @@
+"""``evaluate_best``: evaluate the best version trained in one experiment and gate ``champion``.
+
+The last step of the Argo training workflow: its parallel train steps each registered a
+version in the workflow's experiment; the one with the best CV score goes through evaluate.
+"""
+
+from __future__ import annotations
+
+import mlflow
+
+from titanic_model.config import EvaluateBestConfig, EvaluateConfig
+from titanic_model.jobs.evaluate import evaluate
+from titanic_model.names import BEST_OF_EXPERIMENT_TAG
+from titanic_model.registry import best_version, version_uri
+
+
+def evaluate_best(config: EvaluateBestConfig) -> dict[str, float]:
+    """Evaluate, in the active run, the best version trained in the experiment; gate it.
+
+    Args:
+        config: The experiment, the registered model and the gate metric.
+
+    Returns:
+        The best version's holdout metrics.
+    """
+    best = best_version(config.model_name, config.experiment_name)
+    mlflow.set_tag(BEST_OF_EXPERIMENT_TAG, config.experiment_name)
+    return evaluate(
+        EvaluateConfig(
+            model_uri=version_uri(best),
+            model_name=config.model_name,
+            gate_metric=config.gate_metric,
+        )
+    )

@@ -1,0 +1,45 @@
+"""``main`` (what ``mlflow run .`` runs): prepare -> train -> evaluate as three child runs."""
+
+from __future__ import annotations
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+
+from titanic_model.config import EvaluateConfig, MainConfig, TrainConfig
+from titanic_model.jobs.evaluate import evaluate
+from titanic_model.jobs.prepare import prepare
+from titanic_model.jobs.train import train
+from titanic_model.names import EVALUATE_RUN, PREPARE_RUN, TRAIN_RUN
+from titanic_model.registry import version_uri
+
+
+def main(config: MainConfig) -> ModelVersion:
+    """Run prepare, train and evaluate as three child runs of the active run.
+
+    Args:
+        config: Every step's parameters.
+
+    Returns:
+        The version the train step registered (champion if the gate let it through).
+    """
+    with mlflow.start_run(run_name=PREPARE_RUN, nested=True):
+        prepare_run_id = prepare(config.prepare)
+    with mlflow.start_run(run_name=TRAIN_RUN, nested=True):
+        version = train(
+            TrainConfig(
+                prepare=config.prepare,
+                prepare_run_id=prepare_run_id,
+                search=config.search,
+                model_name=config.model_name,
+            )
+        )
+    with mlflow.start_run(run_name=EVALUATE_RUN, nested=True):
+        evaluate(
+            EvaluateConfig(
+                model_uri=version_uri(version),
+                model_name=config.model_name,
+                gate_metric=config.gate_metric,
+                prepare_run_id=prepare_run_id,
+            )
+        )
+    return version

@@ -1,0 +1,99 @@
+"""``train``: grid-search the candidates with cross-validation, log and register the best."""
+
+from __future__ import annotations
+
+import logging
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+
+from titanic_model.config import TrainConfig
+from titanic_model.jobs.prepare import prepare
+from titanic_model.names import (
+    PREPARE_RUN,
+    PREPARE_RUN_TAG,
+    TRAIN_DATA_DIGEST_TAG,
+    TRAIN_SPLIT,
+    TRAINING_CONTEXT,
+    VERSION_GIT_COMMIT_TAG,
+    best_param,
+    cv_metric,
+    cv_score_tag,
+    grid_point_run,
+    rank_tag,
+)
+from titanic_model.registry import log_and_register_model
+from titanic_model.runs import (
+    active_run_id,
+    load_split,
+    log_dataset,
+    log_new_params,
+    source_commit,
+    split_source,
+)
+from titanic_model.schema import LABEL, validate_passengers
+from titanic_model.training import SearchResult, grid_search
+
+logger = logging.getLogger(__name__)
+
+
+def _log_search(result: SearchResult, refit_metric: str) -> None:
+    """Every grid point as a nested run, then the chosen point on the active run."""
+    for index, point in enumerate(result.grid):
+        with mlflow.start_run(run_name=grid_point_run(index), nested=True):
+            mlflow.log_params(point.params)
+            mlflow.log_metrics(point.metrics)
+            mlflow.set_tag(rank_tag(refit_metric), str(point.rank))
+    mlflow.log_params({best_param(name): value for name, value in result.best_params.items()})
+    mlflow.log_metrics(result.best_metrics)
+
+
+def train(config: TrainConfig) -> ModelVersion:
+    """Train in the active run and register the refitted best model.
+
+    Runs ``prepare`` first, as a nested run, when ``config.prepare_run_id`` is None.
+
+    Args:
+        config: Data, grid search and registry settings.
+
+    Returns:
+        The newly registered model version.
+    """
+    prepare_run_id = config.prepare_run_id
+    if prepare_run_id is None:
+        with mlflow.start_run(run_name=PREPARE_RUN, nested=True):
+            prepare_run_id = prepare(config.prepare)
+    log_new_params(config.search.parameters() | {"model_name": config.model_name})
+    mlflow.set_tag(PREPARE_RUN_TAG, prepare_run_id)
+
+    raw_training = load_split(prepare_run_id, TRAIN_SPLIT)
+    training = validate_passengers(raw_training, with_label=True)
+    digest = log_dataset(raw_training, TRAIN_SPLIT, split_source(prepare_run_id), TRAINING_CONTEXT)
+    search = config.search
+    result = grid_search(
+        training.drop(columns=[LABEL]),
+        training[LABEL].astype(int),
+        search.candidate_grids(),
+        cv_folds=search.cv_folds,
+        seed=search.seed,
+        refit_metric=search.refit_metric,
+    )
+    _log_search(result, search.refit_metric)
+
+    refit_score = result.best_metrics[cv_metric(search.refit_metric, "mean")]
+    version = log_and_register_model(
+        result.best_pipeline,
+        input_example=raw_training.drop(columns=[LABEL]).head(3),
+        model_name=config.model_name,
+        tags={
+            PREPARE_RUN_TAG: prepare_run_id,
+            VERSION_GIT_COMMIT_TAG: source_commit(active_run_id()) or "unknown",
+            TRAIN_DATA_DIGEST_TAG: digest,
+            cv_score_tag(search.refit_metric): f"{refit_score:.4f}",
+        },
+    )
+    logger.info(
+        "registered %s version %s (CV %s %.4f)",
+        version.name, version.version, search.refit_metric, refit_score,
+    )  # fmt: skip
+    return version

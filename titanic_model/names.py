@@ -1,0 +1,192 @@
+"""Every name this project gives things in MLflow, spelt once.
+
+Runs, their tags, parameters and metrics, artifacts, datasets, registered-version tags and
+the alias are named here and nowhere else, so a job that writes a name and a job that reads
+it cannot disagree. Names built from a variable part (``cv_<metric>_mean``) are functions.
+The names users choose from (the candidate classifiers, the CV and holdout metrics) are here
+too: they are parameter values, and the stems of metric names.
+
+Scripts outside the repository rely on these names (README, "Contracts"): change one and you
+break them.
+"""
+
+from __future__ import annotations
+
+# ---------------------------------------------------------------- what users choose from
+
+#: The candidate classifiers a grid search can compare (parameter ``candidates``).
+CANDIDATES: tuple[str, ...] = ("random_forest", "hist_gradient_boosting", "logistic_regression")
+#: Cross-validation metrics (parameter ``refit_metric`` picks one).
+CV_METRICS: tuple[str, ...] = ("accuracy", "precision", "recall", "f1", "roc_auc")
+#: Holdout metrics (parameter ``gate_metric`` picks one), each with whether larger is better.
+HOLDOUT_METRICS: dict[str, bool] = {
+    "accuracy": True,
+    "precision": True,
+    "recall": True,
+    "f1": True,
+    "roc_auc": True,
+    "log_loss": False,
+    "brier_score": False,
+}
+#: The baselines every evaluation compares the model with.
+WOMEN_SURVIVE_BASELINE = "women_survive"
+MAJORITY_CLASS_BASELINE = "majority_class"
+
+# ---------------------------------------------------------------- registry
+
+#: The registered model, unless ``model_name`` says otherwise.
+MODEL_NAME = "titanic"
+#: The alias of the version in production, moved only through the gate.
+CHAMPION_ALIAS = "champion"
+#: The champion's URI: what servers and batch scoring load by default.
+CHAMPION_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
+
+# Tags of a registered version.
+VERSION_GIT_COMMIT_TAG = "git_commit"
+TRAIN_DATA_DIGEST_TAG = "train_data_digest"
+HOLDOUT_ACCURACY_TAG = "holdout_accuracy"
+
+
+def cv_score_tag(refit_metric: str) -> str:
+    """Version tag holding the chosen grid point's mean CV score on the refit metric."""
+    return f"cv_{refit_metric}"
+
+
+# ---------------------------------------------------------------- runs
+
+PREPARE_RUN = "prepare"
+TRAIN_RUN = "train"
+EVALUATE_RUN = "evaluate"
+
+
+def grid_point_run(index: int) -> str:
+    """Name of the nested run of a train run's ``index``-th grid point."""
+    return f"grid-{index:02d}"
+
+
+# Tags of runs (``PREPARE_RUN_TAG`` also tags registered versions).
+PREPARE_RUN_TAG = "prepare_run_id"
+DATA_URI_TAG = "data_uri"
+MODEL_URI_TAG = "model_uri"
+CHAMPION_DECISION_TAG = "champion_decision"
+CHAMPION_BEFORE_TAG = "champion_version_before"
+BEST_OF_EXPERIMENT_TAG = "best_of_experiment"
+INPUT_URI_TAG = "input_uri"
+OUTPUT_URI_TAG = "output_uri"
+REJECTS_URI_TAG = "rejects_uri"
+# MLflow's own tags, read to trace lineage.
+MLFLOW_GIT_COMMIT_TAG = "mlflow.source.git.commit"
+MLFLOW_PARENT_RUN_TAG = "mlflow.parentRunId"
+
+
+def split_digest_tag(split: str) -> str:
+    """Prepare-run tag holding a split's dataset digest."""
+    return f"{split}_digest"
+
+
+def rank_tag(refit_metric: str) -> str:
+    """Grid-point run tag holding its rank on the refit metric (1 is best)."""
+    return f"rank_{refit_metric}"
+
+
+# Parameters (besides the jobs' own, named by titanic_model.config).
+CANDIDATE_PARAM = "model"
+
+
+def best_param(name: str) -> str:
+    """Train-run parameter holding the chosen grid point's value of ``name``."""
+    return f"best_{name}"
+
+
+def is_best_param(key: str) -> bool:
+    """Whether a train-run parameter is one of :func:`best_param`'s."""
+    return key.startswith("best_")
+
+
+def from_best_param(key: str) -> str:
+    """The hyper-parameter a :func:`best_param` key is about."""
+    return key.removeprefix("best_")
+
+
+# ---------------------------------------------------------------- metrics
+
+ROWS_METRIC = "rows"
+ROWS_TOTAL_METRIC = "rows_total"
+ROWS_SCORED_METRIC = "rows_scored"
+ROWS_REJECTED_METRIC = "rows_rejected"
+
+
+def rows_metric(split: str) -> str:
+    """Prepare-run metric: rows read (``raw``) or in a split."""
+    return f"rows_{split}"
+
+
+def cv_metric(metric: str, statistic: str) -> str:
+    """``cv_<metric>_mean`` or ``cv_<metric>_std`` over the folds of a grid point."""
+    return f"cv_{metric}_{statistic}"
+
+
+def is_cv_metric(key: str) -> bool:
+    """Whether a metric key is one of :func:`cv_metric`'s."""
+    return key.startswith("cv_")
+
+
+def nested_cv_metric(metric: str, statistic: str) -> str:
+    """``nested_cv_<metric>_<mean|std>`` over the outer folds of nested cross-validation."""
+    return f"nested_cv_{metric}_{statistic}"
+
+
+def holdout_metric(metric: str) -> str:
+    """Evaluate-run metric: the model's score on the holdout."""
+    return f"holdout_{metric}"
+
+
+def baseline_metric(baseline: str, metric: str) -> str:
+    """Evaluate-run metric: a baseline's score on the holdout."""
+    return f"baseline_{baseline}_{metric}"
+
+
+def champion_metric(metric: str) -> str:
+    """Evaluate-run metric: the champion's score on the same holdout, when it was compared."""
+    return f"champion_{metric}"
+
+
+def importance_metric(column: str) -> str:
+    """Evaluate-run metric: a raw column's permutation importance."""
+    return f"importance_{column}"
+
+
+# ---------------------------------------------------------------- artifacts and datasets
+
+TRAIN_SPLIT = "train"
+HOLDOUT_SPLIT = "holdout"
+SPLITS_DIR = "splits"
+MODEL_ARTIFACT = "model"
+#: The fitted pipeline's key among the pyfunc model's artifacts.
+PIPELINE_ARTIFACT = "pipeline"
+IMPORTANCE_ARTIFACT = "importance.csv"
+MODEL_CARD_ARTIFACT = "model_card.md"
+NESTED_CV_FOLDS_ARTIFACT = "nested_cv_folds.csv"
+PLOTS_DIR = "plots"
+CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
+ROC_CURVE_PLOT = "roc_curve.png"
+PRECISION_RECALL_PLOT = "precision_recall_curve.png"
+CALIBRATION_PLOT = "calibration.png"
+IMPORTANCE_PLOT = "permutation_importance.png"
+
+
+def split_artifact(split: str) -> str:
+    """Artifact path of a split in its prepare run."""
+    return f"{SPLITS_DIR}/{split}.csv"
+
+
+def plot_artifact(file_name: str) -> str:
+    """Artifact path of a plot."""
+    return f"{PLOTS_DIR}/{file_name}"
+
+
+# Datasets logged as run inputs: their names, then their roles (contexts).
+PASSENGERS_DATASET = "passengers"
+TRAINING_CONTEXT = "training"
+EVALUATION_CONTEXT = "evaluation"
+CROSS_VALIDATION_CONTEXT = "cross-validation"

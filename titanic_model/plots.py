@@ -1,0 +1,85 @@
+"""Reporting: the diagnostic plots of a model's probabilities (pure: arrays in, figures out).
+
+Bare matplotlib ``Figure`` objects, not pyplot: no global figure registry to leak, no GUI
+backend needed. Only this module imports matplotlib, so serving never loads it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from sklearn.calibration import CalibrationDisplay
+from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+from titanic_model.names import (
+    CALIBRATION_PLOT,
+    CONFUSION_MATRIX_PLOT,
+    PRECISION_RECALL_PLOT,
+    ROC_CURVE_PLOT,
+)
+from titanic_model.prediction import DECISION_THRESHOLD
+
+
+def _new_plot(width: float, height: float) -> tuple[Figure, Axes]:
+    figure = Figure(figsize=(width, height))
+    return figure, figure.subplots()
+
+
+def diagnostic_figures(
+    labels: np.ndarray, probabilities: np.ndarray, subject: str = "Holdout"
+) -> dict[str, Figure]:
+    """Draw the confusion matrix, the ROC and precision-recall curves and the reliability plot.
+
+    Args:
+        labels: 0/1 outcomes.
+        probabilities: Predicted probabilities of survival.
+        subject: What was scored, for the titles ("Holdout").
+
+    Returns:
+        Figures keyed by the file name to log them under.
+    """
+    predicted = (probabilities >= DECISION_THRESHOLD).astype(int)
+    figures = {}
+    figure, axes = _new_plot(4.5, 4)
+    ConfusionMatrixDisplay.from_predictions(
+        labels, predicted, display_labels=["died", "survived"], ax=axes, colorbar=False
+    )
+    axes.set_title(f"{subject} confusion matrix")
+    figures[CONFUSION_MATRIX_PLOT] = figure
+    figure, axes = _new_plot(4.5, 4)
+    RocCurveDisplay.from_predictions(labels, probabilities, ax=axes, name="model")
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    axes.set_title(f"{subject} ROC curve")
+    figures[ROC_CURVE_PLOT] = figure
+    figure, axes = _new_plot(4.5, 4)
+    PrecisionRecallDisplay.from_predictions(labels, probabilities, ax=axes, name="model")
+    axes.set_title(f"{subject} precision-recall curve")
+    figures[PRECISION_RECALL_PLOT] = figure
+    figure, axes = _new_plot(4.5, 4)
+    CalibrationDisplay.from_predictions(labels, probabilities, n_bins=10, ax=axes, name="model")
+    axes.set_title(f"{subject} reliability diagram")
+    figures[CALIBRATION_PLOT] = figure
+    for figure in figures.values():
+        figure.tight_layout()
+    return figures
+
+
+def importance_figure(importance: pd.DataFrame) -> Figure:
+    """Horizontal bars of a permutation importance table, with their standard deviation.
+
+    Args:
+        importance: ``column``, ``importance_mean`` and ``importance_std``, most important
+            first (see :func:`~titanic_model.metrics.raw_feature_importance`).
+
+    Returns:
+        The most important column on top.
+    """
+    figure, axes = _new_plot(5, 4)
+    ordered = importance.iloc[::-1]
+    axes.barh(ordered["column"], ordered["importance_mean"], xerr=ordered["importance_std"])
+    axes.set_xlabel("drop in holdout ROC AUC when the column is shuffled")
+    axes.set_title("Permutation importance of the raw columns")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,180 @@
+"""The model registry: log and register versions, find them, move the ``champion`` alias.
+
+I/O shell: every name comes from :mod:`titanic_model.names`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import joblib
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from sklearn.pipeline import Pipeline
+
+import titanic_model
+from titanic_model.model import TitanicSurvivalModel, model_signature
+from titanic_model.names import (
+    CHAMPION_ALIAS,
+    CV_METRICS,
+    MODEL_ARTIFACT,
+    PIPELINE_ARTIFACT,
+    cv_score_tag,
+)
+from titanic_model.schema import describe_fields
+
+# What the served model needs, pinned to the versions it was trained with.
+_SERVING_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "joblib")
+
+
+def serving_requirements() -> list[str]:
+    """Pinned pip requirements of the served model: the versions installed here."""
+    return [f"{distribution}=={version(distribution)}" for distribution in _SERVING_DISTRIBUTIONS]
+
+
+def log_and_register_model(
+    pipeline: Pipeline, input_example: pd.DataFrame, model_name: str, tags: dict[str, str]
+) -> ModelVersion:
+    """Log the fitted pipeline as the custom pyfunc in the active run and register it.
+
+    Args:
+        pipeline: The fitted pipeline.
+        input_example: A few raw passenger records (no label); saved as strict JSON.
+        model_name: The registered model to add a version to.
+        tags: Tags for the new version (data digest, prepare run, CV score…).
+
+    Returns:
+        The new registered version.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        pipeline_path = Path(folder) / "pipeline.joblib"
+        joblib.dump(pipeline, pipeline_path)
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT,
+            python_model=TitanicSurvivalModel(),
+            artifacts={PIPELINE_ARTIFACT: str(pipeline_path)},
+            # The package travels with the model, so it loads where titanic_model is not installed.
+            code_paths=[str(Path(titanic_model.__file__).parent)],
+            signature=model_signature(),
+            metadata={"input_schema": describe_fields()},
+            input_example=input_example.astype(object).where(input_example.notna(), None),
+            pip_requirements=serving_requirements(),
+        )
+    registered = mlflow.register_model(info.model_uri, model_name, tags=tags)
+    return MlflowClient().get_model_version(model_name, registered.version)
+
+
+def version_uri(model_version: ModelVersion) -> str:
+    """``models:/name/N`` of a registered version."""
+    return f"models:/{model_version.name}/{model_version.version}"
+
+
+def latest_version(model_name: str) -> ModelVersion:
+    """The newest version of a registered model.
+
+    Raises:
+        MlflowException: When the model has no version.
+    """
+    versions = MlflowClient().search_model_versions(
+        f"name = '{model_name}'", order_by=["version_number DESC"], max_results=1
+    )
+    if not versions:
+        raise MlflowException(
+            f"registered model {model_name!r} has no version: run train first",
+            error_code=RESOURCE_DOES_NOT_EXIST,
+        )
+    return versions[0]
+
+
+def registered_version(model_uri: str) -> ModelVersion | None:
+    """The registry version behind ``models:/name/N`` or ``models:/name@alias``, else None."""
+    if not model_uri.startswith("models:/"):
+        return None
+    reference = model_uri.removeprefix("models:/")
+    client = MlflowClient()
+    if "@" in reference:
+        name, alias = reference.split("@", 1)
+        return client.get_model_version_by_alias(name, alias)
+    name, _, number = reference.rpartition("/")
+    return client.get_model_version(name, number) if name and number.isdigit() else None
+
+
+def champion(model_name: str) -> ModelVersion | None:
+    """The version holding the ``champion`` alias, or None before the first promotion."""
+    client = MlflowClient()
+    # A missing alias is reported differently by the stores; the model's alias map is not.
+    number = client.get_registered_model(model_name).aliases.get(CHAMPION_ALIAS)
+    return None if number is None else client.get_model_version(model_name, number)
+
+
+def promote(model_version: ModelVersion) -> None:
+    """Move the ``champion`` alias to ``model_version``."""
+    MlflowClient().set_registered_model_alias(
+        model_version.name, CHAMPION_ALIAS, model_version.version
+    )
+
+
+def describe_version(model_version: ModelVersion, description: str, tags: dict[str, str]) -> None:
+    """Set the registry description (the model card) and tags of a model version."""
+    client = MlflowClient()
+    client.update_model_version(model_version.name, model_version.version, description=description)
+    for key, value in tags.items():
+        client.set_model_version_tag(model_version.name, model_version.version, key, value)
+
+
+def _cv_score(model_version: ModelVersion) -> tuple[str, float] | None:
+    """The refit metric a version was chosen by and its CV score (``cv_<metric>`` tag)."""
+    for metric in CV_METRICS:
+        if cv_score_tag(metric) in model_version.tags:
+            return metric, float(model_version.tags[cv_score_tag(metric)])
+    return None
+
+
+def best_version(model_name: str, experiment_name: str) -> ModelVersion:
+    """The version of ``model_name`` trained in ``experiment_name`` with the best CV score.
+
+    Each train run tags its version with the CV score of its refit metric
+    (``cv_<refit_metric>``); versions are compared on that score, so they must all have been
+    chosen by the same metric.
+
+    Args:
+        model_name: Registered model.
+        experiment_name: Experiment whose train runs competed (one Argo workflow's, say).
+
+    Returns:
+        The best version; the oldest one on a tie.
+
+    Raises:
+        MlflowException: When no version of the model comes from that experiment, or the
+            versions were chosen by different metrics.
+    """
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(experiment_name)
+    scored = {}
+    if experiment is not None:
+        for candidate in client.search_model_versions(f"name = '{model_name}'"):
+            score = _cv_score(candidate)
+            if score is None or not candidate.run_id:
+                continue
+            if client.get_run(candidate.run_id).info.experiment_id == experiment.experiment_id:
+                scored[candidate.version] = (candidate, *score)
+    if not scored:
+        raise MlflowException(
+            f"no version of {model_name!r} was trained in experiment {experiment_name!r}",
+            error_code=RESOURCE_DOES_NOT_EXIST,
+        )
+    metrics = sorted({metric for _, metric, _ in scored.values()})
+    if len(metrics) > 1:
+        raise MlflowException(
+            f"the versions of {model_name!r} in experiment {experiment_name!r} were chosen by "
+            f"different CV metrics ({', '.join(metrics)}): their scores do not compare",
+            error_code=INVALID_PARAMETER_VALUE,
+        )
+    best, _, _ = max(scored.values(), key=lambda entry: (entry[2], -int(entry[0].version)))
+    return best
