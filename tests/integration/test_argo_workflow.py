@@ -23,8 +23,8 @@ from argo_workflows.model.io_argoproj_workflow_v1alpha1_workflow import (
 )
 from argo_workflows.model_utils import OpenApiModel, validate_and_convert_types
 
-from tests.conftest import PROJECT_ROOT, VENV_BIN, start_mlflow_server, stop_process
-from tests.integration.projects import make_project
+from tests.processes import PROJECT_ROOT, VENV_BIN, start_mlflow_server, stop_process
+from tests.projects import make_project
 
 pytestmark = pytest.mark.integration
 
@@ -78,8 +78,8 @@ def _commands(data_uri: str) -> tuple[list[dict], list[str], list[list[str]], li
     """The hyperparameter sets and every step's command, as Argo renders them.
 
     Returns:
-        The sets, the first step's command (creating the experiment), the train commands
-        (one per set) and the last step's command.
+        The sets (each with its candidate), the first step's command (creating the
+        experiment), the train commands (one per set, in the same order) and the last step's.
     """
     spec = yaml.safe_load(WORKFLOW.read_text())["spec"]
     parameters = {p["name"]: p["value"] for p in spec["arguments"]["parameters"]}
@@ -87,23 +87,45 @@ def _commands(data_uri: str) -> tuple[list[dict], list[str], list[list[str]], li
     globals_ = {f"workflow.parameters.{k}": v for k, v in parameters.items()}
     globals_["workflow.name"] = WORKFLOW_NAME
     templates = {t["name"]: t for t in spec["templates"]}
-    (first_step,), (train_step,), (final_step,) = templates[spec["entrypoint"]]["steps"]
-    items = json.loads(_render(train_step["withParam"], globals_))
+    (first_step,), train_steps, (final_step,) = templates[spec["entrypoint"]]["steps"]
 
     def container_command(template: dict, inputs: dict[str, str]) -> list[str]:
         container = template["container"]
         values = globals_ | {f"inputs.parameters.{k}": v for k, v in inputs.items()}
         return [_render(part, values) for part in container["command"] + container.get("args", [])]
 
-    trains = []
-    for item in items:
-        inputs = {
-            p["name"]: _render(p["value"], {f"item.{k}": v for k, v in item.items()})
-            for p in train_step["arguments"]["parameters"]
-        }
-        trains.append(container_command(templates[train_step["template"]], inputs))
+    items, trains = [], []
+    for step in train_steps:  # one parallel step per candidate, fanned out over its sets
+        for item in json.loads(_render(step["withParam"], globals_)):
+            inputs = {
+                p["name"]: _render(p["value"], {f"item.{k}": v for k, v in item.items()})
+                for p in step["arguments"]["parameters"]
+            }
+            command = container_command(templates[step["template"]], inputs)
+            items.append(item | {"candidates": _option(command, "candidates")})
+            trains.append(command)
     first = container_command(templates[first_step["template"]], {})
     return items, first, trains, container_command(templates[final_step["template"]], {})
+
+
+def _option(command: list[str], name: str) -> str:
+    """The value of ``-P name=value`` in an ``mlflow run`` command."""
+    (value,) = [a.split("=", 1)[1] for a in command if a.startswith(f"{name}=")]
+    return value
+
+
+def test_each_candidate_is_sent_only_its_own_hyperparameters(train_csv):
+    own = {
+        "random_forest": {"n_trees", "max_depth", "min_samples_leaf", "max_features"},
+        "hist_gradient_boosting": {"learning_rate"},
+        "logistic_regression": {"logistic_c"},
+    }
+    items, _, trains, _ = _commands(str(train_csv))
+    assert {item["candidates"] for item in items} == set(own)
+    for command in trains:
+        sent = {a.split("=", 1)[0] for a in command if "=" in a and not a.startswith("--")}
+        candidate = _option(command, "candidates")
+        assert sent == {"data_uri", "candidates"} | own[candidate], command
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +142,7 @@ def test_every_step_runs_and_one_best_version_becomes_champion(
 ):
     project = make_project(tracking_server, None, tmp_path, train_csv)
     items, first, trains, final = _commands(str(train_csv))
-    assert len(trains) >= 2
+    assert len(trains) == 5
 
     def run(command: list[str]) -> subprocess.CompletedProcess:
         assert command[0] == "mlflow"
@@ -143,9 +165,10 @@ def test_every_step_runs_and_one_best_version_becomes_champion(
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     train_runs = [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "train"]
     # Every hyperparameter set ended as a train run with its parameters.
-    assert sorted(tuple(sorted(item.items())) for item in items) == sorted(
-        tuple(sorted((k, r.data.params[k]) for k in items[0])) for r in train_runs
-    )
+    assert len(train_runs) == len(items)
+    for item in items:
+        matching = [r for r in train_runs if all(r.data.params[k] == v for k, v in item.items())]
+        assert len(matching) == 1, item
     versions = client.search_model_versions("name = 'titanic'")
     assert len(versions) == len(trains)
     best = max(versions, key=lambda v: float(v.tags["cv_accuracy"]))
