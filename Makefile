@@ -57,8 +57,8 @@ test: lint system-deps  ## Lint, then the whole test suite (unit, behaviour, int
 test-unit: install  ## Only the fast unit tests.
 	$(BIN)/pytest tests/unit
 
-bench: install  ## Serving and batch benchmark (not part of `make test`); updates README's table.
-	$(BIN)/python -m tests.performance.benchmark
+bench: install  ## Serving and batch benchmark (not part of `make test`); updates docs/performance.md.
+	$(BIN)/python -m benchmarks.benchmark
 
 run: install  ## The whole pipeline: prepare -> train -> evaluate, registered as "titanic".
 	$(BIN)/mlflow run . --env-manager local $(MLFLOW_RUN_ARGS)
@@ -79,4 +79,4 @@ ui: install  ## Browse runs and registered models at http://127.0.0.1:5000.
 	$(BIN)/mlflow ui --backend-store-uri $(MLFLOW_TRACKING_URI) --host 127.0.0.1 --port 5000
 
 clean:  ## Remove the venv, the embedded store and caches (not data/).
-	rm -rf $(VENV) mlflow.db mlruns mlartifacts .pytest_cache .ruff_cache test-output
+	rm -rf $(VENV) mlflow.db mlruns mlartifacts .pytest_cache .ruff_cache .hypothesis test-output

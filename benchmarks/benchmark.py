@@ -1,0 +1,642 @@
+"""Serving and batch benchmark: ours against the floor and the usual way, in one run.
+
+``make bench`` runs it. In a temporary tracking store it trains and registers the model with
+``mlflow run .`` (timed, then once more under cProfile for the share spent in MLflow calls),
+and registers two references:
+
+- **floor**: a no-op pyfunc returning a constant: the cost of ``mlflow models serve`` itself;
+- **usual**: the plain ``mlflow.sklearn`` flavour of the same random forest, fed features
+  the client engineered itself (what most tutorials serve);
+- **ours**: ``models:/titanic@champion``, fed raw passenger records.
+
+Each is served on 127.0.0.1 and measured under the same client. These machines are noisy,
+so every target is a ratio of two figures taken in this run. The figures go to
+``test-output/benchmark/benchmark.json`` and ``benchmark.md``, and the Markdown table replaces
+the one between the benchmark markers in docs/performance.md.
+
+Usage: ``python -m benchmarks.benchmark [--quick] [--no-page]`` (``make bench``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.client
+import io
+import json
+import os
+import platform
+import pstats
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from functools import partial
+from importlib.metadata import version
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from sklearn.base import clone
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import accuracy_score
+
+from tests.processes import (
+    PROJECT_ROOT,
+    SHARED_DATA,
+    VENV_BIN,
+    free_port,
+    start_process,
+    stop_process,
+)
+from tests.projects import EXPERIMENT, Project, project_on_sqlite
+from titanic_model.runs import load_split
+from titanic_model.schema import LABEL, validate_passengers
+
+OUTPUT = PROJECT_ROOT / "test-output" / "benchmark"
+PAGE = PROJECT_ROOT / "docs" / "performance.md"
+TABLE_START = "<!-- benchmark:start -->"
+TABLE_END = "<!-- benchmark:end -->"
+PROJECT_CODE = ("entrypoints", "titanic_model")
+RECORD = {
+    "PassengerId": 892, "Pclass": 3, "Name": "Kelly, Mr. James", "Sex": "male", "Age": 34.5,
+    "SibSp": 0, "Parch": 0, "Ticket": "330911", "Fare": 7.8292, "Cabin": None, "Embarked": "Q",
+}  # fmt: skip
+
+
+class NoOpModel(mlflow.pyfunc.PythonModel):
+    """The floor: answers every record with a constant, doing no work."""
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """A constant answer per record."""
+        return pd.DataFrame({"survived": [0] * len(model_input), "probability": 0.5})
+
+
+@dataclass
+class Settings:
+    """How much to measure: requests, seconds and rows per figure, and interleaved rounds."""
+
+    latency_requests: int
+    throughput_seconds: float
+    csv_rows: int
+    batch_rows: tuple[int, ...]
+    rounds: int
+
+
+FULL = Settings(latency_requests=1500, throughput_seconds=6.0, csv_rows=10_000,
+                batch_rows=(1, 1_000, 100_000), rounds=10)  # fmt: skip
+QUICK = Settings(latency_requests=300, throughput_seconds=1.5, csv_rows=2_000,
+                 batch_rows=(1, 1_000, 10_000), rounds=3)  # fmt: skip
+
+
+# --- the tracking store and the three models -------------------------------------------------
+
+
+def mlflow_run(project: Project) -> float:
+    """Run ``mlflow run .`` (the main entry point, default grid); return its wall time."""
+    started = time.perf_counter()
+    result = project.run()
+    if result.returncode != 0:
+        raise RuntimeError(f"mlflow run failed:\n{result.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def profiled_mlflow_run(project: Project, folder: Path) -> dict[str, float]:
+    """Run ``mlflow run .`` again with its entry point under cProfile; where its time goes.
+
+    MLflow runs the entry point with the ``python`` on PATH, so a shim placed first on PATH
+    runs it under cProfile. Logging is the time inside MLflow functions called from the
+    project's own code (runs, params, metrics, figures, the model, the registry), counted
+    once per call site; importing MLflow is reported apart.
+    """
+    shim_dir = folder / "profiled-python"
+    shim_dir.mkdir()
+    profile = folder / "main.prof"
+    shim = shim_dir / "python"
+    shim.write_text(f'#!/bin/sh\nexec "{VENV_BIN / "python"}" -m cProfile -o "{profile}" "$@"\n')
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    path = f"{shim_dir}{os.pathsep}{project.env['PATH']}"
+    mlflow_run(Project(project.tracking_uri, project.env | {"PATH": path}))
+    stats = pstats.Stats(str(profile)).stats
+    total = max(entry[3] for entry in stats.values())  # the entry point module's cumulative time
+    logging = sum(
+        timing[3]
+        for function, (*_, callers) in stats.items()
+        if _in_package(function, "mlflow")
+        for caller, timing in callers.items()
+        if _in_project(caller)
+    )
+    importing = max(
+        (entry[3] for function, entry in stats.items()
+         if function[2] == "<module>" and function[0].endswith(f"mlflow{os.sep}__init__.py")),
+        default=0.0,
+    )  # fmt: skip
+    return {
+        "profiled_seconds": total,
+        "logging_seconds": logging,
+        "logging_share": logging / total,
+        "mlflow_import_seconds": importing,
+    }
+
+
+def _in_package(function: tuple[str, int, str], package: str) -> bool:
+    return f"{os.sep}{package}{os.sep}" in function[0]
+
+
+def _in_project(function: tuple[str, int, str]) -> bool:
+    return any(function[0].startswith(str(PROJECT_ROOT / part)) for part in PROJECT_CODE)
+
+
+def register_references(pipeline, training: pd.DataFrame, holdout: pd.DataFrame) -> dict:
+    """Log the floor and the usual model beside ours; return their URIs, accuracy and request.
+
+    The usual model is our champion's forest as plain scikit-learn (same hyper-parameters,
+    same seed), fitted on the features our pipeline gave the forest in training, so it has
+    the same trees and the same accuracy; only how it is served differs.
+    """
+    features_step = pipeline.named_steps["features"]
+    names = list(features_step.get_feature_names_out())
+    labels = training[LABEL].astype(int)
+    training_features = pd.DataFrame(
+        clone(features_step).fit_transform(training.drop(columns=[LABEL]), labels), columns=names
+    )
+    usual = RandomForestClassifier(**pipeline.named_steps["classifier"].get_params())
+    usual.fit(training_features, labels)
+    holdout_features = pd.DataFrame(
+        features_step.transform(holdout.drop(columns=[LABEL])), columns=names
+    )
+    with mlflow.start_run(run_name="benchmark-references"):
+        floor_info = mlflow.pyfunc.log_model(name="floor", python_model=NoOpModel())
+        usual_info = mlflow.sklearn.log_model(
+            usual, name="usual", signature=infer_signature(training_features, labels),
+            pip_requirements=[f"scikit-learn=={version('scikit-learn')}"],
+            skops_trusted_types=["sklearn.tree._tree.Tree"],
+        )  # fmt: skip
+    record = validate_passengers(pd.DataFrame([RECORD]))
+    return {
+        "floor_uri": floor_info.model_uri,
+        "usual_uri": usual_info.model_uri,
+        "usual_holdout_accuracy": accuracy_score(
+            holdout[LABEL].astype(int), usual.predict(holdout_features)
+        ),
+        "usual_request": pd.DataFrame(features_step.transform(record), columns=names),
+    }
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Endpoint:
+    """A served model's ``/invocations`` and the body a client sends it."""
+
+    port: int
+    body: bytes
+    content_type: str = "application/json"
+
+    def connect(self) -> http.client.HTTPConnection:
+        """A keep-alive connection to the server."""
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+
+    def post(self, connection: http.client.HTTPConnection, body: bytes | None = None) -> bytes:
+        """One request on ``connection``; the answer's body (a non-200 raises)."""
+        connection.request(
+            "POST", "/invocations", body or self.body, {"Content-Type": self.content_type}
+        )
+        response = connection.getresponse()
+        payload = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {payload[:300]!r}")
+        return payload
+
+
+def throughput(endpoint: Endpoint, clients: int, seconds: float) -> float:
+    """Requests per second with ``clients`` keep-alive connections sending back to back."""
+    counts = [0] * clients
+    errors: list[str] = []
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def client(index: int) -> None:
+        connection = endpoint.connect()
+        endpoint.post(connection)
+        start.wait()
+        try:
+            while time.perf_counter() < deadline[0]:
+                endpoint.post(connection)
+                counts[index] += 1
+        except (OSError, RuntimeError, http.client.HTTPException) as error:
+            errors.append(str(error))
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    deadline[0] = time.perf_counter() + 0.5 + seconds
+    start.wait()
+    time.sleep(0.5)  # let every connection settle before counting
+    counted_from = sum(counts)
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} client errors, first: {errors[0]}")
+    return (sum(counts) - counted_from) / (time.perf_counter() - began)
+
+
+def latencies(endpoints: dict[str, Endpoint], settings: Settings) -> dict[str, dict[str, float]]:
+    """Single-record latency of every server, measured in interleaved rounds.
+
+    Each round sends a share of the requests to each server in turn, so that a slow spell of
+    the machine falls on all of them alike.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in endpoints}
+    per_round = settings.latency_requests // settings.rounds
+    for _ in range(settings.rounds):
+        for name, endpoint in endpoints.items():
+            # A fresh keep-alive connection per turn: an idle one would be closed by the server.
+            connection = endpoint.connect()
+            for _ in range(10):  # warm-up, untimed
+                endpoint.post(connection)
+            for _ in range(per_round):
+                started = time.perf_counter()
+                endpoint.post(connection)
+                samples[name].append(time.perf_counter() - started)
+            connection.close()
+    figures = {}
+    for name, times in samples.items():
+        p50, p95, p99 = np.percentile(np.array(times) * 1000, [50, 95, 99])
+        figures[name] = {"p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "requests": len(times)}
+    return figures
+
+
+def throughputs(
+    endpoints: dict[str, Endpoint], clients: int, settings: Settings
+) -> dict[str, float]:
+    """Requests per second of every server at ``clients``: the median of interleaved rounds."""
+    rounds: dict[str, list[float]] = {name: [] for name in endpoints}
+    for _ in range(3):
+        for name, endpoint in endpoints.items():
+            rounds[name].append(throughput(endpoint, clients, settings.throughput_seconds / 3))
+    return {name: float(np.median(values)) for name, values in rounds.items()}
+
+
+def cold_starts(models: dict, env: dict[str, str], folder: Path, rounds: int) -> dict[str, dict]:
+    """Median cold start of every model over interleaved rounds, one server up at a time."""
+    starts: dict[str, list[dict[str, float]]] = {name: [] for name in models}
+    for attempt in range(min(rounds, 3)):
+        for name, (uri, body) in models.items():
+            server = start_server(uri, env, 1, folder / f"cold-{name}-{attempt}.log")
+            try:
+                starts[name].append(cold_start(server, Endpoint(server.port, body)))
+            finally:
+                stop_process(server.process)
+    return {
+        name: {key: float(np.median([s[key] for s in runs])) for key in runs[0]}
+        for name, runs in starts.items()
+    }
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A running ``mlflow models serve`` and when it was started."""
+
+    process: subprocess.Popen
+    port: int
+    started: float
+
+
+def start_server(model_uri: str, env: dict[str, str], workers: int, log: Path) -> Server:
+    """Start ``mlflow models serve`` of ``model_uri`` on a free port (not waiting for it)."""
+    port = free_port()
+    started = time.perf_counter()
+    process = start_process(
+        [str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
+         "-h", "127.0.0.1", "-p", str(port), "--workers", str(workers)],
+        log, env,
+    )  # fmt: skip
+    return Server(process, port, started)
+
+
+def cold_start(server: Server, endpoint: Endpoint, timeout: float = 120.0) -> dict[str, float]:
+    """Seconds from process start to the first ``/ping`` 200 and to the first prediction."""
+    deadline = server.started + timeout
+    ping = None
+    while time.perf_counter() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}")
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        try:
+            if ping is None:
+                connection.request("GET", "/ping")
+                if connection.getresponse().status == 200:
+                    ping = time.perf_counter() - server.started
+            if ping is not None:
+                endpoint.post(connection)
+                return {"to_ping_s": ping, "to_prediction_s": time.perf_counter() - server.started}
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            connection.close()
+        time.sleep(0.02)
+    raise TimeoutError(f"no prediction within {timeout:.0f} s")
+
+
+def worker_memory_mb(server: Server) -> list[float]:
+    """Resident memory of each serving worker: the leaf processes of the server's session."""
+    processes = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        parent, session = int(fields[1]), int(fields[3])
+        if session == server.process.pid:
+            rss_kb = next(int(line.split()[1]) for line in status.splitlines()
+                          if line.startswith("VmRSS:"))  # fmt: skip
+            processes[int(entry.name)] = (parent, rss_kb / 1024)
+    parents = {parent for parent, _ in processes.values()}
+    return sorted(rss for pid, (_, rss) in processes.items() if pid not in parents)
+
+
+# --- in-process --------------------------------------------------------------------------------
+
+
+def raw_rows(test_csv: Path, rows: int) -> pd.DataFrame:
+    """``rows`` raw passengers drawn from the test file, parsed as a client's CSV would be."""
+    passengers = pd.read_csv(test_csv)
+    sample = passengers.sample(rows, replace=True, random_state=0).reset_index(drop=True)
+    sample["PassengerId"] = np.arange(1, rows + 1)
+    return pd.read_csv(io.StringIO(sample.to_csv(index=False)))
+
+
+def best_seconds(function, repeats: int) -> float:
+    """The fastest of ``repeats`` calls of ``function``, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def in_process(model, test_csv: Path, sizes: tuple[int, ...]) -> list[dict[str, float]]:
+    """Rows per second of ours (pyfunc ``predict``) and of the bare pipeline, same rows."""
+    pipeline = model.unwrap_python_model().pipeline
+    results = []
+    for rows in sizes:
+        frame = raw_rows(test_csv, rows)
+        repeats = max(3, min(2000, 20_000 // rows))
+        # Interleaved, so that both see the same machine.
+        ours, bare = float("inf"), float("inf")
+        for _ in range(3):
+            ours = min(ours, best_seconds(partial(model.predict, frame), max(1, repeats // 3)))
+            bare = min(
+                bare, best_seconds(partial(pipeline.predict_proba, frame), max(1, repeats // 3))
+            )
+        results.append({"rows": rows, "ours_rows_per_s": rows / ours,
+                        "bare_rows_per_s": rows / bare, "ratio": bare / ours})  # fmt: skip
+    return results
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, object]:
+    """What the figures were measured on: CPU, cores, memory and the main versions."""
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 2**20, 1),
+        "python": platform.python_version(), "mlflow": version("mlflow"),
+        "scikit-learn": version("scikit-learn"), "pandas": version("pandas"),
+        "date": datetime.date.today().isoformat(),
+    }  # fmt: skip
+
+
+def run(settings: Settings, folder: Path, train_csv: Path, test_csv: Path) -> dict:
+    """Train, register, serve and measure everything in a store under ``folder``."""
+    project = project_on_sqlite(folder, train_csv)
+    env = project.env
+    # This process reads the same store: splits, the champion, and the references it logs.
+    os.environ["MLFLOW_TRACKING_URI"] = project.tracking_uri
+    mlflow.set_tracking_uri(project.tracking_uri)
+    mlflow.set_experiment(EXPERIMENT)
+    client = project.client
+    results: dict[str, object] = {"machine": machine()}
+
+    print("mlflow run . (timed)", flush=True)
+    results["mlflow_run"] = {"wall_seconds": mlflow_run(project)}
+    champion = client.get_model_version_by_alias("titanic", "champion")
+    champion_uri = "models:/titanic@champion"
+    print("mlflow run . (profiled)", flush=True)
+    results["mlflow_run"] |= profiled_mlflow_run(project, folder)
+    client.set_registered_model_alias("titanic", "champion", champion.version)
+
+    ours = mlflow.pyfunc.load_model(champion_uri)
+    prepare_run = champion.tags["prepare_run_id"]
+    training, holdout = (
+        validate_passengers(load_split(prepare_run, name), with_label=True)
+        for name in ("train", "holdout")
+    )
+    references = register_references(ours.unwrap_python_model().pipeline, training, holdout)
+    ours_holdout = accuracy_score(
+        holdout[LABEL].astype(int), ours.predict(holdout.drop(columns=[LABEL]))["survived"]
+    )
+    results["accuracy"] = {
+        "ours_cv_accuracy": float(champion.tags["cv_accuracy"]),
+        "ours_holdout_accuracy": ours_holdout,
+        "usual_holdout_accuracy": references["usual_holdout_accuracy"],
+        "holdout_rows": len(holdout),
+    }
+
+    usual_body = json.dumps(
+        {"dataframe_split": references["usual_request"].to_dict(orient="split", index=False)}
+    ).encode()
+    raw_body = json.dumps({"dataframe_records": [RECORD]}).encode()
+    models = {
+        "floor": (references["floor_uri"], raw_body),
+        "usual": (references["usual_uri"], usual_body),
+        "ours": (champion_uri, raw_body),
+    }
+    csv_frame = raw_rows(test_csv, settings.csv_rows)
+    csv_body = csv_frame.to_csv(index=False).encode()
+    serving: dict[str, dict] = {name: {} for name in models}
+    print("cold starts", flush=True)
+    for name, starts in cold_starts(models, env, folder, settings.rounds).items():
+        serving[name]["cold_start"] = starts
+    for workers in (1, 2):
+        print(f"serving with {workers} worker(s)", flush=True)
+        servers = {
+            name: start_server(uri, env, workers, folder / f"serve-{name}-{workers}.log")
+            for name, (uri, _) in models.items()
+        }
+        try:
+            endpoints = {
+                name: Endpoint(servers[name].port, body) for name, (_, body) in models.items()
+            }
+            for name, endpoint in endpoints.items():
+                cold_start(servers[name], endpoint)  # wait until it answers
+            if workers == 1:
+                for name, figures in latencies(endpoints, settings).items():
+                    serving[name]["latency"] = figures
+            for clients in (1, 4, 16):
+                for name, rps in throughputs(endpoints, clients, settings).items():
+                    serving[name][f"rps_{clients}_clients_{workers}_workers"] = rps
+            for name, server in servers.items():
+                serving[name][f"worker_memory_mb_{workers}_workers"] = worker_memory_mb(server)
+            if workers == 1:
+                csv_endpoint = Endpoint(servers["ours"].port, csv_body, "text/csv")
+                connection = csv_endpoint.connect()
+                csv_http = best_seconds(partial(csv_endpoint.post, connection), 3)
+                connection.close()
+        finally:
+            for server in servers.values():
+                stop_process(server.process)
+    results["serving"] = serving
+    results["csv"] = {
+        "rows": settings.csv_rows,
+        "http_seconds": csv_http,
+        "in_process_seconds": best_seconds(lambda: ours.predict(csv_frame), 3),
+    }
+    print("in-process", flush=True)
+    results["in_process"] = in_process(ours, test_csv, settings.batch_rows)
+    return results
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def targets(results: dict) -> list[tuple[str, str, bool]]:
+    """Each target: what it asks, the figure measured, and whether it is met."""
+    serving, csv, largest = results["serving"], results["csv"], results["in_process"][-1]
+    ours = serving["ours"]
+    p50 = {name: figures["latency"]["p50_ms"] for name, figures in serving.items()}
+    scaling = ours["rps_16_clients_2_workers"] / ours["rps_16_clients_1_workers"]
+    csv_ratio = csv["http_seconds"] / csv["in_process_seconds"]
+    cold = ours["cold_start"]["to_prediction_s"]
+    memory = max(ours["worker_memory_mb_1_workers"] + ours["worker_memory_mb_2_workers"])
+    return [
+        ("single record p50: ours <= 1.5 x floor", f"{p50['ours'] / p50['floor']:.2f} x",
+         p50["ours"] <= 1.5 * p50["floor"]),
+        ("single record p50: ours <= usual", f"{p50['ours'] / p50['usual']:.2f} x",
+         p50["ours"] <= p50["usual"]),
+        (f"in-process, {largest['rows']:,} rows: ours >= 0.9 x bare pipeline",
+         f"{largest['ratio']:.2f} x", largest["ratio"] >= 0.9),
+        (f"{csv['rows']:,}-row CSV over HTTP <= 1.5 x in-process", f"{csv_ratio:.2f} x",
+         csv_ratio <= 1.5),
+        ("16 clients: 2 workers >= 1.6 x 1 worker", f"{scaling:.2f} x", scaling >= 1.6),
+        ("cold start to first prediction <= 5 s", f"{cold:.1f} s", cold <= 5.0),
+        ("memory per serving worker <= 400 MB", f"{memory:.0f} MB", memory <= 400),
+    ]  # fmt: skip
+
+
+def _serving_rows(serving: dict) -> list[str]:
+    def row(label: str, figure) -> str:
+        cells = " | ".join(figure(serving[name]) for name in ("floor", "usual", "ours"))
+        return f"| {label} | {cells} |"
+
+    rows = [
+        row(f"single record, {q} (ms)", lambda s, q=q: f"{s['latency'][f'{q}_ms']:.2f}")
+        for q in ("p50", "p95", "p99")
+    ]
+    for workers in (1, 2):
+        for clients in (1, 4, 16):
+            key = f"rps_{clients}_clients_{workers}_workers"
+            label = f"requests/s, {clients} clients, {workers} worker{'s' * (workers > 1)}"
+            rows.append(row(label, lambda s, key=key: f"{s[key]:.0f}"))
+    rows += [
+        row("cold start to /ping (s)", lambda s: f"{s['cold_start']['to_ping_s']:.1f}"),
+        row("cold start to a prediction (s)",
+            lambda s: f"{s['cold_start']['to_prediction_s']:.1f}"),
+        row("memory per worker, 1 / 2 workers (MB)", lambda s: " / ".join(
+            f"{max(s[f'worker_memory_mb_{w}_workers']):.0f}" for w in (1, 2))),
+    ]  # fmt: skip
+    return rows
+
+
+def markdown(results: dict) -> str:
+    """The figures as Markdown: serving table, in-process table, notes and targets."""
+    m, acc, csv, run_ = (results[k] for k in ("machine", "accuracy", "csv", "mlflow_run"))
+    lines = [
+        f"Measured on {m['date']}: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; "
+        f"Python {m['python']}, MLflow {m['mlflow']}, scikit-learn {m['scikit-learn']}, "
+        f"pandas {m['pandas']}.",
+        "",
+        "| served model | floor | usual | ours |",
+        "|---|---:|---:|---:|",
+        *_serving_rows(results["serving"]),
+        "",
+        "| in-process `predict` | ours (rows/s) | bare pipeline (rows/s) | ours / bare |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in results["in_process"]:
+        lines.append(
+            f"| {r['rows']:,} rows | {r['ours_rows_per_s']:,.0f} | {r['bare_rows_per_s']:,.0f} "
+            f"| {r['ratio']:.2f} |"
+        )
+    lines += [
+        "",
+        f"- {csv['rows']:,}-row CSV request: {csv['http_seconds']:.2f} s over HTTP, "
+        f"{csv['in_process_seconds']:.2f} s in-process.",
+        f"- `mlflow run .` (default grid): {run_['wall_seconds']:.1f} s. Profiled, its entry "
+        f"point spends {run_['logging_share']:.0%} of its time ({run_['logging_seconds']:.1f} "
+        f"of {run_['profiled_seconds']:.1f} s) in MLflow calls (runs, params, metrics, "
+        f"figures, the model, the registry), and {run_['mlflow_import_seconds']:.1f} s "
+        f"importing MLflow.",
+        f"- Accuracy of the served model: CV {acc['ours_cv_accuracy']:.3f}, holdout "
+        f"{acc['ours_holdout_accuracy']:.3f} ({acc['holdout_rows']} passengers); the usual "
+        f"model's holdout accuracy: {acc['usual_holdout_accuracy']:.3f}.",
+        "",
+        "| target | measured | met |",
+        "|---|---:|:---:|",
+    ]
+    for what, figure, met in targets(results):
+        lines.append(f"| {what} | {figure} | {'yes' if met else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_page(table: str, page: Path = PAGE) -> None:
+    """Replace the table between the benchmark markers of ``page``."""
+    text = page.read_text()
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    page.write_text(text[:start] + "\n" + table + text[end:])
+
+
+def main() -> None:
+    """``make bench``: run, write the report, update docs/performance.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer requests and rows (a smoke run)"
+    )
+    parser.add_argument("--no-page", action="store_true", help="leave docs/performance.md alone")
+    args = parser.parse_args()
+    train_csv = Path(os.environ.get("TITANIC_DATA_URI") or SHARED_DATA / "titanic_train.csv")
+    test_csv = Path(os.environ.get("TITANIC_TEST_DATA_URI") or SHARED_DATA / "titanic_test.csv")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="titanic-benchmark-") as folder:
+        results = run(QUICK if args.quick else FULL, Path(folder), train_csv, test_csv)
+    results["settings"] = "quick" if args.quick else "full"
+    (OUTPUT / "benchmark.json").write_text(json.dumps(results, indent=2, default=float))
+    table = markdown(results)
+    (OUTPUT / "benchmark.md").write_text(table)
+    if not args.no_page and not args.quick:
+        update_page(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
