@@ -2,10 +2,12 @@
 
 ``python -m entrypoints <job> --<parameter> <value> …``: the options are the fields of the
 job's config (:mod:`titanic_model.config`), parsed into it before anything else happens; the
-job then runs inside an MLflow run (under ``mlflow run``, the run MLflow created). A user
-error (an unknown or bad parameter, unreadable data, a row breaking the schema) ends the
-command with one ``error:`` line and exit status 1, a bad parameter before any run is
-touched; anything else is a bug and keeps its traceback.
+job then runs inside an MLflow run (under ``mlflow run``, the run MLflow created).
+
+A user error (an unknown or bad parameter, unreadable data, a row breaking the schema) and
+MLflow's own refusals (a model or run that does not exist, a store that refuses a write) end
+the command with one ``error:`` line and exit status 1; a bad parameter does so before the
+job starts. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ JOBS: dict[str, Job] = {
 }  # fmt: skip
 
 
+HELP = ("-h", "--help")
+
+
 def _usage(job_name: str | None = None) -> str:
     if job_name is None:
         lines = ["usage: python -m entrypoints <job> [--<parameter> <value> ...]", "jobs:"]
@@ -92,7 +97,8 @@ def _usage(job_name: str | None = None) -> str:
         return "\n".join(lines)
     lines = [f"usage: python -m entrypoints {job_name} [--<parameter> <value> ...]"]
     for name, (default, description) in JOBS[job_name].config.describe().items():
-        lines.append(f"  --{name:<17} {description} (default: {default!r})")
+        given = "required" if default is None else f"default: {default!r}"
+        lines.append(f"  --{name:<17} {description} ({given})")
     return "\n".join(lines)
 
 
@@ -100,26 +106,31 @@ def parse_command_line(argv: Sequence[str]) -> tuple[str, dict[str, str]]:
     """Split ``<job> --name value …`` into the job's name and its parameters' text.
 
     Args:
-        argv: The arguments after the program's name.
+        argv: The arguments after the program's name; ``--name=value`` works too.
 
     Returns:
         The job and ``{name: value}``; whether the names are the job's is the config's call.
 
     Raises:
-        ConfigError: For an unknown job, or options that are not ``--name value`` pairs.
+        ConfigError: For a missing or unknown job, or options that are not ``--name value``.
     """
-    if not argv or argv[0] not in JOBS:
-        given = repr(argv[0]) if argv else "none"
-        raise ConfigError(f"unknown job {given}: expected one of {', '.join(JOBS)}")
-    job_name, options = argv[0], list(argv[1:])
-    if len(options) % 2:
-        raise ConfigError(f"option {options[-1]!r} has no value")
+    if not argv:
+        raise ConfigError(f"no job given: expected one of {', '.join(JOBS)}")
+    if argv[0] not in JOBS:
+        raise ConfigError(f"unknown job {argv[0]!r}: expected one of {', '.join(JOBS)}")
     params: dict[str, str] = {}
-    for flag, value in zip(options[::2], options[1::2], strict=True):
+    options = list(argv[1:])
+    while options:
+        flag = options.pop(0)
         if not flag.startswith("--") or flag == "--":
             raise ConfigError(f"expected an option such as --seed, got {flag!r}")
-        params[flag.removeprefix("--")] = value
-    return job_name, params
+        name, equals, value = flag.removeprefix("--").partition("=")
+        if not equals:
+            if not options:
+                raise ConfigError(f"option {flag!r} has no value")
+            value = options.pop(0)
+        params[name] = value
+    return argv[0], params
 
 
 def _set_up_output() -> None:
@@ -139,10 +150,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     Returns:
         The exit status: 0, or 1 after a one-line ``error:`` on standard error.
     """
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
     environ = os.environ if environ is None else environ
-    if not argv or argv[-1] in ("-h", "--help"):
-        print(_usage(argv[0] if len(argv) == 2 and argv[0] in JOBS else None))
+    if len(argv) == 1 and argv[0] in HELP:
+        print(_usage())
+        return 0
+    if len(argv) == 2 and argv[0] in JOBS and argv[1] in HELP:
+        print(_usage(argv[0]))
         return 0
     try:
         job_name, params = parse_command_line(argv)
@@ -156,6 +170,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"error: {error}", file=sys.stderr)
         return 1
     except MlflowException as error:
-        print(f"error: {error.message.splitlines()[0]}", file=sys.stderr)
+        reason = str(error.message).strip().splitlines() or [type(error).__name__]
+        print(f"error: {reason[0]}", file=sys.stderr)
         return 1
     return 0

@@ -11,6 +11,7 @@ frozen config, or raises a one-line :class:`ConfigError` whose end is the parame
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -76,11 +77,19 @@ def _data_uri_or_fallback(value: str, info: ValidationInfo) -> str:
     return value or environ.get(DATA_URI_VARIABLE) or PUBLIC_DATA_URI
 
 
-Positive = Annotated[int, Field(ge=1)]
+def _integer_text(value: object) -> object:
+    """Refuse what ``int()`` would: pydantic alone reads ``"4.0"`` and ``"1_000"`` as integers."""
+    if isinstance(value, str) and not re.fullmatch(r"[+-]?\d+", value):
+        raise ValueError("not an integer")
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_integer_text)]
+Positive = Annotated[Integer, Field(ge=1)]
 INTEGERS = "a comma-separated list of integers >= 1"
 POSITIVE_NUMBERS = "a comma-separated list of positive numbers"
 Seed = Annotated[
-    int,
+    Integer,
     Field(ge=0, description="seed of the split, the CV folds and the models"),
     Rule("an integer >= 0"),
 ]
@@ -92,7 +101,7 @@ GateMetric = Annotated[
     Field(description="holdout metric the new version must match or beat to become champion"),
     Rule("one of " + ", ".join(HOLDOUT_METRICS)),
 ]
-OptionalText = Annotated[str | None, BeforeValidator(lambda value: value or None)]
+OptionalText = Annotated[str | None, BeforeValidator(lambda value: value or None), Rule("text")]
 DataUri = Annotated[
     str,
     AfterValidator(_data_uri_or_fallback),
@@ -164,15 +173,20 @@ class Params(BaseModel):
         return tuple(dict.fromkeys(names))
 
     @classmethod
-    def describe(cls) -> dict[str, tuple[str, str]]:
-        """Per parameter, its default as MLflow spells it (empty if required), and what it is."""
-        described: dict[str, tuple[str, str]] = {}
+    def describe(cls) -> dict[str, tuple[str | None, str]]:
+        """Per parameter, in order: its default as MLflow spells it, and what it is.
+
+        Returns:
+            ``{name: (default, description)}``; the default is None for a required parameter.
+        """
+        described: dict[str, tuple[str | None, str]] = {}
         for name, part in cls._parts().items():
             if part:
-                described = part.describe() | described
+                for parameter, entry in part.describe().items():
+                    described.setdefault(parameter, entry)
                 continue
             field = cls.model_fields[name]
-            default = "" if field.is_required() else _as_text(field.default)
+            default = None if field.is_required() else _as_text(field.default)
             described.setdefault(name, (default, field.description or ""))
         return described
 
@@ -304,7 +318,7 @@ class SearchConfig(Params):
     hist_gradient_boosting: HistGradientBoostingGrid = HistGradientBoostingGrid()
     logistic_regression: LogisticRegressionGrid = LogisticRegressionGrid()
     cv_folds: Annotated[
-        int, Field(ge=2, description="stratified, shuffled CV folds"), Rule("an integer >= 2")
+        Integer, Field(ge=2, description="stratified, shuffled CV folds"), Rule("an integer >= 2")
     ] = 5
     seed: Seed = 42
     refit_metric: Annotated[
@@ -401,7 +415,7 @@ class PredictConfig(Params):
         Rule("a model URI"),
     ] = CHAMPION_URI
     chunk_rows: Annotated[
-        int,
+        Integer,
         Field(ge=1, description="rows read, scored and written at a time"),
         Rule("an integer >= 1"),
     ] = 50_000

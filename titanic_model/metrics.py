@@ -1,7 +1,6 @@
 """Scoring: holdout metrics, baselines and permutation importance (pure: arrays in, numbers out).
 
-``evaluate`` scores a new version with these, and so will the monitoring job score live
-predictions against the labels learnt later.
+What the evaluate job scores a version with; nothing here knows where the labels came from.
 """
 
 from __future__ import annotations
@@ -110,7 +109,8 @@ def raw_feature_importance(
 
     Args:
         predict_probability: The model, as records in, probabilities of survival out.
-        passengers: Validated held-out passengers (no label).
+        passengers: Held-out passenger records (no label), as ``predict_probability`` takes
+            them.
         labels: Their 0/1 outcomes.
         seed: Seed of the shuffles.
 

@@ -28,6 +28,8 @@ HOLDOUT_METRICS: dict[str, bool] = {
     "log_loss": False,
     "brier_score": False,
 }
+#: What nested cross-validation reports per outer fold.
+NESTED_CV_METRICS: tuple[str, ...] = ("accuracy", "roc_auc", "brier_score")
 #: The baselines every evaluation compares the model with.
 WOMEN_SURVIVE_BASELINE = "women_survive"
 MAJORITY_CLASS_BASELINE = "majority_class"
@@ -158,12 +160,16 @@ def importance_metric(column: str) -> str:
 
 # ---------------------------------------------------------------- artifacts and datasets
 
+#: What prepare read, before the split (as in ``rows_raw``).
+RAW_DATA = "raw"
 TRAIN_SPLIT = "train"
 HOLDOUT_SPLIT = "holdout"
 SPLITS_DIR = "splits"
 MODEL_ARTIFACT = "model"
 #: The fitted pipeline's key among the pyfunc model's artifacts.
 PIPELINE_ARTIFACT = "pipeline"
+#: The key of the input schema in the logged model's metadata (``MLmodel``).
+INPUT_SCHEMA_METADATA = "input_schema"
 IMPORTANCE_ARTIFACT = "importance.csv"
 MODEL_CARD_ARTIFACT = "model_card.md"
 NESTED_CV_FOLDS_ARTIFACT = "nested_cv_folds.csv"

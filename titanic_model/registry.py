@@ -23,6 +23,7 @@ from titanic_model.model import TitanicSurvivalModel, model_signature
 from titanic_model.names import (
     CHAMPION_ALIAS,
     CV_METRICS,
+    INPUT_SCHEMA_METADATA,
     MODEL_ARTIFACT,
     PIPELINE_ARTIFACT,
     cv_score_tag,
@@ -62,7 +63,7 @@ def log_and_register_model(
             # The package travels with the model, so it loads where titanic_model is not installed.
             code_paths=[str(Path(titanic_model.__file__).parent)],
             signature=model_signature(),
-            metadata={"input_schema": describe_fields()},
+            metadata={INPUT_SCHEMA_METADATA: describe_fields()},
             input_example=input_example.astype(object).where(input_example.notna(), None),
             pip_requirements=serving_requirements(),
         )
@@ -77,6 +78,12 @@ def version_uri(model_version: ModelVersion) -> str:
 
 def latest_version(model_name: str) -> ModelVersion:
     """The newest version of a registered model.
+
+    Args:
+        model_name: The registered model.
+
+    Returns:
+        Its highest-numbered version.
 
     Raises:
         MlflowException: When the model has no version.
@@ -93,7 +100,14 @@ def latest_version(model_name: str) -> ModelVersion:
 
 
 def registered_version(model_uri: str) -> ModelVersion | None:
-    """The registry version behind ``models:/name/N`` or ``models:/name@alias``, else None."""
+    """The registry version behind a model URI.
+
+    Args:
+        model_uri: ``models:/name/N``, ``models:/name@alias``, or any other model URI.
+
+    Returns:
+        The version, or None for a URI that does not name one (``runs:/…``, a path).
+    """
     if not model_uri.startswith("models:/"):
         return None
     reference = model_uri.removeprefix("models:/")
@@ -121,7 +135,13 @@ def promote(model_version: ModelVersion) -> None:
 
 
 def describe_version(model_version: ModelVersion, description: str, tags: dict[str, str]) -> None:
-    """Set the registry description (the model card) and tags of a model version."""
+    """Set the registry description and tags of a model version.
+
+    Args:
+        model_version: The version.
+        description: Its new description (the model card, in Markdown).
+        tags: Tags to set on it.
+    """
     client = MlflowClient()
     client.update_model_version(model_version.name, model_version.version, description=description)
     for key, value in tags.items():

@@ -62,7 +62,8 @@ def log_dataset(frame: pd.DataFrame, name: str, source_uri: str, context: str) -
 
     Raises:
         MlflowException: When the store refuses the dataset for another reason than a
-            parallel run creating it at the same moment.
+            parallel run creating it at the same moment (a locked SQLite file, say: only
+            the unique-key collision of that race is retried).
     """
     dataset = mlflow.data.from_pandas(frame, source=source_uri, name=name, targets=LABEL)
     try:

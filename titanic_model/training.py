@@ -9,7 +9,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_sp
 from sklearn.pipeline import Pipeline
 
 from titanic_model.metrics import holdout_metrics
-from titanic_model.names import CANDIDATE_PARAM, CV_METRICS, cv_metric
+from titanic_model.names import CANDIDATE_PARAM, CV_METRICS, NESTED_CV_METRICS, cv_metric
 from titanic_model.pipeline import build_classifier, build_pipeline
 
 
@@ -154,8 +154,8 @@ def nested_cross_validation(
         refit_metric: The metric that chooses each inner winner.
 
     Returns:
-        One row per outer fold: the winner's ``model``, then accuracy, roc_auc and
-        brier_score on the held-out fold.
+        One row per outer fold: the winner's ``model``, then its
+        :data:`~titanic_model.names.NESTED_CV_METRICS` on the held-out fold.
     """
     folds = StratifiedKFold(n_splits=outer_folds, shuffle=True, random_state=seed)
     rows = []
@@ -172,6 +172,6 @@ def nested_cross_validation(
         scores = holdout_metrics(labels.iloc[test_index].to_numpy(), probability)
         rows.append(
             {CANDIDATE_PARAM: search.best_params[CANDIDATE_PARAM]}
-            | {name: scores[name] for name in ("accuracy", "roc_auc", "brier_score")}
+            | {name: scores[name] for name in NESTED_CV_METRICS}
         )
     return pd.DataFrame(rows)

@@ -10,36 +10,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from titanic_model.config import TrainConfig
 from titanic_model.prediction import predict_survival
-from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.training import SearchResult, grid_search, holdout_split
-
-
-@pytest.fixture(scope="module")
-def search(train_csv) -> SearchResult:
-    config = TrainConfig()
-    labelled = validate_passengers(pd.read_csv(train_csv), with_label=True)
-    training, _ = holdout_split(
-        labelled, labelled[LABEL], config.prepare.test_fraction, config.prepare.seed
-    )
-    return grid_search(
-        training.drop(columns=[LABEL]),
-        training[LABEL].astype(int),
-        config.search.candidate_grids(),
-        cv_folds=config.search.cv_folds,
-        seed=config.search.seed,
-        refit_metric=config.search.refit_metric,
-    )
-
-
-@pytest.fixture(scope="module")
-def pipeline(search):
-    return search.best_pipeline
 
 
 def test_the_default_search_chooses_the_documented_model(search):
-    """The README's "Results" table describes this very model."""
+    """docs/training.md's results table describes this very model."""
     assert search.best_params == {
         "model": "random_forest", "n_estimators": 200, "max_depth": 8, "min_samples_leaf": 4,
         "max_features": 0.5,
@@ -136,5 +111,5 @@ def test_minimum_functionality_on_clear_cut_passengers(pipeline, changes, surviv
     probability = _probability(pipeline, **changes)
     assert (probability >= 0.5) == bool(survived), probability
     # 0.1, not more: the shipped model gives the boy only 0.60. His ticket is unknown, so his
-    # travelling group's survival falls back to its 0.5 prior (see the README's results).
+    # travelling group's survival falls back to its 0.5 prior (see docs/training.md).
     assert abs(probability - 0.5) > 0.1, "a clear-cut case should not be a coin toss"

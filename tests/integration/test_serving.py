@@ -242,6 +242,8 @@ def _outcome(response: requests.Response) -> str:
         assert MODEL_MESSAGE.fullmatch(body["message"]), body["message"]
         assert "stack_trace" not in body
         return "refused by the model"
+    # MLflow's own parse errors (several lines, the body echoed back) are not the model's:
+    # the serving layer will answer those in one line too.
     assert body["error_code"] == "BAD_REQUEST", body
     return "refused by MLflow's parser"
 

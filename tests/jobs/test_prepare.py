@@ -17,7 +17,7 @@ def test_prepare_logs_a_stratified_split_with_its_lineage(store):
     assert run_id == run.info.run_id
     logged = store.client.get_run(run_id)
     assert logged.data.tags["data_uri"] == store.data_uri
-    assert logged.data.params == {"test_fraction": "0.25", "seed": "3"}
+    assert logged.data.params == {"data_uri": store.data_uri, "test_fraction": "0.25", "seed": "3"}
     assert logged.data.metrics == {"rows_raw": 160, "rows_train": 120, "rows_holdout": 40}
     inputs = {i.dataset.name: i for i in logged.inputs.dataset_inputs}
     assert set(inputs) == {"train", "holdout"}
@@ -44,11 +44,14 @@ def test_bad_data_fails_before_anything_is_logged(store, tmp_path):
     bad = tmp_path / "bad.csv"
     pd.read_csv(store.data_uri).assign(Sex="x").to_csv(bad, index=False)
 
-    with mlflow.start_run() as run, pytest.raises(SchemaError, match="row 0: field 'Sex'"):
+    with mlflow.start_run() as bad_rows, pytest.raises(SchemaError, match="row 0: field 'Sex'"):
         prepare(store.prepare(data_uri=str(bad)))
-    with mlflow.start_run(), pytest.raises(DataSourceError, match="no such file"):
+    with mlflow.start_run() as no_file, pytest.raises(DataSourceError, match="no such file"):
         prepare(store.prepare(data_uri=str(tmp_path / "missing.csv")))
 
-    logged = store.client.get_run(run.info.run_id)
-    assert logged.data.tags.keys() <= {t for t in logged.data.tags if t.startswith("mlflow.")}
-    assert store.client.list_artifacts(run.info.run_id) == []
+    for run in (bad_rows, no_file):
+        logged = store.client.get_run(run.info.run_id)
+        assert [tag for tag in logged.data.tags if not tag.startswith("mlflow.")] == []
+        assert (logged.data.params, logged.data.metrics) == ({}, {})
+        assert logged.inputs.dataset_inputs == []
+        assert store.client.list_artifacts(run.info.run_id) == []

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import mlflow
+import pandas as pd
 import pytest
 
+from tests.passengers import make_passengers
 from titanic_model.config import TrainConfig
 from titanic_model.jobs.prepare import prepare
 from titanic_model.jobs.train import train
@@ -74,7 +76,12 @@ def test_the_version_is_tagged_with_the_cv_score_of_its_refit_metric(store, prep
 
 def test_same_data_and_parameters_give_the_same_model(store, prepared):
     name = store.new_model_name()
-    (_, first), (_, second) = (_train(store, prepared, name) for _ in range(2))
+    (one, first), (two, second) = (_train(store, prepared, name) for _ in range(2))
 
     assert first.data.metrics == second.data.metrics
-    assert first.data.params == second.data.params
+    passengers = make_passengers(60).drop(columns=["Survived"])
+    answers = [
+        mlflow.pyfunc.load_model(f"models:/{name}/{version.version}").predict(passengers)
+        for version in (one, two)
+    ]
+    pd.testing.assert_frame_equal(*answers, check_exact=True)

@@ -30,15 +30,15 @@ def test_every_mlproject_entry_point_is_a_job():
 
 
 def test_the_command_line_is_a_job_and_option_pairs():
-    assert parse_command_line(["train", "--n_trees", "50", "--data_uri", ""]) == (
-        "train", {"n_trees": "50", "data_uri": ""}
+    assert parse_command_line(["train", "--n_trees", "50", "--data_uri", "", "--seed=3"]) == (
+        "train", {"n_trees": "50", "data_uri": "", "seed": "3"}
     )  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        ([], "unknown job none: expected one of main, prepare, train"),
+        ([], "no job given: expected one of main, prepare, train"),
         (["fit"], "unknown job 'fit': expected one of main, prepare, train"),
         (["train", "--n_trees"], "option '--n_trees' has no value"),
         (["train", "n_trees", "50"], "expected an option such as --seed, got 'n_trees'"),
@@ -86,7 +86,7 @@ def test_a_job_runs_in_a_run_with_its_settings_from_the_environment(store, tmp_p
     (run,) = _runs(store)
     assert run.info.status == RunStatus.to_string(RunStatus.FINISHED)
     assert run.data.tags["data_uri"] == str(data)
-    assert run.data.params == {"seed": "7", "test_fraction": "0.2"}
+    assert run.data.params == {"data_uri": str(data), "seed": "7", "test_fraction": "0.2"}
 
 
 def test_help_lists_the_jobs_and_a_jobs_parameters_with_their_defaults(capsys):
@@ -98,3 +98,30 @@ def test_help_lists_the_jobs_and_a_jobs_parameters_with_their_defaults(capsys):
     described = capsys.readouterr().out
     assert "--chunk_rows" in described
     assert "(default: '50000')" in described
+
+
+def test_no_job_is_an_error(capsys):
+    assert main([], environ={}) == 1
+    assert capsys.readouterr().err.startswith("error: no job given: expected one of main")
+
+
+def test_a_value_that_looks_like_help_is_a_value(store, capsys):
+    assert main(["prepare", "--data_uri", "--help"], environ={}) == 1
+    assert capsys.readouterr().err == "error: cannot read data_uri --help: no such file\n"
+
+
+def test_an_mlflow_refusal_fails_in_one_line(store, capsys):
+    assert main(["evaluate", "--model_name", "nobody"], environ={}) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: ")
+    assert "nobody" in line
+    (run,) = _runs(store)
+    assert run.info.status == RunStatus.to_string(RunStatus.FAILED)
+
+
+def test_help_says_which_parameters_are_required(capsys):
+    assert main(["evaluate_best", "-h"]) == 0
+    described = capsys.readouterr().out
+    assert "--experiment_name" in described
+    assert "(required)" in described
+    assert described.index("--experiment_name") < described.index("--gate_metric")

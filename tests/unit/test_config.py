@@ -249,6 +249,9 @@ def parse_evaluate(params: dict[str, str]) -> object:
         (parse_train, "max_features", "1.5,sqrt"),
         (parse_train, "learning_rate", "0"),
         (parse_train, "logistic_c", "inf"),
+        (parse_train, "seed", "42.0"),
+        (parse_train, "n_trees", "1_000"),
+        (parse_train, "cv_folds", "5.0"),
         (parse_prepare, "test_fraction", "2"),
         (parse_prepare, "test_fraction", "0"),
         (parse_prepare, "seed", "abc"),
@@ -434,3 +437,24 @@ def test_predict_bad_parameters(params, message):
     with pytest.raises(ConfigError) as error:
         PredictConfig.from_params(params, {})
     assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "config", [TrainConfig, EvaluateConfig, PredictConfig, EvaluateBestConfig, MainConfig,
+               CrossValidateConfig, PrepareConfig],
+)  # fmt: skip
+def test_every_parameter_states_its_rule(config):
+    """Each parameter's error message ends with its rule: none may lack one."""
+
+    def rules(model) -> dict[str, bool]:
+        found = {}
+        for name, part in model._parts().items():
+            if part:
+                found |= rules(part)
+            else:
+                found[name] = any(
+                    type(m).__name__ == "Rule" for m in model.model_fields[name].metadata
+                )
+        return found
+
+    assert all(rules(config).values()), rules(config)

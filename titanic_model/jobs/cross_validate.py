@@ -16,6 +16,7 @@ from titanic_model.data import read_passenger_csv
 from titanic_model.names import (
     CROSS_VALIDATION_CONTEXT,
     NESTED_CV_FOLDS_ARTIFACT,
+    NESTED_CV_METRICS,
     PASSENGERS_DATASET,
     ROWS_METRIC,
     nested_cv_metric,
@@ -25,7 +26,6 @@ from titanic_model.schema import LABEL, validate_passengers
 from titanic_model.training import nested_cross_validation
 
 logger = logging.getLogger(__name__)
-SUMMARISED = ("accuracy", "roc_auc", "brier_score")
 
 
 def cross_validate(config: CrossValidateConfig) -> dict[str, float]:
@@ -41,7 +41,7 @@ def cross_validate(config: CrossValidateConfig) -> dict[str, float]:
     raw = read_passenger_csv(config.data_uri, config.storage)
     passengers = validate_passengers(raw, with_label=True)
     log_dataset(raw, PASSENGERS_DATASET, config.data_uri, CROSS_VALIDATION_CONTEXT)
-    log_new_params(config.search.parameters())
+    log_new_params(config.parameters())
     search = config.search
     folds = nested_cross_validation(
         passengers.drop(columns=[LABEL]),
@@ -54,7 +54,7 @@ def cross_validate(config: CrossValidateConfig) -> dict[str, float]:
     )
     summary = {
         nested_cv_metric(metric, statistic): float(getattr(folds[metric], statistic)())
-        for metric in SUMMARISED
+        for metric in NESTED_CV_METRICS
         for statistic in ("mean", "std")
     }
     mlflow.log_metrics(summary | {ROWS_METRIC: len(passengers)})

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from titanic_model import names
-from titanic_model.config import ConfigError, EvaluateConfig
+from titanic_model.config import ConfigError, EvaluateConfig, SearchConfig
 from titanic_model.gate import decide
 from titanic_model.metrics import (
     PredictProbability,
@@ -45,7 +45,13 @@ def _probability_of(model_uri: str) -> PredictProbability:
 
 @dataclass(frozen=True)
 class Holdout:
-    """The held-out passengers, as a client would send them, and their outcomes."""
+    """The held-out passengers and their outcomes.
+
+    Attributes:
+        passengers: The records as a client would send them (what the model is given).
+        validated: The same records as the schema reads them (what the baselines read).
+        labels: Their 0/1 outcomes.
+    """
 
     passengers: pd.DataFrame
     validated: pd.DataFrame
@@ -68,7 +74,7 @@ def _baselines(holdout: Holdout, prepare_run_id: str) -> dict[str, dict[str, flo
     survival_rate = float(training[LABEL].mean())
     return {
         names.WOMEN_SURVIVE_BASELINE: holdout_metrics(
-            holdout.labels, women_survive_baseline(holdout.passengers)
+            holdout.labels, women_survive_baseline(holdout.validated)
         ),
         names.MAJORITY_CLASS_BASELINE: holdout_metrics(
             holdout.labels, majority_baseline(len(holdout.labels), survival_rate)
@@ -110,6 +116,10 @@ def _model_card_facts(
     client = MlflowClient()
     train = client.get_run(version.run_id).data
     prepared = client.get_run(prepare_run_id).data
+    # The train run's own parameters, read back as the search they configured.
+    search = SearchConfig.from_params(
+        {k: v for k, v in train.params.items() if k in SearchConfig.parameter_names()}
+    )
     return ModelCardFacts(
         model_name=version.name,
         version=str(version.version),
@@ -117,7 +127,7 @@ def _model_card_facts(
             names.from_best_param(k): v for k, v in train.params.items() if names.is_best_param(k)
         },
         cv_metrics={k: v for k, v in train.metrics.items() if names.is_cv_metric(k)},
-        cv_folds=int(train.params.get("cv_folds", "0")),
+        cv_folds=search.cv_folds,
         holdout_metrics=metrics,
         baselines=baselines,
         holdout_rows=int(prepared.metrics[names.rows_metric(names.HOLDOUT_SPLIT)]),
@@ -157,7 +167,7 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
         raise ConfigError(
             f"cannot tell which holdout to score {model_uri} on: pass -P prepare_run_id=<run id>"
         )
-    log_new_params({"model_name": config.model_name, "gate_metric": config.gate_metric})
+    log_new_params(config.parameters())
     mlflow.set_tags({names.MODEL_URI_TAG: model_uri, names.PREPARE_RUN_TAG: prepare_run_id})
 
     holdout = _load_holdout(prepare_run_id)
@@ -176,7 +186,7 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
     )
     for file_name, figure in diagnostic_figures(holdout.labels, probabilities).items():
         mlflow.log_figure(figure, names.plot_artifact(file_name))
-    importance = raw_feature_importance(probability_of, holdout.validated, holdout.labels, seed=0)
+    importance = raw_feature_importance(probability_of, holdout.passengers, holdout.labels, seed=0)
     mlflow.log_metrics(
         {names.importance_metric(r.column): r.importance_mean for r in importance.itertuples()}
     )

@@ -31,7 +31,7 @@ def predict(config: PredictConfig) -> dict[str, int]:
     Returns:
         Row counts: ``rows_total``, ``rows_scored`` and ``rows_rejected``.
     """
-    log_new_params({"model_uri": config.model_uri, "chunk_rows": config.chunk_rows})
+    log_new_params(config.parameters())
     mlflow.set_tags(
         {
             INPUT_URI_TAG: config.input_uri,

@@ -11,6 +11,7 @@ from titanic_model.data import read_passenger_csv
 from titanic_model.names import (
     DATA_URI_TAG,
     HOLDOUT_SPLIT,
+    RAW_DATA,
     TRAIN_SPLIT,
     rows_metric,
     split_digest_tag,
@@ -39,13 +40,14 @@ def prepare(config: PrepareConfig) -> str:
     labels = validate_passengers(raw, with_label=True)[LABEL]
     train, holdout = holdout_split(raw, labels, config.test_fraction, config.seed)
     splits = {TRAIN_SPLIT: train, HOLDOUT_SPLIT: holdout}
-    log_new_params({"test_fraction": config.test_fraction, "seed": config.seed})
+    log_new_params(config.parameters())
     # The resolved data URI is a tag: under `mlflow run`, the data_uri parameter may be empty.
     mlflow.set_tag(DATA_URI_TAG, config.data_uri)
     for name, split in splits.items():
         mlflow.set_tag(split_digest_tag(name), log_split(split, name, config.data_uri))
     mlflow.log_metrics(
-        {rows_metric("raw"): len(raw)} | {rows_metric(name): len(s) for name, s in splits.items()}
+        {rows_metric(RAW_DATA): len(raw)}
+        | {rows_metric(name): len(s) for name, s in splits.items()}
     )
     run_id = active_run_id()
     logger.info("prepared %d train and %d holdout rows in run %s", len(train), len(holdout), run_id)

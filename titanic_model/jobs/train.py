@@ -63,7 +63,7 @@ def train(config: TrainConfig) -> ModelVersion:
     if prepare_run_id is None:
         with mlflow.start_run(run_name=PREPARE_RUN, nested=True):
             prepare_run_id = prepare(config.prepare)
-    log_new_params(config.search.parameters() | {"model_name": config.model_name})
+    log_new_params(config.parameters())
     mlflow.set_tag(PREPARE_RUN_TAG, prepare_run_id)
 
     raw_training = load_split(prepare_run_id, TRAIN_SPLIT)
