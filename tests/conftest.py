@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.processes import (
+    PROJECT_ROOT,
     SHARED_DATA,
     VENV_BIN,
     free_port,
@@ -17,6 +18,17 @@ from tests.processes import (
     stop_process,
     wait_for_http,
 )
+
+# What the test run itself may leave in the checkout (all git-ignored).
+_TEST_OUTPUT = {"test-output", ".pytest_cache", ".hypothesis", "__pycache__"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _nothing_is_written_into_the_checkout() -> Iterator[None]:
+    """Stores, artifacts and data go to temporary folders: a stray ./mlruns fails the run."""
+    before = set(os.listdir(PROJECT_ROOT))
+    yield
+    assert set(os.listdir(PROJECT_ROOT)) - before - _TEST_OUTPUT == set()
 
 
 def _data_file(variable: str, name: str) -> Path:

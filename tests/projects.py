@@ -45,13 +45,19 @@ class Project:
     tracking_uri: str
     env: dict[str, str]
 
-    def run(self, *args: str, entry_point: str = "main") -> subprocess.CompletedProcess:
+    def run(
+        self,
+        *args: str,
+        entry_point: str = "main",
+        env_manager: str = "local",
+        timeout: float = 600,
+    ) -> subprocess.CompletedProcess:
         command = [
             str(VENV_BIN / "mlflow"), "run", str(PROJECT_ROOT), "-e", entry_point,
-            "--env-manager", "local", "--experiment-name", EXPERIMENT, *args,
+            "--env-manager", env_manager, "--experiment-name", EXPERIMENT, *args,
         ]  # fmt: skip
         return subprocess.run(
-            command, env=self.env, capture_output=True, text=True, timeout=600, check=False
+            command, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
 
     @property
@@ -79,6 +85,8 @@ def make_project(
         TITANIC_DATA_URI=str(train_csv),
         TITANIC_CACHE_DIR=str(folder / "cache"),
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        # Every model the tests load or serve must load without unpickling anything.
+        MLFLOW_ALLOW_PICKLE_DESERIALIZATION="false",
     )
     MlflowClient(tracking_uri).create_experiment(EXPERIMENT, artifact_location=artifact_location)
     return Project(tracking_uri, env)

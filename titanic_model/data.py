@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlparse
@@ -26,6 +27,40 @@ _TEXT_COLUMNS = {f.name: object for f in PASSENGER_FIELDS if f.kind is FieldKind
 
 class DataSourceError(OSError):
     """Raised when a data URI cannot be read as a CSV; the message is one line."""
+
+
+class Location(Enum):
+    """Where a data URI points: what decides how it is read and written."""
+
+    LOCAL = "a local path"
+    WEB = "http(s)://"
+    S3 = "s3://"
+
+
+def locate(uri: str, action: str) -> Location:
+    """Tell where a data URI points: the one place that reads its scheme.
+
+    Args:
+        uri: A local path (or ``file://``), an ``http(s)://`` URL or ``s3://bucket/key``.
+        action: What is being done with it, for the error message (``"read data_uri"``).
+
+    Returns:
+        Its location.
+
+    Raises:
+        DataSourceError: For any other scheme.
+    """
+    scheme = urlparse(uri).scheme
+    if scheme in ("", "file"):
+        return Location.LOCAL
+    if scheme in ("http", "https"):
+        return Location.WEB
+    if scheme == "s3":
+        return Location.S3
+    raise DataSourceError(
+        f"cannot {action} {uri}: scheme {scheme}:// is not supported "
+        "(use a local path, https:// or s3://)"
+    )
 
 
 def _cached_download(uri: str, cache_dir: Path) -> Path:
@@ -53,20 +88,18 @@ def _cached_download(uri: str, cache_dir: Path) -> Path:
     return target
 
 
-def _storage_options(uri: str, storage: StorageConfig) -> dict | None:
-    if urlparse(uri).scheme == "s3":
+def _storage_options(location: Location, storage: StorageConfig) -> dict | None:
+    if location is Location.S3:
         return {"client_kwargs": {"endpoint_url": storage.s3_endpoint_url}}
     return None
 
 
-def _local_source(uri: str, parameter: str) -> Path:
-    scheme = urlparse(uri).scheme
-    if scheme not in ("", "file"):
-        raise DataSourceError(
-            f"cannot read {parameter} {uri}: scheme {scheme}:// is not supported "
-            "(use a local path, https:// or s3://)"
-        )
-    source = Path(urlparse(uri).path if scheme == "file" else uri).expanduser()
+def _local_path(uri: str) -> Path:
+    return Path(urlparse(uri).path if uri.startswith("file:") else uri).expanduser()
+
+
+def _local_file(uri: str, parameter: str) -> Path:
+    source = _local_path(uri)
     if not source.exists():
         raise DataSourceError(f"cannot read {parameter} {uri}: no such file")
     if not source.is_file():
@@ -105,16 +138,16 @@ def read_passenger_csv(uri: str, storage: StorageConfig) -> pd.DataFrame:
     Raises:
         DataSourceError: When the URI cannot be reached, is not a file, is empty or is not CSV.
     """
-    scheme = urlparse(uri).scheme
-    if scheme in ("http", "https"):
+    location = locate(uri, "read data_uri")
+    if location is Location.WEB:
         source: str | Path = _cached_download(uri, storage.cache_dir)
-    elif scheme == "s3":
+    elif location is Location.S3:
         source = uri
     else:
-        source = _local_source(uri, "data_uri")
+        source = _local_file(uri, "data_uri")
     with _read_errors(uri, "data_uri"):
         return pd.read_csv(
-            source, dtype=_TEXT_COLUMNS, storage_options=_storage_options(uri, storage)
+            source, dtype=_TEXT_COLUMNS, storage_options=_storage_options(location, storage)
         )
 
 
@@ -137,8 +170,8 @@ def iter_passenger_csv(
     Raises:
         DataSourceError: When the URI cannot be read as CSV, at the start or mid-stream.
     """
-    scheme = urlparse(uri).scheme
-    source = uri if scheme in ("http", "https", "s3") else _local_source(uri, parameter)
+    location = locate(uri, f"read {parameter}")
+    source = _local_file(uri, parameter) if location is Location.LOCAL else uri
 
     def chunks() -> Iterator[pd.DataFrame]:
         with (
@@ -147,7 +180,7 @@ def iter_passenger_csv(
                 source,
                 dtype=_TEXT_COLUMNS,
                 chunksize=chunk_rows,
-                storage_options=_storage_options(uri, storage),
+                storage_options=_storage_options(location, storage),
             ) as reader,
         ):
             yield from reader
@@ -167,12 +200,15 @@ def open_output(uri: str, storage: StorageConfig) -> Iterator[IO[str]]:
         A text stream; the object appears when the block ends.
 
     Raises:
-        DataSourceError: When the location cannot be written.
+        DataSourceError: When the location cannot be written (``https://`` never can).
     """
-    if urlparse(uri).scheme in ("", "file"):
-        Path(urlparse(uri).path).parent.mkdir(parents=True, exist_ok=True)
+    location = locate(uri, "write")
+    if location is Location.WEB:
+        raise DataSourceError(f"cannot write {uri}: write to a local path or s3://")
+    if location is Location.LOCAL:
+        _local_path(uri).parent.mkdir(parents=True, exist_ok=True)
     try:
-        with fsspec.open(uri, "w", **(_storage_options(uri, storage) or {})) as sink:
+        with fsspec.open(uri, "w", **(_storage_options(location, storage) or {})) as sink:
             yield sink
     except DataSourceError:
         raise  # from the caller's own reading, already one line

@@ -8,22 +8,79 @@ choice of column types is right for raw passenger records. With ``long`` a JSON 
 requests are refused. So the model validates its input itself, against the one schema in
 :mod:`titanic_model.schema`, which is also stored in the model's metadata
 (``metadata["input_schema"]``) for people and tools to read.
+
+No pickle: the pyfunc is logged as code (``model_code.py``), and the fitted pipeline is a
+skops file read with :func:`load_pipeline`, which trusts exactly :data:`TRUSTED_TYPES`. The
+list lives here, in the project's code, not in the model's own files: whoever can write to
+the artifact store could rewrite those, and would then run code in every server.
 """
 
 from __future__ import annotations
 
-import joblib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import skops.io
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
+from sklearn.pipeline import Pipeline
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from titanic_model.names import PIPELINE_ARTIFACT
 from titanic_model.prediction import predict_survival
 from titanic_model.schema import PASSENGER_ID, SchemaError
+
+# What skops must be told to trust to load our pipeline, whichever candidate won the search:
+# exactly the types skops.io.get_untrusted_types reports for each of them, nothing broader
+# (tests/unit/test_prediction_and_model.py holds the list to it).
+TRUSTED_TYPES: tuple[str, ...] = (
+    "builtins.frozenset",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    "titanic_model.features.PassengerFeatures",
+    "titanic_model.forest.LowLatencyRandomForestClassifier",
+)
+
+
+class UntrustedPipelineError(MlflowException):
+    """A pipeline file that references a type outside :data:`TRUSTED_TYPES`; one line."""
+
+
+def save_pipeline(pipeline: Pipeline, path: Path) -> None:
+    """Write a fitted pipeline as a skops file (no pickle).
+
+    Args:
+        pipeline: The fitted pipeline.
+        path: Where to write it.
+    """
+    skops.io.dump(pipeline, path)
+
+
+def load_pipeline(path: str | Path) -> Pipeline:
+    """Read a pipeline written by :func:`save_pipeline`, trusting only :data:`TRUSTED_TYPES`.
+
+    Args:
+        path: The skops file.
+
+    Returns:
+        The fitted pipeline.
+
+    Raises:
+        UntrustedPipelineError: When the file references any other type; nothing of it is
+            loaded, and the message names the types.
+    """
+    try:
+        return skops.io.load(path, trusted=list(TRUSTED_TYPES))
+    except UntrustedTypesFoundException:
+        untrusted = sorted(set(skops.io.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+        raise UntrustedPipelineError(
+            f"refusing to load {Path(path).name}: it references untrusted type(s) "
+            + ", ".join(untrusted)
+        ) from None
 
 
 def model_signature() -> ModelSignature:
@@ -108,8 +165,12 @@ class TitanicSurvivalModel(PythonModel):
     """Survival of raw Titanic passenger records, as served by ``mlflow models serve``."""
 
     def load_context(self, context) -> None:
-        """Load the fitted scikit-learn pipeline logged beside the model."""
-        self.pipeline = joblib.load(context.artifacts[PIPELINE_ARTIFACT])
+        """Load the fitted scikit-learn pipeline logged beside the model (skops, trusted types).
+
+        Raises:
+            UntrustedPipelineError: When the pipeline file references an untrusted type.
+        """
+        self.pipeline = load_pipeline(context.artifacts[PIPELINE_ARTIFACT])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """Predict survival for raw passenger records.

@@ -43,9 +43,9 @@ CHAMPION_ALIAS = "champion"
 #: The champion's URI: what servers and batch scoring load by default.
 CHAMPION_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
 
-# Tags of a registered version.
+# Tags of a registered version (besides PREPARE_RUN_TAG and split_digest_tag's, which
+# the version shares with the runs it comes from).
 VERSION_GIT_COMMIT_TAG = "git_commit"
-TRAIN_DATA_DIGEST_TAG = "train_data_digest"
 HOLDOUT_ACCURACY_TAG = "holdout_accuracy"
 
 
@@ -82,7 +82,7 @@ MLFLOW_PARENT_RUN_TAG = "mlflow.parentRunId"
 
 
 def split_digest_tag(split: str) -> str:
-    """Prepare-run tag holding a split's dataset digest."""
+    """Tag of a split's dataset digest, on the prepare run and on the versions trained on it."""
     return f"{split}_digest"
 
 

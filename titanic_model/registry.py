@@ -9,7 +9,6 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-import joblib
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
@@ -19,7 +18,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_
 from sklearn.pipeline import Pipeline
 
 import titanic_model
-from titanic_model.model import TitanicSurvivalModel, model_signature
+from titanic_model.model import model_signature, save_pipeline
 from titanic_model.names import (
     CHAMPION_ALIAS,
     CV_METRICS,
@@ -30,8 +29,21 @@ from titanic_model.names import (
 )
 from titanic_model.schema import describe_fields
 
-# What the served model needs, pinned to the versions it was trained with.
-_SERVING_DISTRIBUTIONS = ("mlflow", "scikit-learn", "pandas", "numpy", "scipy", "joblib")
+# The pyfunc, as code MLflow runs at load time (never imported here: it calls set_model).
+MODEL_CODE = Path(__file__).with_name("model_code.py")
+# What the served model needs, pinned to the versions it was trained with: MLflow and the
+# model's libraries, skops to read the pipeline, and uvloop and httptools, without which
+# `mlflow models serve --workers 2` loses TCP_NODELAY (uvicorn issue #3149).
+_SERVING_DISTRIBUTIONS = (
+    "mlflow",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "scipy",
+    "skops",
+    "uvloop",
+    "httptools",
+)
 
 
 def serving_requirements() -> list[str]:
@@ -54,11 +66,11 @@ def log_and_register_model(
         The new registered version.
     """
     with tempfile.TemporaryDirectory() as folder:
-        pipeline_path = Path(folder) / "pipeline.joblib"
-        joblib.dump(pipeline, pipeline_path)
+        pipeline_path = Path(folder) / "pipeline.skops"
+        save_pipeline(pipeline, pipeline_path)
         info = mlflow.pyfunc.log_model(
             name=MODEL_ARTIFACT,
-            python_model=TitanicSurvivalModel(),
+            python_model=str(MODEL_CODE),  # models from code: no pickle
             artifacts={PIPELINE_ARTIFACT: str(pipeline_path)},
             # The package travels with the model, so it loads where titanic_model is not installed.
             code_paths=[str(Path(titanic_model.__file__).parent)],

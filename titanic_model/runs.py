@@ -23,6 +23,7 @@ from titanic_model.names import (
     MLFLOW_PARENT_RUN_TAG,
     SPLITS_DIR,
     split_artifact,
+    split_digest_tag,
 )
 from titanic_model.schema import LABEL
 
@@ -95,6 +96,11 @@ def log_split(frame: pd.DataFrame, name: str, source_uri: str) -> str:
         frame.to_csv(path, index=False)
         mlflow.log_artifact(str(path), artifact_path=SPLITS_DIR)
     return digest
+
+
+def split_digest(run_id: str, name: str) -> str:
+    """The dataset digest of split ``name`` that prepare run ``run_id`` logged."""
+    return MlflowClient().get_run(run_id).data.tags[split_digest_tag(name)]
 
 
 def split_source(run_id: str) -> str:

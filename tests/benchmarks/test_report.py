@@ -46,6 +46,8 @@ def results() -> dict:
                        "logging_share": 0.15, "mlflow_import_seconds": 1.7},
         "accuracy": {"ours_cv_accuracy": 0.855, "ours_holdout_accuracy": 0.793,
                      "usual_holdout_accuracy": 0.793, "holdout_rows": 179},
+        "pipeline_loading": {"skops_seconds": 0.21, "pickle_seconds": 0.04, "skops_kb": 3100.0,
+                             "pickle_kb": 2900.0},
     }  # fmt: skip
 
 
@@ -96,6 +98,8 @@ def test_markdown_shows_the_machine_every_figure_and_the_verdicts(results):
     assert "| 100,000 rows | 90,000 | 95,000 | 0.95 |" in table
     assert "| single record p50: ours <= 1.5 x floor | 1.75 x | **no** |" in table
     assert "15% of its time (4.2 of 28.0 s)" in table
+    assert "210 ms from its skops file (3,100 KB)" in table
+    assert "takes 40 ms (2,900 KB)" in table
 
 
 def test_update_page_replaces_only_the_table_between_the_markers(tmp_path):

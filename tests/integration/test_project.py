@@ -56,6 +56,9 @@ def _children(project: Project, parent_id: str) -> dict[str, object]:
 
 def test_main_run_chains_prepare_train_evaluate(project, first_run):
     assert first_run.returncode == 0, first_run.stderr[-3000:]
+    # The model is logged as code: MLflow has nothing to warn about serialising it.
+    assert "CloudPickle" not in first_run.stderr
+    assert "pickle" not in first_run.stderr.lower()
     parents = [r for r in project.runs() if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1
     parent = parents[0]
@@ -110,7 +113,8 @@ def test_registered_version_records_its_lineage_and_model_card(project, first_ru
     prepare_run_id = version.tags["prepare_run_id"]
     prepare = project.client.get_run(prepare_run_id)
     assert prepare.info.run_name == "prepare"
-    assert version.tags["train_data_digest"] == prepare.data.tags["train_digest"]
+    assert version.tags["train_digest"] == prepare.data.tags["train_digest"]
+    assert version.tags["holdout_digest"] == prepare.data.tags["holdout_digest"]
     assert float(version.tags["holdout_accuracy"]) > 0.7
     assert float(version.tags["cv_accuracy"]) > 0.75
     assert len(version.tags["git_commit"]) == 40
@@ -139,7 +143,9 @@ print(json.dumps(predictions.to_dict(orient="list")))
 
 
 def test_model_loads_in_a_fresh_process_without_the_project(project, first_run, test_csv, tmp_path):
+    """Without the project installed, and with MLflow told to refuse any pickled model."""
     env = {k: v for k, v in project.env.items() if k != "PYTHONPATH"}
+    assert env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false"
     result = subprocess.run(
         [sys.executable, "-c", _FRESH_PROCESS_SCRIPT, str(test_csv)],
         cwd=tmp_path,  # not the project folder: titanic_model must come from the model itself
@@ -167,6 +173,11 @@ def test_logged_model_carries_signature_example_and_pinned_requirements(
     requirements = (folder / "requirements.txt").read_text().split()
     assert "mlflow==3.17.2" in requirements
     assert all("==" in line for line in requirements)
+    # What serving needs besides the model's libraries: skops to read the pipeline, and the
+    # compiled event loop and parser that keep TCP_NODELAY with several workers.
+    assert {line.split("==")[0] for line in requirements} >= {
+        "scikit-learn", "pandas", "numpy", "skops", "uvloop", "httptools"
+    }  # fmt: skip
     assert (folder / "code" / "titanic_model" / "model.py").is_file()
 
     def refuse(constant):
@@ -184,6 +195,20 @@ def test_logged_model_carries_signature_example_and_pinned_requirements(
         "PassengerId", "Age", "Fare", "Cabin", "Embarked"
     }  # fmt: skip
     assert schema["Embarked"]["allowed"] == ["C", "Q", "S"]
+
+
+def test_the_registered_model_holds_no_pickle(project, first_run, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", project.tracking_uri)
+    folder = Path(mlflow.artifacts.download_artifacts("models:/titanic/1", dst_path=tmp_path))
+    files = {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
+
+    assert not {f for f in files if f.endswith((".pkl", ".pickle", ".joblib", ".cloudpickle"))}
+    assert {"model_code.py", "artifacts/pipeline.skops"} <= files
+    for path in files - {f for f in files if f.startswith("code/")}:
+        assert not (folder / path).read_bytes().startswith(b"\x80"), path  # a pickle's opcode
+    flavor = mlflow.models.Model.load(folder).flavors["python_function"]
+    assert flavor["loader_module"] == "mlflow.pyfunc.loaders.code_model"
+    assert "python_model" not in flavor
 
 
 def test_same_data_and_parameters_give_the_same_model(project, first_run):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,10 +15,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
+import skops.io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
-from tests.processes import stop_process
+from tests.processes import VENV_BIN, free_port, start_process, stop_process
 from tests.projects import serve_model
 
 pytestmark = pytest.mark.integration
@@ -333,3 +338,32 @@ def test_predictions_are_deterministic(server, sample):
     first, second = _post(server, payload).json(), _post(server, payload).json()
     assert first == second
     assert all(math.isfinite(p["probability"]) for p in first["predictions"])
+
+
+def test_a_tampered_model_is_refused_and_nothing_is_served(registered, tmp_path):
+    """A pipeline file rewritten to run a command: the server refuses to start, in one line."""
+    original = Path(registered.client.get_model_version_download_uri("titanic", "1"))
+    tampered = tmp_path / "tampered"
+    shutil.copytree(original, tampered)
+    skops.io.dump(
+        Pipeline([("run", FunctionTransformer(os.system))]),
+        tampered / "artifacts" / "pipeline.skops",
+    )
+    port = free_port()
+    process = start_process(
+        [str(VENV_BIN / "mlflow"), "models", "serve", "-m", str(tampered), "--env-manager",
+         "local", "-h", "127.0.0.1", "-p", str(port)],
+        tmp_path / "serve.log",
+        registered.env,
+    )  # fmt: skip
+    try:
+        process.wait(timeout=120)
+    finally:
+        stop_process(process)
+
+    assert process.returncode != 0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/ping", timeout=5)
+    refusal = "refusing to load pipeline.skops: it references untrusted type(s) posix.system"
+    log = (tmp_path / "serve.log").read_text()
+    assert f"UntrustedPipelineError: {refusal}\n" in log

@@ -19,7 +19,7 @@ def prepared(store) -> str:
 def _workflow(store, prepared, name: str, grids: list[dict[str, str]]) -> str:
     """Train one version per grid in a new experiment, as the Argo workflow's steps do."""
     experiment = f"workflow-of-{name}"
-    experiment_id = store.client.create_experiment(experiment)
+    experiment_id = store.client.create_experiment(experiment, str(store.folder / experiment))
     for grid in grids:
         config = TrainConfig(prepare_run_id=prepared, search=store.search(**grid), model_name=name)
         with mlflow.start_run(experiment_id=experiment_id):

@@ -35,7 +35,9 @@ def test_train_registers_the_best_grid_point_with_its_lineage(store, prepared):
     assert (version.name, str(version.version), version.run_id) == (name, "1", run.info.run_id)
     prepare_run = store.client.get_run(prepared)
     assert version.tags["prepare_run_id"] == prepared
-    assert version.tags["train_data_digest"] == prepare_run.data.tags["train_digest"]
+    assert version.tags["train_digest"] == prepare_run.data.tags["train_digest"]
+    assert version.tags["holdout_digest"] == prepare_run.data.tags["holdout_digest"]
+    assert "train_data_digest" not in version.tags  # one name for one digest
     assert version.tags["cv_accuracy"] == f"{run.data.metrics['cv_accuracy_mean']:.4f}"
     assert version.tags["git_commit"] == "unknown"  # in-process: not run from a git checkout
     assert run.data.tags["prepare_run_id"] == prepared

@@ -10,9 +10,9 @@ from mlflow.entities.model_registry import ModelVersion
 from titanic_model.config import TrainConfig
 from titanic_model.jobs.prepare import prepare
 from titanic_model.names import (
+    HOLDOUT_SPLIT,
     PREPARE_RUN,
     PREPARE_RUN_TAG,
-    TRAIN_DATA_DIGEST_TAG,
     TRAIN_SPLIT,
     TRAINING_CONTEXT,
     VERSION_GIT_COMMIT_TAG,
@@ -21,6 +21,7 @@ from titanic_model.names import (
     cv_score_tag,
     grid_point_run,
     rank_tag,
+    split_digest_tag,
 )
 from titanic_model.registry import log_and_register_model
 from titanic_model.runs import (
@@ -29,6 +30,7 @@ from titanic_model.runs import (
     log_dataset,
     log_new_params,
     source_commit,
+    split_digest,
     split_source,
 )
 from titanic_model.schema import LABEL, validate_passengers
@@ -88,7 +90,8 @@ def train(config: TrainConfig) -> ModelVersion:
         tags={
             PREPARE_RUN_TAG: prepare_run_id,
             VERSION_GIT_COMMIT_TAG: source_commit(active_run_id()) or "unknown",
-            TRAIN_DATA_DIGEST_TAG: digest,
+            split_digest_tag(TRAIN_SPLIT): digest,
+            split_digest_tag(HOLDOUT_SPLIT): split_digest(prepare_run_id, HOLDOUT_SPLIT),
             cv_score_tag(search.refit_metric): f"{refit_score:.4f}",
         },
     )

@@ -1,0 +1,61 @@
+"""The environments MLflow builds itself, with its default environment manager (virtualenv).
+
+No ``--env-manager local`` here: MLflow asks pyenv for the interpreter, makes a virtualenv and
+installs the pinned requirements from the package index, as a new user's machine would. For a
+registered version it builds from the version's own files (``python_env.yaml`` and
+``requirements.txt``); for the project, from ``conda.yaml``. Each build takes a few minutes.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import requests
+
+from tests.processes import VENV_BIN, free_port, start_process, stop_process, wait_for_http
+from tests.projects import Project, project_on_sqlite
+
+pytestmark = pytest.mark.integration
+
+BUILD_TIMEOUT = 900
+
+
+def test_the_design_cards_serve_command_builds_the_models_own_environment(
+    registered: Project, in_process, test_csv, tmp_path
+):
+    """``mlflow models serve -m models:/titanic/1``, literally: nothing but the address added."""
+    port = free_port()
+    process = start_process(
+        [str(VENV_BIN / "mlflow"), "models", "serve", "-m", "models:/titanic/1",
+         "-h", "127.0.0.1", "-p", str(port)],
+        tmp_path / "serve.log",
+        registered.env,
+    )  # fmt: skip
+    passengers = pd.read_csv(test_csv).head(25)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/ping", process, timeout=BUILD_TIMEOUT)
+        response = requests.post(
+            f"http://127.0.0.1:{port}/invocations",
+            data=passengers.to_csv(index=False),
+            headers={"Content-Type": "text/csv"},
+            timeout=60,
+        )
+    finally:
+        stop_process(process)
+
+    log = (tmp_path / "serve.log").read_text()
+    assert "Creating a new environment" in log or "already exists" in log, log[-2000:]
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == in_process.predict(passengers).to_dict("records")
+
+
+def test_mlflow_run_builds_the_projects_environment_from_conda_yaml(train_csv, tmp_path):
+    """``mlflow run . --env-manager virtualenv -P n_trees=50``: conda.yaml is all it needs."""
+    project = project_on_sqlite(tmp_path, train_csv)
+
+    result = project.run("-P", "n_trees=50", env_manager="virtualenv", timeout=BUILD_TIMEOUT)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert project.registry_state() == (["1"], {"champion": "1"})
+    train = next(r for r in project.runs() if r.info.run_name == "train")
+    assert train.data.params["n_trees"] == "50"
