@@ -36,7 +36,7 @@ from titanic_model.schema import PASSENGER_ID, SchemaError
 
 # What skops must be told to trust to load our pipeline, whichever candidate won the search:
 # exactly the types skops.io.get_untrusted_types reports for each of them, nothing broader
-# (tests/unit/test_prediction_and_model.py holds the list to it).
+# (tests/unit/test_pipeline_file.py holds the list to it).
 TRUSTED_TYPES: tuple[str, ...] = (
     "builtins.frozenset",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
