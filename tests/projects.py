@@ -7,6 +7,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+import requests
 from mlflow import MlflowClient
 
 from tests.processes import (
@@ -115,3 +117,15 @@ def serve_model(project: Project, model_uri: str, folder: Path) -> tuple[str, ob
         stop_process(process)
         raise
     return url, process
+
+
+def predict_csv(url: str, passengers: pd.DataFrame) -> list[dict]:
+    """POST raw passengers as CSV to a model server; return its predictions (a 200 or fail)."""
+    response = requests.post(
+        f"{url}/invocations",
+        data=passengers.to_csv(index=False),
+        headers={"Content-Type": "text/csv"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["predictions"]

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-import requests
 
 from tests.processes import VENV_BIN, free_port, start_process, stop_process, wait_for_http
-from tests.projects import Project, project_on_sqlite
+from tests.projects import Project, predict_csv, project_on_sqlite
 
 pytestmark = pytest.mark.integration
 
@@ -34,19 +33,13 @@ def test_the_design_cards_serve_command_builds_the_models_own_environment(
     passengers = pd.read_csv(test_csv).head(25)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/ping", process, timeout=BUILD_TIMEOUT)
-        response = requests.post(
-            f"http://127.0.0.1:{port}/invocations",
-            data=passengers.to_csv(index=False),
-            headers={"Content-Type": "text/csv"},
-            timeout=60,
-        )
+        predictions = predict_csv(f"http://127.0.0.1:{port}", passengers)
     finally:
         stop_process(process)
 
     log = (tmp_path / "serve.log").read_text()
     assert "Creating a new environment" in log or "already exists" in log, log[-2000:]
-    assert response.status_code == 200, response.text
-    assert response.json()["predictions"] == in_process.predict(passengers).to_dict("records")
+    assert predictions == in_process.predict(passengers).to_dict("records")
 
 
 def test_mlflow_run_builds_the_projects_environment_from_conda_yaml(train_csv, tmp_path):

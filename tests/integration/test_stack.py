@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from tests.processes import PROJECT_ROOT, free_port, stop_process
-from tests.projects import QUICK, Project, make_project, serve_model
+from tests.projects import QUICK, Project, make_project, predict_csv, serve_model
 
 pytestmark = pytest.mark.integration
 
@@ -130,13 +130,6 @@ def test_restarting_the_tracking_services_loses_nothing(stack, on_stack, tmp_pat
     # The champion still serves, through the restarted server, with the same answers.
     url, process = serve_model(on_stack, "models:/titanic@champion", tmp_path)
     try:
-        response = requests.post(
-            f"{url}/invocations",
-            data=passengers.to_csv(index=False),
-            headers={"Content-Type": "text/csv"},
-            timeout=60,
-        )
+        assert predict_csv(url, passengers) == expected
     finally:
         stop_process(process)
-    assert response.status_code == 200, response.text
-    assert response.json()["predictions"] == expected
