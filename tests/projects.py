@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import requests
 from mlflow import MlflowClient
 
@@ -75,6 +76,19 @@ class Project:
         versions = self.client.search_model_versions("name = 'titanic'")
         aliases = self.client.get_registered_model("titanic").aliases
         return sorted(str(v.version) for v in versions), {k: str(v) for k, v in aliases.items()}
+
+
+def activate_sqlite_store(folder: Path, experiment: str, patch: pytest.MonkeyPatch) -> str:
+    """A new sqlite store in ``folder`` (artifacts beside it), active in this process.
+
+    Returns:
+        Its URI; the new ``experiment`` is the one runs go to.
+    """
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    experiment_id = MlflowClient(uri).create_experiment(experiment, str(folder / "artifacts"))
+    patch.setenv("MLFLOW_TRACKING_URI", uri)
+    patch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)
+    return uri
 
 
 def make_project(

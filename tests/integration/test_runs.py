@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from mlflow.entities import DatasetInput
 from mlflow.exceptions import MlflowException
 
+from tests.projects import activate_sqlite_store
 from titanic_model.runs import log_dataset
 
 pytestmark = pytest.mark.integration
@@ -24,12 +25,8 @@ SOURCE = "s3://bucket/train.csv"
 
 @pytest.fixture
 def store(tmp_path, monkeypatch) -> Path:
-    database = tmp_path / "mlflow.db"
-    uri = f"sqlite:///{database}"
-    experiment_id = MlflowClient(uri).create_experiment("runs", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)
-    return database
+    activate_sqlite_store(tmp_path, "runs", monkeypatch)
+    return tmp_path / "mlflow.db"
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.passengers import make_passengers
+from tests.projects import activate_sqlite_store
 from titanic_model.config import PrepareConfig, SearchConfig
 
 # Small but real: every candidate, a few grid points, two folds.
@@ -51,13 +52,7 @@ class Store:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     folder = tmp_path_factory.mktemp("store")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
     data = folder / "passengers.csv"
     make_passengers(160).to_csv(data, index=False)
-    experiment_id = MlflowClient(uri).create_experiment(
-        "jobs", artifact_location=str(folder / "artifacts")
-    )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        patch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)
-        yield Store(uri, folder, str(data))
+        yield Store(activate_sqlite_store(folder, "jobs", patch), folder, str(data))

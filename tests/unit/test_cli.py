@@ -7,17 +7,14 @@ from mlflow.entities import RunStatus
 
 from tests.passengers import make_passengers
 from tests.processes import PROJECT_ROOT
+from tests.projects import activate_sqlite_store
 from titanic_model.cli import JOBS, main, parse_command_line
 from titanic_model.config import ConfigError
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch) -> MlflowClient:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    experiment_id = MlflowClient(uri).create_experiment("cli", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", experiment_id)
-    return MlflowClient(uri)
+    return MlflowClient(activate_sqlite_store(tmp_path, "cli", monkeypatch))
 
 
 def _runs(client: MlflowClient) -> list:
