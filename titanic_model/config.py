@@ -221,7 +221,8 @@ class Params(BaseModel):
         }
         for name, part in cls._parts().items():
             if part:
-                own = {k: v for k, v in params.items() if k in part.parameter_names()}
+                part_names = part.parameter_names()
+                own = {k: v for k, v in params.items() if k in part_names}
                 values[name] = part.from_params(own, environ)
             elif name in params:
                 values[name] = params[name]

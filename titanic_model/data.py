@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import Enum, auto
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlparse
@@ -32,9 +32,9 @@ class DataSourceError(OSError):
 class Location(Enum):
     """Where a data URI points: what decides how it is read and written."""
 
-    LOCAL = "a local path"
-    WEB = "http(s)://"
-    S3 = "s3://"
+    LOCAL = auto()
+    WEB = auto()
+    S3 = auto()
 
 
 def locate(uri: str, action: str) -> Location:
