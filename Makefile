@@ -12,6 +12,7 @@ export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
 MLFLOW_RUN_ARGS ?=
 MODEL_URI ?= models:/titanic@champion
 PORT ?= 5001
+WORKERS ?= 1
 
 .PHONY: help install system-deps lock lint format test test-unit bench run serve web stack stack-down ui clean
 
@@ -24,10 +25,12 @@ $(BIN)/activate: $(LOCK) deployment/install.sh tests/deployment/crd_schemas/pack
 
 install: $(BIN)/activate  ## Create .venv with the pinned dependencies.
 
-# Debian packages for the page, its browser tests and the tracking stack (root, or sudo).
-SYSTEM_PACKAGES := nginx chromium postgresql
-system-deps:  ## Install nginx, Chromium and PostgreSQL from Debian's packages if missing.
+# Debian packages for the page, its browser tests, the tracking stack and the serving layer's
+# monitoring (Prometheus and promtool); root, or sudo.
+SYSTEM_PACKAGES := nginx chromium postgresql prometheus
+system-deps:  ## Install nginx, Chromium, PostgreSQL and Prometheus from Debian's packages if missing.
 	@if ! command -v nginx >/dev/null || ! command -v chromium >/dev/null \
+	  || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
 	  || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
@@ -63,11 +66,11 @@ bench: install  ## Serving and batch benchmark (not part of `make test`); update
 run: install  ## The whole pipeline: prepare -> train -> evaluate, registered as "titanic".
 	$(BIN)/mlflow run . --env-manager local $(MLFLOW_RUN_ARGS)
 
-serve: install  ## Serve MODEL_URI (default models:/titanic@champion) on http://127.0.0.1:$(PORT).
-	$(BIN)/mlflow models serve -m $(MODEL_URI) --env-manager local -h 127.0.0.1 -p $(PORT)
+serve: install  ## Serve MODEL_URI (default models:/titanic@champion) on http://127.0.0.1:$(PORT), WORKERS processes, with /metrics and the prediction log.
+	$(BIN)/python -m titanic_model.serving --model_uri $(MODEL_URI) --host 127.0.0.1 --port $(PORT) --workers $(WORKERS)
 
 web: install system-deps  ## The survival page at http://127.0.0.1:8080, served by nginx with the model behind it.
-	MODEL_URI=$(MODEL_URI) MODEL_ADDRESS=127.0.0.1:$(PORT) deployment/web.sh start
+	MODEL_URI=$(MODEL_URI) MODEL_ADDRESS=127.0.0.1:$(PORT) WORKERS=$(WORKERS) deployment/web.sh start
 
 stack: install system-deps  ## PostgreSQL + S3 (moto) + mlflow server on 127.0.0.1 (see deployment/stack.sh).
 	deployment/stack.sh up

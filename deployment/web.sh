@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The survival page on one origin: `mlflow models serve` behind nginx (Debian's package).
+# The survival page on one origin: the serving layer (python -m titanic_model.serving, MLflow's
+# scoring app with /metrics and the prediction log) behind nginx (Debian's package).
 #
 #   deployment/web.sh start          serve MODEL_URI, then nginx on WEB_ADDRESS; Ctrl-C stops both
 #   deployment/web.sh render DIR     only write DIR/nginx.conf (tests start nginx themselves)
 #
 # Settings (environment): MODEL_URI (models:/titanic@champion), MODEL_ADDRESS (127.0.0.1:5001),
-# WEB_ADDRESS (127.0.0.1:8080), RUN_DIR (a new temporary folder), MLFLOW_TRACKING_URI.
+# WEB_ADDRESS (127.0.0.1:8080), WORKERS (1), RUN_DIR (a new temporary folder),
+# MLFLOW_TRACKING_URI, and the serving layer's own (TITANIC_PREDICTION_LOG, …: see the README).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 MODEL_URI="${MODEL_URI:-models:/titanic@champion}"
@@ -31,8 +33,9 @@ start() {
   command -v nginx >/dev/null || { echo "nginx is not installed: apt-get install nginx" >&2; exit 1; }
   local run_dir="${RUN_DIR:-$(mktemp -d)}"
   render "$run_dir" >/dev/null
-  mlflow models serve -m "$MODEL_URI" --env-manager local \
-    -h "${MODEL_ADDRESS%:*}" -p "${MODEL_ADDRESS##*:}" &
+  PYTHONPATH="$here/..${PYTHONPATH:+:$PYTHONPATH}" python -m titanic_model.serving \
+    --model_uri "$MODEL_URI" --host "${MODEL_ADDRESS%:*}" --port "${MODEL_ADDRESS##*:}" \
+    --workers "${WORKERS:-1}" &
   local model_pid=$!
   nginx -p "$run_dir" -e "$run_dir/error.log" -c "$run_dir/nginx.conf" -g "daemon off;" &
   local nginx_pid=$!

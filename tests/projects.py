@@ -133,6 +133,42 @@ def serve_model(project: Project, model_uri: str, folder: Path) -> tuple[str, ob
     return url, process
 
 
+def serve_layer(
+    project: Project,
+    model_uri: str,
+    folder: Path,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+) -> tuple[str, subprocess.Popen]:
+    """Start the serving layer (``python -m titanic_model.serving``, what ``make serve`` runs).
+
+    Args:
+        project: Whose tracking store and environment to use.
+        model_uri: What to serve.
+        folder: Where its output goes (``layer-<port>.log``).
+        workers: Worker processes.
+        env: Extra environment variables (``TITANIC_PREDICTION_LOG``…).
+
+    Returns:
+        Its URL and process (stop it with :func:`stop_process`).
+    """
+    port = free_port()
+    process = start_process(
+        [str(VENV_BIN / "python"), "-m", "titanic_model.serving", "--model_uri", model_uri,
+         "--port", str(port), "--workers", str(workers)],
+        folder / f"layer-{port}.log",
+        {**project.env, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/ping", process)
+    except Exception:
+        stop_process(process)
+        raise
+    return url, process
+
+
 def predict_csv(url: str, passengers: pd.DataFrame) -> list[dict]:
     """POST raw passengers as CSV to a model server; return its predictions (a 200 or fail)."""
     response = requests.post(

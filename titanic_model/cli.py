@@ -33,6 +33,7 @@ from titanic_model.config import (
     PredictConfig,
     PrepareConfig,
     TrainConfig,
+    parse_options,
 )
 from titanic_model.data import DataSourceError
 from titanic_model.schema import SchemaError
@@ -118,19 +119,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[str, dict[str, str]]:
         raise ConfigError(f"no job given: expected one of {', '.join(JOBS)}")
     if argv[0] not in JOBS:
         raise ConfigError(f"unknown job {argv[0]!r}: expected one of {', '.join(JOBS)}")
-    params: dict[str, str] = {}
-    options = list(argv[1:])
-    while options:
-        flag = options.pop(0)
-        if not flag.startswith("--") or flag == "--":
-            raise ConfigError(f"expected an option such as --seed, got {flag!r}")
-        name, equals, value = flag.removeprefix("--").partition("=")
-        if not equals:
-            if not options:
-                raise ConfigError(f"option {flag!r} has no value")
-            value = options.pop(0)
-        params[name] = value
-    return argv[0], params
+    return argv[0], parse_options(argv[1:])
 
 
 def _set_up_output() -> None:

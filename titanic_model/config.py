@@ -12,7 +12,7 @@ frozen config, or raises a one-line :class:`ConfigError` whose end is the parame
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -42,6 +42,27 @@ S3_ENDPOINT_VARIABLES = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_E
 
 class ConfigError(ValueError):
     """Raised for a parameter that cannot be used; the message is one line."""
+
+
+def parse_options(argv: Sequence[str]) -> dict[str, str]:
+    """Read ``--name value …`` (or ``--name=value``) into ``{name: value}``.
+
+    Raises:
+        ConfigError: For anything that is not an option with its value.
+    """
+    params: dict[str, str] = {}
+    options = list(argv)
+    while options:
+        flag = options.pop(0)
+        if not flag.startswith("--") or flag == "--":
+            raise ConfigError(f"expected an option such as --seed, got {flag!r}")
+        name, equals, value = flag.removeprefix("--").partition("=")
+        if not equals:
+            if not options:
+                raise ConfigError(f"option {flag!r} has no value")
+            value = options.pop(0)
+        params[name] = value
+    return params
 
 
 class Rule:

@@ -7,6 +7,7 @@ Training-data validation, the MLflow signature and request validation all read
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 
@@ -34,6 +35,8 @@ class Field:
         allowed: For categorical fields, the only accepted values.
         minimum: Smallest accepted value (numeric fields).
         maximum: Largest accepted value (numeric fields).
+        numbers_as_text: Whether a whole number is read as text (a string field whose
+            values are sometimes all digits, which CSV readers turn into numbers).
     """
 
     name: str
@@ -43,6 +46,7 @@ class Field:
     allowed: frozenset[str | int] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    numbers_as_text: bool = False
 
     def rule(self) -> str:
         """Describe the field's rule in a few words, for error messages."""
@@ -68,7 +72,8 @@ PASSENGER_FIELDS: tuple[Field, ...] = (
           minimum=0, maximum=120),
     Field("SibSp", FieldKind.INTEGER, True, "Siblings and spouses aboard.", minimum=0, maximum=20),
     Field("Parch", FieldKind.INTEGER, True, "Parents and children aboard.", minimum=0, maximum=20),
-    Field("Ticket", FieldKind.STRING, True, "Ticket number, with its prefix if any."),
+    Field("Ticket", FieldKind.STRING, True, "Ticket number, with its prefix if any.",
+          numbers_as_text=True),
     Field("Fare", FieldKind.NUMBER, False, "Fare paid for the ticket, in pounds.",
           minimum=0, maximum=10_000),
     Field("Cabin", FieldKind.STRING, False, "Cabin number(s), e.g. 'C85'; empty when unknown."),
@@ -132,10 +137,12 @@ def _as_number(value: object) -> float:
         return math.nan
 
 
-def _is_text_like(value: object) -> bool:
-    # Tickets and cabins sometimes arrive as JSON numbers; booleans never make sense.
+def _is_text_like(field: Field, value: object) -> bool:
+    # A number where a name goes is a client's bug, not a name: refused, never coerced.
     return isinstance(value, str) or (
-        isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+        field.numbers_as_text
+        and isinstance(value, int | np.integer)
+        and not isinstance(value, bool | np.bool_)
     )
 
 
@@ -155,6 +162,19 @@ _MAYBE_IRREGULAR_SPACE = r"^ | $|  |[^\x21-\x7e ]"
 Reasons = dict[int, str]
 
 
+def _json_type(value: object) -> str:
+    """What a wrong value is, in JSON's words: ``a number``, ``a list``, ``an object``."""
+    if isinstance(value, bool | np.bool_):
+        return "a boolean"
+    if isinstance(value, int | float | np.number):
+        return "a number"
+    if isinstance(value, list | tuple | np.ndarray):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
 def _check_value(field: Field, value: object) -> tuple[object, str | None]:
     """Check one value against its field's rule.
 
@@ -165,8 +185,8 @@ def _check_value(field: Field, value: object) -> tuple[object, str | None]:
     if _is_blank(value):
         return math.nan, "is required" if field.required else None
     if field.kind is FieldKind.STRING:
-        if not _is_text_like(value):
-            return math.nan, f"must be {field.rule()}"
+        if not _is_text_like(field, value):
+            return math.nan, f"must be {field.rule()}, not {_json_type(value)}"
         text = " ".join(str(value).split())  # "A/5  21171 " and "A/5 21171" are one
         if field.allowed is not None and text not in field.allowed:
             return math.nan, f"{_brief(text)} is not {field.rule()}"
@@ -253,12 +273,14 @@ def _check_field(field: Field, values: pd.Series) -> tuple[np.ndarray, Reasons]:
     return _check_values(field, values.to_numpy(dtype=object))
 
 
-def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.ndarray], Reasons]:
+def _check_frame(
+    frame: pd.DataFrame, with_label: bool
+) -> tuple[dict[str, np.ndarray], Reasons, dict[int, str]]:
     """Check and coerce every schema column of ``frame`` in one pass.
 
     Returns:
-        The coerced columns (absent optional ones as missing) and, for each bad row by
-        position, its first broken rule prefixed with its field.
+        The coerced columns (absent optional ones as missing); for each bad row by
+        position, its first broken rule prefixed with its field; and that field.
 
     Raises:
         SchemaError: When required columns are absent altogether.
@@ -269,6 +291,7 @@ def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.nd
         raise SchemaError("missing required column(s): " + ", ".join(missing))
     columns: dict[str, np.ndarray] = {}
     reasons: Reasons = {}
+    bad_fields: dict[int, str] = {}
     # A duplicated column name (possible in CSV headers) checks its first occurrence.
     first_position = {name: i for i, name in reversed(list(enumerate(frame.columns)))}
     table = frame.to_numpy(dtype=object) if len(frame) < _VECTORISED_ROWS else None
@@ -282,8 +305,10 @@ def _check_frame(frame: pd.DataFrame, with_label: bool) -> tuple[dict[str, np.nd
         else:
             columns[field.name], field_reasons = _check_field(field, frame.iloc[:, position])
         for i, reason in field_reasons.items():
-            reasons.setdefault(i, f"field '{field.name}': {reason}")
-    return columns, reasons
+            if i not in reasons:
+                reasons[i] = f"field '{field.name}': {reason}"
+                bad_fields[i] = field.name
+    return columns, reasons, bad_fields
 
 
 def find_violations(frame: pd.DataFrame, *, with_label: bool = False) -> pd.Series:
@@ -300,11 +325,27 @@ def find_violations(frame: pd.DataFrame, *, with_label: bool = False) -> pd.Seri
     Raises:
         SchemaError: When required columns are absent altogether.
     """
-    _, reasons = _check_frame(frame, with_label)
+    _, reasons, _ = _check_frame(frame, with_label)
     described = np.full(len(frame), None, dtype=object)
     for i, reason in reasons.items():
         described[i] = reason
     return pd.Series(described, index=frame.index, dtype=object)
+
+
+def count_rejected_by_field(frame: pd.DataFrame) -> dict[str, int]:
+    """How many records break a rule, by the field of their first broken rule.
+
+    Args:
+        frame: Passenger records.
+
+    Returns:
+        ``{field: bad records}``; every record under each absent required column.
+    """
+    missing = [f.name for f in PASSENGER_FIELDS if f.required and f.name not in frame.columns]
+    if missing:
+        return dict.fromkeys(missing, len(frame))
+    _, _, bad_fields = _check_frame(frame, with_label=False)
+    return dict(Counter(bad_fields.values()))
 
 
 def check_passengers(frame: pd.DataFrame, *, with_label: bool = False) -> dict[str, np.ndarray]:
@@ -328,7 +369,7 @@ def check_passengers(frame: pd.DataFrame, *, with_label: bool = False) -> dict[s
     """
     if frame.empty:
         raise SchemaError("no passenger records: the input is empty")
-    columns, reasons = _check_frame(frame, with_label)
+    columns, reasons, _ = _check_frame(frame, with_label)
     if reasons:
         first, others = min(reasons), len(reasons) - 1
         more = f" (and {others} more bad row{'s' * (others > 1)})" if others else ""

@@ -58,6 +58,35 @@ def test_deployment_is_pinned_probed_bounded_and_non_root():
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
 
 
+def _pod_template() -> dict:
+    return _manifest("deployment.yaml")["spec"]["template"]
+
+
+def test_prometheus_scrapes_metrics_on_the_container_port():
+    annotations = _pod_template()["metadata"]["annotations"]
+    (port,) = _container()["ports"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(port["containerPort"])
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_the_workers_share_metrics_through_a_per_pod_memory_folder():
+    env = {item["name"]: item for item in _container()["env"]}
+    assert int(env["WORKERS"]["value"]) >= 2
+    folder = env["PROMETHEUS_MULTIPROC_DIR"]["value"]
+    (mount,) = [m for m in _container()["volumeMounts"] if m["mountPath"] == folder]
+    assert not mount.get("readOnly")
+    (volume,) = [v for v in _pod_template()["spec"]["volumes"] if v["name"] == mount["name"]]
+    assert volume == {"name": mount["name"], "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
+
+
+def test_predictions_are_logged_to_s3_with_the_secrets_credentials():
+    env = {item["name"]: item for item in _container()["env"]}
+    assert re.fullmatch(r"s3://[a-z0-9.-]+/[\w./-]+", env["TITANIC_PREDICTION_LOG"]["value"])
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "titanic-mlflow"
+
+
 def test_service_and_ingress_reach_the_container_port():
     (port,) = _container()["ports"]
     (service_port,) = _manifest("service.yaml")["spec"]["ports"]

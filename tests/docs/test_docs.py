@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests.processes import PROJECT_ROOT
+from tests.serving_metrics import exposed_metrics
 from titanic_model import names
 from titanic_model.cli import JOBS
 
@@ -98,3 +99,35 @@ def test_every_relative_link_reaches_a_file_and_its_heading(page):
 
 def test_the_front_page_stays_short():
     assert len(README.read_text().splitlines()) <= 200
+
+
+def test_the_readme_documents_the_serving_layers_metrics_and_settings(tmp_path):
+    from titanic_model.serving import config
+
+    text = README.read_text()
+    metric_names = list(exposed_metrics(tmp_path))
+    assert len(metric_names) == 7
+    variables = [config.PREDICTION_LOG_VARIABLE, config.LOG_NAMES_VARIABLE,
+                 config.MAX_BODY_VARIABLE, "PROMETHEUS_MULTIPROC_DIR", "WORKERS"]  # fmt: skip
+    for name in [*metric_names, *variables]:
+        assert f"`{name}" in text, name
+
+
+def test_the_readme_documents_every_field_of_the_prediction_log():
+    import json
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from titanic_model.serving.prediction_log import ModelIdentity, rejected_line, scored_lines
+
+    identity = ModelIdentity("titanic", "1", "run")
+    records = pd.DataFrame([{"Pclass": 1, "Name": "A, Mr. B", "Sex": "male", "SibSp": 0,
+                             "Parch": 0, "Ticket": "1"}])  # fmt: skip
+    predictions = pd.DataFrame({"survived": [0], "probability": [0.1]})
+    now = datetime.now(UTC)
+    scored = json.loads(scored_lines(identity, "r", now, records, predictions, full_names=True)[0])
+    refused = json.loads(rejected_line(identity, "r", now, 400, "why", {}))
+    section = README.read_text().split("**Prediction log**")[1].split("\n\n")[0]
+    for field in {*scored, *refused, "Title"}:
+        assert f"`{field}`" in section, field

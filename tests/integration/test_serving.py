@@ -1,4 +1,5 @@
-"""The ``/invocations`` contract, against a real ``mlflow models serve`` on 127.0.0.1."""
+"""The ``/invocations`` contract, against a real ``mlflow models serve`` on 127.0.0.1 and the
+serving layer around it (``make serve``, two workers, its prediction log on): same answers."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from tests.processes import VENV_BIN, free_port, start_process, stop_process
-from tests.projects import serve_model
+from tests.projects import serve_layer, serve_model
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +33,20 @@ BRAUND = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def server(registered, tmp_path_factory) -> Iterator[str]:
-    """``mlflow models serve -m models:/titanic@champion``; yields its base URL."""
-    url, process = serve_model(
-        registered, "models:/titanic@champion", tmp_path_factory.mktemp("log")
-    )
+LAYER = "serving layer"
+
+
+@pytest.fixture(scope="module", params=["mlflow models serve", LAYER])
+def server(request, registered, tmp_path_factory) -> Iterator[str]:
+    """``models:/titanic@champion`` served both ways; yields the base URL."""
+    folder = tmp_path_factory.mktemp("log")
+    if request.param == LAYER:
+        log = {"TITANIC_PREDICTION_LOG": str(folder / "predictions")}
+        url, process = serve_layer(
+            registered, "models:/titanic@champion", folder, workers=2, env=log
+        )
+    else:
+        url, process = serve_model(registered, "models:/titanic@champion", folder)
     try:
         yield url
     finally:
@@ -154,7 +163,7 @@ def _bad(**changes) -> dict:
         (_bad(Parch=1000), "row 1: field 'Parch': 1000 is not an integer in [0, 20]"),
         (_bad(Embarked="X"), "row 1: field 'Embarked': 'X' is not one of C, Q, S"),
         (_bad(Name=""), "row 1: field 'Name': is required"),
-        (_bad(Ticket=[1, 2]), "row 1: field 'Ticket': must be a non-empty string"),
+        (_bad(Ticket=[1, 2]), "row 1: field 'Ticket': must be a non-empty string, not a list"),
         (_bad(Sex="x", Age=500), "row 1: field 'Sex': 'x' is not one of female, male"),
         (
             {"dataframe_records": [{**BRAUND, "Sex": "x"}, {**BRAUND, "Age": -3}]},
@@ -243,12 +252,16 @@ def _outcome(response: requests.Response) -> str:
         return "scored"
     assert response.status_code == 400, response.text
     body = response.json()
+    if "x-request-id" in response.headers:  # the serving layer: every error in one line
+        assert body["request_id"] == response.headers["x-request-id"], body
+        assert "\n" not in body["message"], body
+        assert "stack_trace" not in body, body
     if body["error_code"] == "INVALID_PARAMETER_VALUE":
         assert MODEL_MESSAGE.fullmatch(body["message"]), body["message"]
         assert "stack_trace" not in body
         return "refused by the model"
-    # MLflow's own parse errors (several lines, the body echoed back) are not the model's:
-    # the serving layer will answer those in one line too.
+    # MLflow's own parse errors are not the model's: several lines, the body echoed back,
+    # unless the serving layer answers them (in one line, above).
     assert body["error_code"] == "BAD_REQUEST", body
     return "refused by MLflow's parser"
 

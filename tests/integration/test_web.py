@@ -1,4 +1,4 @@
-"""The survival page in headless Chromium, through real nginx and a real ``mlflow models serve``.
+"""The survival page in headless Chromium, through real nginx and the real serving layer.
 
 Screenshots of every state land in ``test-output/web/`` (git-ignored) for people to look at.
 """
@@ -17,7 +17,7 @@ import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.processes import PROJECT_ROOT, free_port, start_process, stop_process, wait_for_http
-from tests.projects import serve_model
+from tests.projects import serve_layer
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def stack(registered, tmp_path_factory) -> Iterator[dict]:
     if not shutil.which("nginx") or not CHROMIUM.exists():
         pytest.fail("nginx and chromium are needed: apt-get install nginx chromium")
     folder = tmp_path_factory.mktemp("web")
-    model_url, model = serve_model(registered, "models:/titanic@champion", folder)
+    model_url, model = serve_layer(registered, "models:/titanic@champion", folder)
     web_address = f"127.0.0.1:{free_port()}"
     subprocess.run(
         [str(PROJECT_ROOT / "deployment" / "web.sh"), "render", str(folder / "nginx")],
@@ -208,8 +208,8 @@ def test_the_image_entry_script_serves_page_and_model(registered, tmp_path):
         [str(PROJECT_ROOT / "deployment" / "web.sh"), "start"],
         tmp_path / "web.log",
         {**registered.env, "MODEL_URI": "models:/titanic@champion",
-         "MODEL_ADDRESS": model_address, "WEB_ADDRESS": web_address,
-         "RUN_DIR": str(tmp_path / "run")},
+         "MODEL_ADDRESS": model_address, "WEB_ADDRESS": web_address, "WORKERS": "2",
+         "RUN_DIR": str(tmp_path / "run"), "TITANIC_PREDICTION_LOG": str(tmp_path / "log")},
     )  # fmt: skip
     try:
         wait_for_http(f"http://{web_address}/ping", process)
@@ -223,6 +223,16 @@ def test_the_image_entry_script_serves_page_and_model(registered, tmp_path):
         )
         assert answer.status_code == 200, answer.text
         assert 0 <= answer.json()["predictions"][0]["probability"] <= 1
+        # The serving layer behind nginx: its request id passed on, its metrics reachable.
+        request_id = answer.headers["X-Request-ID"]
+        metrics = requests.get(f"http://{web_address}/metrics", timeout=10)
+        assert metrics.status_code == 200
+        assert 'titanic_requests_total{status="200"} 1.0' in metrics.text
+        given = requests.post(
+            f"http://{web_address}/invocations", json={"dataframe_records": [DEFAULT]},
+            headers={"X-Request-ID": "from-the-client"}, timeout=30,
+        )  # fmt: skip
+        assert given.headers["X-Request-ID"] == "from-the-client" != request_id
     finally:
         stop_process(process)
     assert process.returncode is not None

@@ -42,3 +42,10 @@ def test_serving_loads_no_plotting_and_none_of_the_projects_training_code():
     assert not {m for m in loaded if m.split(".")[0] == "matplotlib"}
     assert not {m for m in loaded if m.startswith("titanic_model.") and m.split(".")[1] in
                 ("config", "training", "metrics", "plots", "jobs", "registry", "runs")}  # fmt: skip
+
+
+def test_the_serving_launcher_loads_neither_mlflow_nor_prometheus_before_it_must():
+    # prometheus_client picks its multiprocess mode when first imported: only after the
+    # launcher has set PROMETHEUS_MULTIPROC_DIR. MLflow is imported once, by the worker.
+    loaded = _loaded_by("titanic_model.serving.__main__")
+    assert not {m for m in loaded if m.split(".")[0] in ("mlflow", "prometheus_client", "sklearn")}

@@ -125,8 +125,15 @@ def test_index_is_preserved():
         ("Parch", 1.5, "1.5 is not an integer"),
         ("Embarked", "X", "'X' is not one of C, Q, S"),
         ("PassengerId", -1, "is not an integer in [0, "),
-        ("Name", True, "must be a non-empty string"),
-        ("Ticket", False, "must be a non-empty string"),
+        ("Name", True, "must be a non-empty string, not a boolean"),
+        ("Ticket", False, "must be a non-empty string, not a boolean"),
+        # JSON's other types where text goes are refused, never turned into text.
+        ("Name", 123, "must be a non-empty string, not a number"),
+        ("Name", 1.5, "must be a non-empty string, not a number"),
+        ("Name", ["Braund", "Mr. Owen"], "must be a non-empty string, not a list"),
+        ("Cabin", 85, "must be a non-empty string, not a number"),
+        ("Sex", 1, "must be one of female, male, not a number"),
+        ("Embarked", {"port": "S"}, "must be one of C, Q, S, not an object"),
         ("Name", None, "is required"),
         ("Sex", np.nan, "is required"),
         ("Pclass", None, "is required"),
@@ -357,7 +364,14 @@ def test_bool_is_not_a_number():
 def test_bool_is_not_a_name():
     message = error_of(frame(passenger(Name=True)))
 
-    assert message == "row 0: field 'Name': must be a non-empty string"
+    assert message == "row 0: field 'Name': must be a non-empty string, not a boolean"
+
+
+def test_a_ticket_may_be_a_whole_number():
+    # CSV readers turn an all-digit ticket column into integers: those are tickets still.
+    columns = check_passengers(frame(passenger(Ticket=113803)))
+
+    assert columns["Ticket"].tolist() == ["113803"]
 
 
 @pytest.mark.parametrize("ticket", [113803, np.int64(113803)])

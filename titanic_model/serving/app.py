@@ -1,0 +1,96 @@
+"""Build a serving worker's app: resolve the model, load it, wrap MLflow's scoring app.
+
+Imported by the launcher for one worker, or by each worker uvicorn spawns (through
+:func:`create_app`) once the launcher has set ``PROMETHEUS_MULTIPROC_DIR`` and the config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from titanic_model.serving.config import ServingConfig
+from titanic_model.serving.layer import ObservedModel, ServingLayer
+from titanic_model.serving.metrics import ServingMetrics
+from titanic_model.serving.prediction_log import ModelIdentity, PredictionLog, open_sink
+
+# How the launcher hands the parsed config to the workers uvicorn spawns.
+CONFIG_VARIABLE = "TITANIC_SERVING_CONFIG"
+MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+_REGISTERED = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?")
+
+
+def resolve_model(model_uri: str) -> tuple[ModelIdentity, str]:
+    """Which registered version a URI means now, and a URI that always means that version.
+
+    Args:
+        model_uri: ``models:/name@alias``, ``models:/name/N``, or any other model URI.
+
+    Returns:
+        The model's identity (its run id is None here when the URI is not a registered
+        version) and the URI to load: ``models:/name/N`` for a registered model, so that an
+        alias moved while workers start cannot make them serve different versions.
+
+    Raises:
+        MlflowException: When the model, alias or version does not exist.
+    """
+    match = _REGISTERED.fullmatch(model_uri)
+    if match is None:
+        return ModelIdentity(name="", version=None, run_id=None), model_uri
+    from mlflow import MlflowClient
+
+    client, name = MlflowClient(), match["name"]
+    if match["alias"]:
+        version = client.get_model_version_by_alias(name, match["alias"])
+    else:
+        version = client.get_model_version(name, match["version"])
+    number = str(version.version)
+    return ModelIdentity(name, number, version.run_id), f"models:/{name}/{number}"
+
+
+def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:
+    """Load the model and build this worker's app.
+
+    Args:
+        config: The serving settings.
+        multiprocess_dir: prometheus_client's folder of this server's metrics.
+
+    Returns:
+        The app to serve.
+
+    Raises:
+        MlflowException: When the model cannot be resolved or loaded (an untrusted pipeline
+            among the reasons).
+    """
+    from mlflow.pyfunc import load_model
+    from mlflow.pyfunc.scoring_server import init
+
+    identity, load_uri = resolve_model(config.params.model_uri)
+    model = load_model(load_uri)
+    if identity.run_id is None:
+        identity = ModelIdentity(identity.name, identity.version, model.metadata.run_id)
+    metrics = ServingMetrics(multiprocess_dir)
+    metrics.model_info.labels(identity.name, identity.version or "", identity.run_id or "").set(1)
+    sink = None
+    if config.prediction_log:
+        sink = open_sink(config.prediction_log, config.storage.s3_endpoint_url)
+    prediction_log = PredictionLog(
+        identity,
+        sink,
+        full_names=config.full_names,
+        on_dropped=metrics.log_dropped.inc,
+        observe_probabilities=metrics.observe_probabilities,
+    )
+    return ServingLayer(
+        init(ObservedModel(model)),
+        metrics=metrics,
+        prediction_log=prediction_log,
+        max_body_bytes=config.max_body_bytes,
+    )
+
+
+def create_app() -> ServingLayer:
+    """The app of a spawned worker: the launcher's config, from the environment."""
+    config = ServingConfig.model_validate_json(os.environ[CONFIG_VARIABLE])
+    return build_app(config, os.environ[MULTIPROCESS_VARIABLE])

@@ -1,0 +1,313 @@
+"""One pure ASGI middleware around MLflow's scoring app, and what it hands MLflow as the model.
+
+:class:`ServingLayer` sees every request before MLflow's app and every response after it,
+without buffering a request body (it only counts its bytes as MLflow reads them) or a
+successful answer (passed on as MLflow sends it). Only error answers, small by nature, are
+held back and rewritten. It adds:
+
+- a request id: a sane ``X-Request-ID`` is kept, otherwise one is made; echoed on every
+  answer and written in the prediction log;
+- ``GET /metrics``, in Prometheus' text format;
+- no 5xx and no stack trace for anything a client sends: a body over the size limit gets a
+  413, one without a ``Content-Type`` a 415, JSON nested too deep for Python's parser a 400,
+  and every error body is one JSON line ``{"error_code", "message", "request_id"}``;
+- for ``/invocations``, the metrics and the prediction log.
+
+:class:`ObservedModel` is the loaded pyfunc as MLflow's app calls it: it notes what the model
+answered (or refused) for the request being served, which the middleware then counts and logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PyFuncModel
+
+from titanic_model.model import as_passenger_frame
+from titanic_model.schema import SchemaError, count_rejected_by_field
+from titanic_model.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from titanic_model.serving.metrics import ServingMetrics
+from titanic_model.serving.prediction_log import PredictionLog
+
+REQUEST_ID_HEADER = b"x-request-id"
+# Kept as sent when it looks like an id (a UUID, a trace id…); anything else is replaced.
+_SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
+# An error message is one line, and never echoes a large body back.
+_MAX_MESSAGE_CHARS = 300
+_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "ENDPOINT_NOT_FOUND",
+    405: "BAD_REQUEST",
+    413: "REQUEST_LIMIT_EXCEEDED",
+    415: "BAD_REQUEST",
+    500: "INTERNAL_ERROR",
+    504: "TEMPORARILY_UNAVAILABLE",
+}
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Request:
+    """What one ``/invocations`` request was answered, noted by :class:`ObservedModel`."""
+
+    request_id: str
+    records: object = None
+    predictions: pd.DataFrame | None = None
+    refusal: str | None = None
+    rejected_records: dict[str, int] = field(default_factory=dict)
+
+
+# MLflow's app runs predict in a worker thread, which inherits the request's context.
+_current_request: ContextVar[_Request | None] = ContextVar("titanic_request", default=None)
+
+
+class ObservedModel:
+    """The loaded pyfunc, noting each answer for the request being served.
+
+    Args:
+        model: The model MLflow loaded.
+    """
+
+    def __init__(self, model: PyFuncModel):
+        self._model = model
+        self.metadata = model.metadata
+
+    def predict(self, data: object, params: dict | None = None) -> pd.DataFrame:
+        """The model's predictions; what it answered or refused is noted for the middleware.
+
+        Args:
+            data: What MLflow parsed from the request.
+            params: MLflow's inference parameters (unused by the model).
+
+        Returns:
+            The model's predictions.
+        """
+        request = _current_request.get()
+        try:
+            predictions = self._model.predict(data, params=params)
+        except MlflowException as error:
+            if request is not None:
+                request.refusal = _one_line(error.message)
+                request.rejected_records = _rejected_records(data)
+            raise
+        if request is not None:
+            request.records, request.predictions = data, predictions
+        return predictions
+
+
+def _rejected_records(data: object) -> dict[str, int]:
+    try:
+        return count_rejected_by_field(as_passenger_frame(data))
+    except SchemaError:  # not records at all: nothing to count by field
+        return {}
+
+
+def _one_line(message: object) -> str:
+    lines = str(message).strip().splitlines() or ["error"]
+    text = lines[0].strip()
+    return text if len(text) <= _MAX_MESSAGE_CHARS else text[: _MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def _header(scope: dict, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
+    return None
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+def _error_body(status: int, held: bytes, content_type: bytes | None, request_id: str) -> dict:
+    """An error answer as one JSON line: MLflow's code and first line, never a stack trace."""
+    code, message = _ERROR_CODES.get(status, "BAD_REQUEST"), held.decode("utf-8", "replace")
+    if content_type and content_type.startswith(b"application/json"):
+        try:
+            parsed = json.loads(held)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            code = str(parsed.get("error_code") or code)
+            message = str(parsed.get("message") or parsed.get("detail") or message)
+    if "UnicodeDecodeError" in message:  # MLflow's message would echo the bytes back
+        message = "the request body is not valid UTF-8 text"
+    return {"error_code": code, "message": _one_line(message), "request_id": request_id}
+
+
+class ServingLayer:
+    """The ASGI middleware; see the module's docstring.
+
+    Args:
+        app: MLflow's scoring app, built around an :class:`ObservedModel`.
+        metrics: This worker's metrics.
+        prediction_log: This worker's prediction log (its thread also observes the
+            probabilities).
+        max_body_bytes: Largest accepted request body.
+    """
+
+    def __init__(
+        self,
+        app,
+        *,
+        metrics: ServingMetrics,
+        prediction_log: PredictionLog,
+        max_body_bytes: int,
+    ):
+        self.app = app
+        self.metrics = metrics
+        self.prediction_log = prediction_log
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Serve one ASGI connection scope."""
+        if scope["type"] == "lifespan":
+            await self.app(scope, self._on_shutdown(receive), send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, REQUEST_ID_HEADER)
+        if given is not None and _SANE_REQUEST_ID.fullmatch(given):
+            request_id = given.decode()
+        else:
+            request_id = uuid.uuid4().hex
+        if scope["path"] == "/metrics" and scope["method"] in ("GET", "HEAD"):
+            body = await asyncio.to_thread(self.metrics.render)
+            await _respond(send, 200, body, METRICS_CONTENT_TYPE.encode(), request_id)
+        elif scope["path"] == "/invocations":
+            await self._invocations(scope, receive, send, request_id)
+        else:
+            await self._call_app(scope, receive, send, request_id, _Request(request_id))
+
+    def _on_shutdown(self, receive):
+        """``receive`` for the lifespan scope: writes the prediction log out at shutdown."""
+
+        async def receive_and_flush():
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(self.prediction_log.close)
+            return message
+
+        return receive_and_flush
+
+    async def _invocations(self, scope, receive, send, request_id: str) -> None:
+        started, arrived = time.perf_counter(), datetime.now(UTC)
+        request = _Request(request_id)
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            status = await self._refuse(send, 413, self._too_large(), request_id, request)
+        elif scope["method"] == "POST" and not _header(scope, b"content-type"):
+            reason = "a Content-Type header is required: application/json or text/csv"
+            status = await self._refuse(send, 415, reason, request_id, request)
+        else:
+            token = _current_request.set(request)
+            try:
+                status = await self._call_app(scope, receive, send, request_id, request)
+            finally:
+                _current_request.reset(token)
+        self.metrics.requests.labels(str(status)).inc()
+        self.metrics.duration.observe(time.perf_counter() - started)
+        if status == 200 and request.predictions is not None:
+            survived = request.predictions["survived"].to_numpy()
+            positives = int(survived.sum())
+            self.metrics.predictions.labels("1").inc(positives)
+            self.metrics.predictions.labels("0").inc(len(survived) - positives)
+            self.prediction_log.scored(request_id, arrived, request.records, request.predictions)
+        elif status >= 400:
+            for name, count in request.rejected_records.items():
+                self.metrics.rejected_records.labels(name).inc(count)
+            self.prediction_log.rejected(
+                request_id, arrived, status, request.refusal or "", request.rejected_records
+            )
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than the limit of {self.max_body_bytes} bytes"
+
+    async def _refuse(
+        self, send, status: int, reason: str, request_id: str, request: _Request
+    ) -> int:
+        request.refusal = reason
+        body = {"error_code": _ERROR_CODES[status], "message": reason, "request_id": request_id}
+        await _respond(send, status, json.dumps(body).encode(), b"application/json", request_id)
+        return status
+
+    async def _call_app(self, scope, receive, send, request_id: str, request: _Request) -> int:
+        """Run MLflow's app; pass its successes on as they come, rewrite its errors.
+
+        Returns:
+            The HTTP status answered.
+        """
+        received = 0
+        too_large = False
+
+        async def counted_receive():
+            nonlocal received, too_large
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                too_large = True
+                raise _BodyTooLargeError
+            return message
+
+        answered: dict = {}
+        held: list[bytes] = []
+
+        async def filtered_send(message):
+            if message["type"] == "http.response.start":
+                answered.update(status=message["status"], headers=message.get("headers", []))
+                if message["status"] < 400:
+                    headers = message.get("headers", [])
+                    headers = [*headers, (REQUEST_ID_HEADER, request_id.encode())]
+                    await send({**message, "headers": headers})
+                    answered["sent"] = True
+                return
+            if answered.get("sent"):
+                await send(message)
+            else:
+                held.append(message.get("body", b""))
+
+        try:
+            await self.app(scope, counted_receive, filtered_send)
+        except Exception as error:
+            if answered.get("sent"):
+                raise
+            if too_large:
+                return await self._refuse(send, 413, self._too_large(), request_id, request)
+            if isinstance(error, RecursionError):
+                reason = "the JSON body is nested too deeply to be read"
+                return await self._refuse(send, 400, reason, request_id, request)
+            _logger.exception("request %s failed", request_id)
+            reason = f"internal error; quote request id {request_id}"
+            return await self._refuse(send, 500, reason, request_id, request)
+        if answered.get("sent"):
+            return answered["status"]
+        status = answered.get("status", 500)
+        headers = dict(answered.get("headers", []))
+        content_type = headers.get(b"content-type")
+        body = _error_body(status, b"".join(held), content_type, request_id)
+        if request.refusal is None:
+            request.refusal = body["message"]
+        await _respond(send, status, json.dumps(body).encode(), b"application/json", request_id)
+        return status
+
+
+async def _respond(send, status: int, body: bytes, content_type: bytes, request_id: str) -> None:
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (REQUEST_ID_HEADER, request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
