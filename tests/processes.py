@@ -19,6 +19,13 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 VENV_BIN = Path(sys.executable).parent
+# Debian's Chromium, driven by Playwright for the page and the MLflow UI.
+CHROMIUM = Path("/usr/bin/chromium")
+# As the machine's own checks start it: no sandbox as root, no calls home on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 
 def free_port() -> int:

@@ -29,6 +29,7 @@ from titanic_model.config import (
     EvaluateBestConfig,
     EvaluateConfig,
     MainConfig,
+    MonitorConfig,
     Params,
     PredictConfig,
     PrepareConfig,
@@ -36,10 +37,11 @@ from titanic_model.config import (
     parse_options,
 )
 from titanic_model.data import DataSourceError
+from titanic_model.drift import DriftDetectedError
 from titanic_model.schema import SchemaError
 
 # Mistakes of the person running the job: a one-line message, not a stack trace.
-USER_ERRORS = (ConfigError, DataSourceError, SchemaError)
+USER_ERRORS = (ConfigError, DataSourceError, SchemaError, DriftDetectedError)
 # MLflow's advice that does not apply here: the model's signature is explicit (model.py),
 # and local dataset sources are resolved the same way by both candidate readers.
 _IRRELEVANT_WARNINGS = (
@@ -82,6 +84,8 @@ JOBS: dict[str, Job] = {
                          "evaluate and gate the best-CV version of an experiment"),
     "predict": Job(PredictConfig, "titanic_model.jobs.predict:predict",
                    "score a CSV in chunks, setting bad rows aside"),
+    "monitor": Job(MonitorConfig, "titanic_model.jobs.monitor:monitor",
+                   "drift and live quality of what the serving layer logged"),
     "cross_validate": Job(CrossValidateConfig,
                           "titanic_model.jobs.cross_validate:cross_validate",
                           "nested cross-validation of the whole training procedure"),

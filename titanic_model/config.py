@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -28,7 +29,14 @@ from pydantic import (
     model_validator,
 )
 
-from titanic_model.names import CANDIDATES, CHAMPION_URI, CV_METRICS, HOLDOUT_METRICS, MODEL_NAME
+from titanic_model.names import (
+    CANDIDATES,
+    CHAMPION_URI,
+    CV_METRICS,
+    HOLDOUT_METRICS,
+    MODEL_NAME,
+    MONITORING_EXPERIMENT,
+)
 
 # Where the course publishes Kaggle's training file; downloaded once into data/.
 PUBLIC_DATA_URI = (
@@ -268,6 +276,16 @@ class Params(BaseModel):
 def _as_text(value: object) -> str:
     if isinstance(value, tuple):
         return ",".join("none" if v is None else str(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, timedelta):
+        minutes = int(value.total_seconds()) // 60
+        days, minutes = divmod(minutes, 24 * 60)
+        hours, minutes = divmod(minutes, 60)
+        time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+        return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
     return "" if value is None else str(value)
 
 
@@ -458,3 +476,89 @@ class PredictConfig(Params):
     def _beside_the_output(cls, rejects_uri: str, info: ValidationInfo) -> str:
         output_uri = info.data.get("output_uri")
         return rejects_uri or (output_uri and _sibling(output_uri, ".rejects.csv")) or ""
+
+
+# An ISO 8601 duration of days, hours and minutes: "P1D", "PT6H", "P1DT12H".
+_DURATION = re.compile(r"P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?)?")
+
+
+def _instant_or_duration(value: object) -> object:
+    """An ISO 8601 instant (UTC when it has no offset), a duration, or nothing."""
+    if not isinstance(value, str) or not value:
+        return None
+    duration = _DURATION.fullmatch(value.upper())
+    if duration and any(duration.groupdict().values()):
+        parts = {k: int(v) for k, v in duration.groupdict().items() if v}
+        return timedelta(**parts)
+    instant = datetime.fromisoformat(value)
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+Window = Annotated[
+    datetime | timedelta | None,
+    BeforeValidator(_instant_or_duration),
+    Rule("an ISO 8601 instant (2026-11-25T06:00:00Z) or duration (P1D, PT6H)"),
+]
+Threshold = Annotated[float, Field(gt=0, lt=1), Rule("a number strictly between 0 and 1")]
+
+
+class MonitorConfig(Params):
+    """``monitor``: drift and live quality of what the serving layer logged."""
+
+    log_uri: Annotated[
+        str,
+        Field(min_length=1, description="prediction log: a folder or an s3:// prefix"),
+        Rule("a folder or s3:// prefix"),
+    ]
+    labels_uri: Annotated[
+        str,
+        Field(description="CSV PassengerId,Survived of outcomes learnt later; empty: none"),
+        Rule("a local path, https:// or s3:// URI"),
+    ] = ""
+    since: Annotated[
+        Window,
+        Field(description="window start: an instant, or a duration before until (P1D)"),
+    ] = None
+    until: Annotated[
+        Window,
+        Field(description="window end (excluded): an instant, or a duration before now"),
+    ] = None
+    experiment_name: Annotated[
+        str,
+        Field(min_length=1, description="experiment of the monitoring runs"),
+        Rule("an experiment's name"),
+    ] = MONITORING_EXPERIMENT
+    p_value_threshold: Annotated[
+        Threshold, Field(description="a test's p-value below this rejects 'same distribution'")
+    ] = 0.01
+    psi_threshold: Annotated[
+        float,
+        Field(gt=0, description="population stability index above this is a large shift"),
+        Rule("a positive number"),
+    ] = 0.2
+    missing_share_threshold: Annotated[
+        Threshold, Field(description="a change in a field's share of missing values above this")
+    ] = 0.1
+    fail_on_drift: Annotated[
+        bool,
+        Field(description="exit with an error when a field drifted (for schedulers)"),
+        Rule("true or false"),
+    ] = False
+    storage: StorageConfig = StorageConfig()
+
+    def window(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        """The window as instants: a duration counts back from ``until`` (or from ``now``).
+
+        Raises:
+            ConfigError: When the window is empty.
+        """
+        until = now - self.until if isinstance(self.until, timedelta) else self.until
+        since = self.since
+        if isinstance(since, timedelta):
+            since = (until or now) - since
+        if since is not None and until is not None and since >= until:
+            raise ConfigError(
+                f"invalid window: since {since:%Y-%m-%dT%H:%M:%SZ} is not "
+                f"before until {until:%Y-%m-%dT%H:%M:%SZ}"
+            )
+        return since, until

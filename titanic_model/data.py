@@ -215,3 +215,61 @@ def open_output(uri: str, storage: StorageConfig) -> Iterator[IO[str]]:
     except (OSError, BotoCoreError, ClientError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataSourceError(f"cannot write {uri}: {reason}") from None
+
+
+def read_log_files(uri: str, storage: StorageConfig, parameter: str = "log_uri") -> list[str]:
+    """The text of every ``*.jsonl`` file under a local folder or an ``s3://`` prefix.
+
+    Args:
+        uri: The folder or prefix (searched recursively), as the serving layer writes it.
+        storage: S3 endpoint.
+        parameter: The parameter's name, for messages.
+
+    Returns:
+        Each file's text, in the order of the file names.
+
+    Raises:
+        DataSourceError: When the location does not exist, cannot be listed or holds no
+            ``.jsonl`` file.
+    """
+    location = locate(uri, f"read {parameter}")
+    if location is Location.WEB:
+        raise DataSourceError(f"cannot read {parameter} {uri}: give a local folder or s3://")
+    if location is Location.LOCAL and not _local_path(uri).is_dir():
+        raise DataSourceError(f"cannot read {parameter} {uri}: no such folder")
+    local = str(_local_path(uri)) if location is Location.LOCAL else uri
+    with _read_errors(uri, parameter):
+        options = _storage_options(location, storage) or {}
+        filesystem, root = fsspec.core.url_to_fs(local, **options)
+        paths = sorted(path for path in filesystem.find(root) if path.endswith(".jsonl"))
+        texts = [filesystem.cat_file(path).decode("utf-8", "replace") for path in paths]
+    if not texts:
+        raise DataSourceError(f"cannot read {parameter} {uri}: no .jsonl file there")
+    return texts
+
+
+def read_labels_csv(
+    uri: str, storage: StorageConfig, parameter: str = "labels_uri"
+) -> pd.DataFrame:
+    """Read a CSV of outcomes learnt after the fact, as it is; the caller validates it.
+
+    Args:
+        uri: A local path, ``https://`` (downloaded once) or ``s3://``.
+        storage: Cache folder and S3 endpoint.
+        parameter: The parameter's name, for messages.
+
+    Returns:
+        The raw rows.
+
+    Raises:
+        DataSourceError: When the URI cannot be read as a CSV.
+    """
+    location = locate(uri, f"read {parameter}")
+    if location is Location.WEB:
+        source: str | Path = _cached_download(uri, storage.cache_dir)
+    elif location is Location.S3:
+        source = uri
+    else:
+        source = _local_file(uri, parameter)
+    with _read_errors(uri, parameter):
+        return pd.read_csv(source, storage_options=_storage_options(location, storage))

@@ -5,6 +5,7 @@ What the evaluate job scores a version with; nothing here knows where the labels
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -47,6 +48,28 @@ def holdout_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, 
         "roc_auc": float(roc_auc_score(labels, probabilities)),
         "log_loss": float(log_loss(labels, clipped, labels=[0, 1])),
         "brier_score": float(brier_score_loss(labels, probabilities)),
+    }
+
+
+def live_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """Accuracy, ROC AUC and Brier score, as :func:`holdout_metrics` computes them.
+
+    For the monitoring job's labelled predictions, which may hold one outcome only: ROC AUC
+    is then NaN instead of an error.
+
+    Args:
+        labels: 0/1 outcomes.
+        probabilities: Predicted probabilities of survival.
+
+    Returns:
+        ``accuracy``, ``roc_auc`` and ``brier_score``.
+    """
+    predicted = (probabilities >= DECISION_THRESHOLD).astype(int)
+    both_outcomes = len(np.unique(labels)) == 2
+    return {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "roc_auc": float(roc_auc_score(labels, probabilities)) if both_outcomes else math.nan,
+        "brier_score": float(brier_score_loss(labels, probabilities, labels=[0, 1])),
     }
 
 

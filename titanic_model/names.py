@@ -54,11 +54,63 @@ def cv_score_tag(refit_metric: str) -> str:
     return f"cv_{refit_metric}"
 
 
+# ---------------------------------------------------------------- monitoring
+
+#: The experiment of the monitoring runs, unless ``experiment_name`` says otherwise.
+MONITORING_EXPERIMENT = "titanic-monitoring"
+#: Monitoring-run tag: the fields that drifted, comma-separated ("" when none).
+DRIFT_FIELDS_TAG = "drift_fields"
+#: Monitoring-run tag: "true" when the predictions themselves drifted from the holdout's.
+PREDICTION_DRIFT_TAG = "prediction_drift"
+#: Monitoring-run tags: the registered version monitored (the latest one in the window).
+MONITORED_MODEL_TAG = "model_name"
+MONITORED_VERSION_TAG = "model_version"
+#: Tags a monitoring run sets on each version it saw: its latest status.
+MONITORING_RUN_VERSION_TAG = "monitoring_run_id"
+MONITORING_TIME_VERSION_TAG = "monitoring_time"
+MONITORING_DRIFT_VERSION_TAG = "monitoring_drift_fields"
+MONITORING_LIVE_ACCURACY_VERSION_TAG = "monitoring_live_accuracy"
+#: Project-run tag pointing at the monitoring run (when it is nested in another experiment).
+MONITORING_RUN_TAG = "monitoring_run_id"
+#: Monitoring-run metrics.
+REQUESTS_METRIC = "requests"
+REQUESTS_REFUSED_METRIC = "requests_refused"
+REJECTION_RATE_METRIC = "rejection_rate"
+LOG_LINES_METRIC = "log_lines"
+LOG_LINES_CORRUPT_METRIC = "log_lines_corrupt"
+LIVE_ROWS_METRIC = "live_rows"
+LABELS_UNKNOWN_IDS_METRIC = "labels_unknown_ids"
+PREDICTIONS_UNLABELLED_METRIC = "predictions_unlabelled"
+#: The live-quality metrics (``live_<metric>``, their intervals ``live_<metric>_ci_<bound>``).
+LIVE_METRICS: tuple[str, ...] = ("accuracy", "roc_auc", "brier_score")
+
+
+def drift_metric(statistic: str, field: str) -> str:
+    """``drift_psi_<field>``, ``drift_p_value_<field>``, ``drift_missing_share_change_<field>``."""
+    return f"drift_{statistic}_{field}"
+
+
+def prediction_metric(statistic: str, source: str) -> str:
+    """``<source>_positive_rate`` / ``<source>_mean_probability``: ``served`` or ``holdout``."""
+    return f"{source}_{statistic}"
+
+
+def live_metric(metric: str, bound: str | None = None) -> str:
+    """``live_<metric>``, or the bound (``low``, ``high``) of its 95 % interval."""
+    return f"live_{metric}" if bound is None else f"live_{metric}_ci_{bound}"
+
+
+def rejected_records_metric(field: str) -> str:
+    """Monitoring-run metric: records refused for breaking a rule of ``field``."""
+    return f"rejected_records_{field}"
+
+
 # ---------------------------------------------------------------- runs
 
 PREPARE_RUN = "prepare"
 TRAIN_RUN = "train"
 EVALUATE_RUN = "evaluate"
+MONITOR_RUN = "monitor"
 
 
 def grid_point_run(index: int) -> str:
@@ -79,6 +131,9 @@ REJECTS_URI_TAG = "rejects_uri"
 # MLflow's own tags, read to trace lineage.
 MLFLOW_GIT_COMMIT_TAG = "mlflow.source.git.commit"
 MLFLOW_PARENT_RUN_TAG = "mlflow.parentRunId"
+# MLflow's UI opens an experiment of this kind on its runs and charts (not on GenAI traces).
+MLFLOW_EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_DEVELOPMENT_KIND = "custom_model_development"
 
 
 def split_digest_tag(split: str) -> str:
@@ -173,6 +228,8 @@ INPUT_SCHEMA_METADATA = "input_schema"
 IMPORTANCE_ARTIFACT = "importance.csv"
 MODEL_CARD_ARTIFACT = "model_card.md"
 NESTED_CV_FOLDS_ARTIFACT = "nested_cv_folds.csv"
+MONITORING_REPORT_ARTIFACT = "monitoring_report.html"
+DRIFT_TABLE_ARTIFACT = "drift.csv"
 PLOTS_DIR = "plots"
 CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
 ROC_CURVE_PLOT = "roc_curve.png"

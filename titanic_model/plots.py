@@ -57,13 +57,28 @@ def diagnostic_figures(
     PrecisionRecallDisplay.from_predictions(labels, probabilities, ax=axes, name="model")
     axes.set_title(f"{subject} precision-recall curve")
     figures[PRECISION_RECALL_PLOT] = figure
+    for figure in figures.values():
+        figure.tight_layout()
+    figures[CALIBRATION_PLOT] = calibration_figure(labels, probabilities, subject)
+    return figures
+
+
+def calibration_figure(labels: np.ndarray, probabilities: np.ndarray, subject: str) -> Figure:
+    """The reliability diagram: observed survival rate against predicted probability.
+
+    Args:
+        labels: 0/1 outcomes (one outcome only is fine).
+        probabilities: Predicted probabilities of survival.
+        subject: What was scored, for the title ("Holdout", "Live").
+
+    Returns:
+        The figure.
+    """
     figure, axes = _new_plot(4.5, 4)
     CalibrationDisplay.from_predictions(labels, probabilities, n_bins=10, ax=axes, name="model")
     axes.set_title(f"{subject} reliability diagram")
-    figures[CALIBRATION_PLOT] = figure
-    for figure in figures.values():
-        figure.tight_layout()
-    return figures
+    figure.tight_layout()
+    return figure
 
 
 def importance_figure(importance: pd.DataFrame) -> Figure:
@@ -81,5 +96,45 @@ def importance_figure(importance: pd.DataFrame) -> Figure:
     axes.barh(ordered["column"], ordered["importance_mean"], xerr=ordered["importance_std"])
     axes.set_xlabel("drop in holdout ROC AUC when the column is shuffled")
     axes.set_title("Permutation importance of the raw columns")
+    figure.tight_layout()
+    return figure
+
+
+def distribution_figure(
+    field: str, reference: pd.Series, current: pd.Series, *, numeric: bool
+) -> Figure:
+    """A field's distribution in the reference and now, side by side, as shares.
+
+    Args:
+        field: The field, for the title.
+        reference: Its values where the model learnt (missing values count as "missing").
+        current: Its values now.
+        numeric: Histograms on shared bins; otherwise bars per category.
+
+    Returns:
+        The figure.
+    """
+    figure, axes = _new_plot(5, 3)
+    if numeric:
+        values = pd.concat([reference, current]).dropna().to_numpy(dtype=float)
+        bins = np.histogram_bin_edges(values, bins=20) if len(values) else 10
+        for series, label in ((reference, "reference"), (current, "current")):
+            present = series.dropna().to_numpy(dtype=float)
+            weights = np.full(len(present), 1 / max(len(series), 1))
+            axes.hist(present, bins=bins, weights=weights, alpha=0.55, label=label)
+    else:
+        shares = pd.DataFrame(
+            {
+                "reference": reference.fillna("missing").astype(str).value_counts(normalize=True),
+                "current": current.fillna("missing").astype(str).value_counts(normalize=True),
+            }
+        ).fillna(0.0)
+        positions = np.arange(len(shares))
+        axes.bar(positions - 0.2, shares["reference"], width=0.4, label="reference")
+        axes.bar(positions + 0.2, shares["current"], width=0.4, label="current")
+        axes.set_xticks(positions, shares.index, rotation=30, ha="right")
+    axes.set_ylabel("share of rows")
+    axes.set_title(field)
+    axes.legend()
     figure.tight_layout()
     return figure

@@ -160,6 +160,19 @@ def describe_version(model_version: ModelVersion, description: str, tags: dict[s
         client.set_model_version_tag(model_version.name, model_version.version, key, value)
 
 
+def tag_version(model_name: str, version: str, tags: dict[str, str]) -> None:
+    """Set tags on a registered version (the monitoring job's latest status).
+
+    Args:
+        model_name: The registered model.
+        version: Its version number.
+        tags: Tags to set.
+    """
+    client = MlflowClient()
+    for key, value in tags.items():
+        client.set_model_version_tag(model_name, version, key, value)
+
+
 def _cv_score(model_version: ModelVersion) -> tuple[str, float] | None:
     """The refit metric a version was chosen by and its CV score (``cv_<metric>`` tag)."""
     for metric in CV_METRICS:

@@ -1,13 +1,16 @@
-"""The Argo CD Application and the Argo Workflow, against the schemas of their CRDs (offline).
+"""The Argo CD Application, the Argo Workflow and CronWorkflow, against their CRDs' schemas.
 
-No Python package carries those schemas, so ``crd_schemas/validate.mjs`` validates them with
-the pinned npm packages ``@kubernetes-models/argo-cd`` and ``@kubernetes-models/argo-workflows``
-(installed by ``deployment/install.sh``). Broken copies prove the check can fail. The Workflow
-is also checked strictly against the argo-workflows SDK in tests/integration/test_argo_workflow.py.
+No Python package carries those schemas, so ``crd_schemas/validate.mjs`` validates them offline
+with the pinned npm packages ``@kubernetes-models/argo-cd`` and
+``@kubernetes-models/argo-workflows`` (installed by ``deployment/install.sh``). Broken copies
+prove the check can fail. The Workflow is also checked strictly against the argo-workflows SDK
+in tests/integration/test_argo_workflow.py, and the CronWorkflow here; the CronWorkflow's
+command is held to the ``monitor`` entry point of MLproject.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -15,12 +18,21 @@ from pathlib import Path
 
 import pytest
 import yaml
+from argo_workflows.configuration import Configuration
+from argo_workflows.model.io_argoproj_workflow_v1alpha1_cron_workflow import (
+    IoArgoprojWorkflowV1alpha1CronWorkflow,
+)
+from argo_workflows.model_utils import validate_and_convert_types
 
+from tests.integration.test_argo_workflow import _unknown_fields
 from tests.processes import PROJECT_ROOT
 
 VALIDATOR = PROJECT_ROOT / "tests" / "deployment" / "crd_schemas"
 APPLICATION = PROJECT_ROOT / "deployment" / "argocd" / "application.yaml"
 WORKFLOW = PROJECT_ROOT / "deployment" / "argo" / "training-workflow.yaml"
+CRON_WORKFLOW = PROJECT_ROOT / "deployment" / "argo" / "monitoring-cronworkflow.yaml"
+DEPLOYMENT = PROJECT_ROOT / "deployment" / "kubernetes" / "deployment.yaml"
+MLPROJECT = PROJECT_ROOT / "MLproject"
 
 
 def _validate(*manifests: Path) -> subprocess.CompletedProcess:
@@ -34,12 +46,13 @@ def _validate(*manifests: Path) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_the_application_and_the_workflow_match_their_crd_schemas():
-    result = _validate(APPLICATION, WORKFLOW)
+def test_the_application_and_the_workflows_match_their_crd_schemas():
+    result = _validate(APPLICATION, WORKFLOW, CRON_WORKFLOW)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
         f"ok {APPLICATION} Application/titanic",
         f"ok {WORKFLOW} Workflow/titanic-training-",
+        f"ok {CRON_WORKFLOW} CronWorkflow/titanic-monitoring",
     ]
 
 
@@ -77,6 +90,28 @@ def _steps_not_in_parallel_groups(manifest: dict) -> None:
     steps[:] = [step for group in steps for step in group]
 
 
+def _schedule_as_a_number(manifest: dict) -> None:
+    manifest["spec"]["schedules"] = [6]
+
+
+def _schedule_not_in_a_list(manifest: dict) -> None:
+    # Argo Workflows v4 reads `schedules` only; the single `schedule` of v3 is gone.
+    manifest["spec"]["schedule"] = manifest["spec"].pop("schedules")[0]
+
+
+def _unknown_concurrency_policy(manifest: dict) -> None:
+    manifest["spec"]["concurrencyPolicy"] = "Never"
+
+
+def _metric_name_with_a_dash(manifest: dict) -> None:
+    manifest["spec"]["workflowSpec"]["metrics"]["prometheus"][0]["name"] = "titanic-drift"
+
+
+def _monitor_command_as_a_string(manifest: dict) -> None:
+    # Inside workflowSpec: proves validate.mjs checks (and reshapes) a CronWorkflow's templates.
+    manifest["spec"]["workflowSpec"]["templates"][0]["container"]["command"] = "mlflow run ."
+
+
 @pytest.mark.parametrize(
     ("source", "breakage", "reason"),
     [
@@ -85,9 +120,29 @@ def _steps_not_in_parallel_groups(manifest: dict) -> None:
         (WORKFLOW, _parallelism_as_a_word, "spec/parallelism must be integer"),
         (WORKFLOW, _command_as_a_string, "spec/templates/1/container/command must be array"),
         (WORKFLOW, _steps_not_in_parallel_groups, "spec/templates/0/steps/0 must have required"),
+        (CRON_WORKFLOW, _schedule_as_a_number, "spec/schedules/0 must be string"),
+        (CRON_WORKFLOW, _schedule_not_in_a_list, "spec must have required property schedules"),
+        (
+            CRON_WORKFLOW,
+            _unknown_concurrency_policy,
+            "spec/concurrencyPolicy must be equal to one of the allowed values",
+        ),
+        (
+            CRON_WORKFLOW,
+            _metric_name_with_a_dash,
+            "spec/workflowSpec/metrics/prometheus/0/name must match pattern",
+        ),
+        (
+            CRON_WORKFLOW,
+            _monitor_command_as_a_string,
+            "spec/workflowSpec/templates/0/container/command must be array",
+        ),
     ],
-    ids=["selfHeal", "repoURL", "parallelism", "command", "steps"],
-)
+    ids=[
+        "selfHeal", "repoURL", "parallelism", "command", "steps",
+        "schedules", "schedule", "concurrencyPolicy", "metric-name", "cron-command",
+    ],
+)  # fmt: skip
 def test_the_check_fails_a_broken_copy_and_names_the_field(
     source: Path, breakage: Callable[[dict], None], reason: str, tmp_path
 ):
@@ -112,3 +167,73 @@ def test_a_kind_with_no_schema_fails(tmp_path):
         f"ok {APPLICATION} Application/titanic",
         f"invalid {config_map} ConfigMap/titanic: no schema here for apiVersion v1, kind ConfigMap",
     ]
+
+
+def test_the_cronworkflow_matches_argos_api_strictly():
+    # The npm schemas let unknown fields through; the SDK's models, strictly, do not.
+    manifest = yaml.safe_load(CRON_WORKFLOW.read_text())
+    validate_and_convert_types(
+        manifest, (IoArgoprojWorkflowV1alpha1CronWorkflow,), ["cron_workflow"], True, True,
+        configuration=Configuration(discard_unknown_keys=False),
+    )  # fmt: skip
+    assert _unknown_fields(manifest, IoArgoprojWorkflowV1alpha1CronWorkflow) == []
+
+
+def _monitor_container() -> tuple[dict, list[str]]:
+    """The monitoring step's container and its command line, as Argo renders it by default."""
+    spec = yaml.safe_load(CRON_WORKFLOW.read_text())["spec"]["workflowSpec"]
+    (template,) = spec["templates"]
+    assert spec["entrypoint"] == template["name"]
+    defaults = {
+        f"workflow.parameters.{p['name']}": p["value"] for p in spec["arguments"]["parameters"]
+    }
+    container = template["container"]
+    line = container["command"] + container["args"]
+    return container, [re.sub(r"\{\{([\w.\-]+)\}\}", lambda m: defaults[m[1]], a) for a in line]
+
+
+def _monitor_entry_point() -> dict:
+    return yaml.safe_load(MLPROJECT.read_text())["entry_points"]["monitor"]
+
+
+def test_the_cronworkflow_runs_the_monitor_entry_point_daily_and_fails_on_drift():
+    cron = yaml.safe_load(CRON_WORKFLOW.read_text())["spec"]
+    assert (cron["schedules"], cron["timezone"], cron["concurrencyPolicy"]) == (
+        ["0 6 * * *"], "UTC", "Forbid",
+    )  # fmt: skip
+    _, line = _monitor_container()
+    experiment = _monitor_entry_point()["parameters"]["experiment_name"]["default"]
+    assert line[:9] == ["mlflow", "run", ".", "-e", "monitor", "--env-manager", "local",
+                        "--experiment-name", experiment]  # fmt: skip
+    options = line[9:]
+    assert options[::2] == ["-P"] * (len(options) // 2)
+    assert dict(option.split("=", 1) for option in options[1::2]) == {
+        "log_uri": "s3://titanic-prediction-log/production",
+        "since": "P1D",
+        "fail_on_drift": "true",
+    }
+
+
+def test_every_parameter_the_cronworkflow_passes_is_one_of_the_monitor_entry_point():
+    _, line = _monitor_container()
+    passed = [line[i + 1].split("=", 1)[0] for i, part in enumerate(line) if part == "-P"]
+    assert passed
+    assert set(passed) <= set(_monitor_entry_point()["parameters"]), passed
+
+
+def test_the_cronworkflow_reads_the_log_the_deployment_writes_with_its_credentials():
+    (serving,) = yaml.safe_load(DEPLOYMENT.read_text())["spec"]["template"]["spec"]["containers"]
+    serving_env = {item["name"]: item for item in serving["env"]}
+    container, line = _monitor_container()
+    log_uri = serving_env["TITANIC_PREDICTION_LOG"]["value"]
+    assert f"log_uri={log_uri}" in line
+    # The Secret titanic-mlflow, key for key: the serving layer writes the log with these.
+    from_secrets = {item["name"]: item for item in container["env"] if "valueFrom" in item}
+    assert set(from_secrets) == {
+        "MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    }  # fmt: skip
+    for name, item in from_secrets.items():
+        assert item["valueFrom"]["secretKeyRef"]["name"] == "titanic-mlflow", name
+        assert item == serving_env[name], name
+    assert all("valueFrom" in item for item in container["env"])  # no credential in plain text

@@ -9,25 +9,26 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.processes import PROJECT_ROOT, free_port, start_process, stop_process, wait_for_http
+from tests.processes import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PROJECT_ROOT,
+    free_port,
+    start_process,
+    stop_process,
+    wait_for_http,
+)
 from tests.projects import serve_layer
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "web"
-# As the machine's own checks start it: no sandbox as root, no calls home on a closed network.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,11 @@ from titanic_model.cli import JOBS
 
 ENTRY_POINTS = yaml.safe_load((PROJECT_ROOT / "MLproject").read_text())["entry_points"]
 # What a user must give where a parameter has no default.
-REQUIRED = {"evaluate_best": {"experiment_name": "workflow-1"}, "predict": {"input_uri": "t.csv"}}
+REQUIRED = {
+    "evaluate_best": {"experiment_name": "workflow-1"},
+    "predict": {"input_uri": "t.csv"},
+    "monitor": {"log_uri": "predictions"},
+}
 
 
 @pytest.mark.parametrize("job", JOBS)

@@ -13,20 +13,21 @@
 // formats; unknown fields are not rejected (the generated schemas allow them).
 import { readFileSync } from "node:fs";
 import { Application } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1";
-import { Workflow } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1";
+import { CronWorkflow, Workflow } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1";
 import { parseAllDocuments } from "yaml";
 
-// The generated Workflow schema departs from what Argo decodes in two places; the document is
-// reshaped as Argo's own decoder reads it, so that a valid Workflow passes and only those two
-// spots are touched:
+// The generated WorkflowSpec schema departs from what Argo decodes in two places; the spec is
+// reshaped as Argo's own decoder reads it, so that a valid one passes and only those two spots
+// are touched. A Workflow's spec and a CronWorkflow's spec.workflowSpec are the same type, so
+// both are reshaped alike:
 // - `steps` is a list of lists, but the generator took ParallelSteps' Go struct for its JSON
 //   form and expects `{steps: [...]}` (ParallelSteps' custom unmarshaller reads a bare list).
 //   A group that is not a list is left as it is, so it still fails.
 // - a template's `container` or `script` needs no name: Argo names that container "main".
 // Errors inside a step group are therefore reported under `steps/<group>/steps/<index>`.
-function asArgoDecodesWorkflow(workflow) {
-  const copy = structuredClone(workflow);
-  const templates = copy?.spec?.templates;
+function asArgoDecodes(resource, ...specPath) {
+  const copy = structuredClone(resource);
+  const templates = specPath.reduce((node, key) => node?.[key], copy)?.templates;
   for (const template of Array.isArray(templates) ? templates : []) {
     if (template === null || typeof template !== "object") continue;
     if (Array.isArray(template.steps)) {
@@ -44,7 +45,9 @@ function asArgoDecodesWorkflow(workflow) {
 
 const MODELS = {
   "argoproj.io/v1alpha1 Application": (document) => new Application(document),
-  "argoproj.io/v1alpha1 Workflow": (document) => new Workflow(asArgoDecodesWorkflow(document)),
+  "argoproj.io/v1alpha1 Workflow": (document) => new Workflow(asArgoDecodes(document, "spec")),
+  "argoproj.io/v1alpha1 CronWorkflow": (document) =>
+    new CronWorkflow(asArgoDecodes(document, "spec", "workflowSpec")),
 };
 
 /** Why `document` is not a valid resource of its kind, or null if it is. */
