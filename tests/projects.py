@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
+import skops.io
 from mlflow import MlflowClient
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from tests.processes import (
     PROJECT_ROOT,
@@ -115,15 +119,10 @@ def project_on_sqlite(folder: Path, train_csv: Path) -> Project:
     )
 
 
-def serve_model(project: Project, model_uri: str, folder: Path) -> tuple[str, object]:
-    """Start ``mlflow models serve`` on a free port; return its URL and process."""
+def _start_server(command: list[str], log: Path, env: dict[str, str]) -> tuple[str, object]:
+    """Start a model server whose command ends with its port; wait for its ``/ping``."""
     port = free_port()
-    process = start_process(
-        [str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
-         "-h", "127.0.0.1", "-p", str(port)],
-        folder / f"serve-{port}.log",
-        project.env,
-    )  # fmt: skip
+    process = start_process([*command, str(port)], log.with_name(f"{log.name}-{port}.log"), env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/ping", process)
@@ -131,6 +130,16 @@ def serve_model(project: Project, model_uri: str, folder: Path) -> tuple[str, ob
         stop_process(process)
         raise
     return url, process
+
+
+def serve_model(project: Project, model_uri: str, folder: Path) -> tuple[str, object]:
+    """Start ``mlflow models serve`` on a free port; return its URL and process."""
+    return _start_server(
+        [str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
+         "-h", "127.0.0.1", "-p"],
+        folder / "serve",
+        project.env,
+    )  # fmt: skip
 
 
 def serve_layer(
@@ -153,20 +162,29 @@ def serve_layer(
     Returns:
         Its URL and process (stop it with :func:`stop_process`).
     """
-    port = free_port()
-    process = start_process(
+    return _start_server(
         [str(VENV_BIN / "python"), "-m", "titanic_model.serving", "--model_uri", model_uri,
-         "--port", str(port), "--workers", str(workers)],
-        folder / f"layer-{port}.log",
+         "--workers", str(workers), "--port"],
+        folder / "layer",
         {**project.env, "PYTHONPATH": str(PROJECT_ROOT), **(env or {})},
     )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/ping", process)
-    except Exception:
-        stop_process(process)
-        raise
-    return url, process
+
+
+def tampered_copy(project: Project, folder: Path) -> Path:
+    """A copy of version 1 whose pipeline file was rewritten to run a command (skops)."""
+    original = Path(project.client.get_model_version_download_uri("titanic", "1"))
+    tampered = folder / "tampered"
+    shutil.copytree(original, tampered)
+    skops.io.dump(
+        Pipeline([("run", FunctionTransformer(os.system))]),
+        tampered / "artifacts" / "pipeline.skops",
+    )
+    return tampered
+
+
+#: Credentials moto's S3 server accepts (any will do), for the processes the tests start.
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                  "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
 
 
 def predict_csv(url: str, passengers: pd.DataFrame) -> list[dict]:

@@ -30,14 +30,12 @@ from tests.processes import (
     stop_process,
     wait_for_http,
 )
-from tests.projects import mlflow_params, serve_layer
+from tests.projects import S3_CREDENTIALS, mlflow_params, serve_layer
 
 pytestmark = pytest.mark.integration
 
 BUCKET = "prediction-log"
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "monitoring"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +53,7 @@ def monitored(registered, moto_server, tmp_path_factory) -> Iterator[object]:
     """The registered project, with the S3 settings and a monitoring experiment of its own."""
     folder = tmp_path_factory.mktemp("monitoring")
     registered.client.create_experiment("titanic-monitoring", str(folder / "artifacts"))
-    env = {**CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL": moto_server}
+    env = {**S3_CREDENTIALS, "MLFLOW_S3_ENDPOINT_URL": moto_server}
     registered.env.update(env)
     yield registered
     for key in env:

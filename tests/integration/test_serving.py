@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,14 +14,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-import skops.io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
 
 from tests.processes import VENV_BIN, free_port, start_process, stop_process
-from tests.projects import serve_layer, serve_model
+from tests.projects import serve_layer, serve_model, tampered_copy
 
 pytestmark = pytest.mark.integration
 
@@ -355,13 +350,7 @@ def test_predictions_are_deterministic(server, sample):
 
 def test_a_tampered_model_is_refused_and_nothing_is_served(registered, tmp_path):
     """A pipeline file rewritten to run a command: the server refuses to start, in one line."""
-    original = Path(registered.client.get_model_version_download_uri("titanic", "1"))
-    tampered = tmp_path / "tampered"
-    shutil.copytree(original, tampered)
-    skops.io.dump(
-        Pipeline([("run", FunctionTransformer(os.system))]),
-        tampered / "artifacts" / "pipeline.skops",
-    )
+    tampered = tampered_copy(registered, tmp_path)
     port = free_port()
     process = start_process(
         [str(VENV_BIN / "mlflow"), "models", "serve", "-m", str(tampered), "--env-manager",

@@ -8,7 +8,6 @@ stopped), the log written out at shutdown, and models that must not be served.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,11 +22,8 @@ import boto3
 import pandas as pd
 import pytest
 import requests
-import skops.io
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
 
 from tests.processes import (
     PROJECT_ROOT,
@@ -37,7 +33,8 @@ from tests.processes import (
     stop_process,
     wait_for_http,
 )
-from tests.projects import serve_layer
+from tests.projects import S3_CREDENTIALS, serve_layer, tampered_copy
+from titanic_model.serving.prediction_log import FLUSH_SECONDS
 
 pytestmark = pytest.mark.integration
 
@@ -312,6 +309,7 @@ def _concurrent_requests(url: str, count: int) -> tuple[int, int]:
 
 
 def test_totals_are_exact_over_two_workers(layer):
+    time.sleep(FLUSH_SECONDS + 1)  # the earlier tests' predictions are all counted by now
     before = _metrics(layer.url)
     scored, refused = _concurrent_requests(layer.url, 400)
     after = _metrics(layer.url)
@@ -322,17 +320,21 @@ def test_totals_are_exact_over_two_workers(layer):
     assert delta("titanic_requests_total") == 400
     assert delta("titanic_requests_total", status="400") == refused
     assert delta("titanic_request_duration_seconds_count") == 400
-    assert delta("titanic_predictions_total") == scored
-    assert delta("titanic_predictions_total", survived="1") == scored / 2  # Mrs Cumings
     assert delta("titanic_rejected_records_total", field="Pclass") == refused
 
-    # The probability histogram is filled off the request path: it catches up within seconds.
-    def histogram_caught_up() -> bool:
+    # Predictions are counted off the request path: they catch up within seconds.
+    def predictions_caught_up() -> bool:
         now = _metrics(layer.url)
-        observed = _total(now, "titanic_prediction_probability_count")
-        return observed == _total(now, "titanic_predictions_total")
+        counted = _total(now, "titanic_predictions_total")
+        return (
+            counted - _total(before, "titanic_predictions_total") == scored
+            and _total(now, "titanic_predictions_total", survived="1")
+            - _total(before, "titanic_predictions_total", survived="1")
+            == scored / 2  # Mrs Cumings
+            and _total(now, "titanic_prediction_probability_count") == counted
+        )
 
-    _wait_for(histogram_caught_up, message="the probability histogram missed scored records")
+    _wait_for(predictions_caught_up, message="scored records were not all counted")
     info = [labels for (name, labels), _ in after.items() if name == "titanic_model_info"]
     assert [dict(labels)["version"] for labels in info] == ["1"]
     assert _total(after, "titanic_prediction_log_dropped_total") == 0
@@ -370,8 +372,12 @@ def test_a_real_prometheus_scrapes_the_exact_totals(layer, tmp_path):
             message=f"Prometheus never saw {expected} requests",
         )
         assert scraped
-        predictions = _prometheus_query(url, "sum(titanic_predictions_total)")
-        assert predictions == _total(_metrics(layer.url), "titanic_predictions_total")
+        time.sleep(FLUSH_SECONDS + 1)  # the log's thread has counted every prediction
+        counted = _total(_metrics(layer.url), "titanic_predictions_total")
+        _wait_for(
+            lambda: _prometheus_query(url, "sum(titanic_predictions_total)") == counted,
+            message=f"Prometheus never saw {counted} predictions",
+        )
         assert _prometheus_query(url, 'count(titanic_model_info{version="1"})') == 1
     finally:
         stop_process(process)
@@ -388,14 +394,12 @@ def test_predictions_go_on_when_the_log_store_is_down_and_the_drops_are_counted(
         [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], tmp_path / "moto.log"
     )
     s3_url = f"http://127.0.0.1:{port}"
-    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                   "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
     layer_process = None
     try:
         wait_for_http(f"{s3_url}/moto-api/", moto)
-        s3 = boto3.client("s3", endpoint_url=s3_url, **_boto(credentials))
+        s3 = boto3.client("s3", endpoint_url=s3_url, **_boto(S3_CREDENTIALS))
         s3.create_bucket(Bucket="prediction-log")
-        env = {**credentials, "TITANIC_PREDICTION_LOG": "s3://prediction-log/serving",
+        env = {**S3_CREDENTIALS, "TITANIC_PREDICTION_LOG": "s3://prediction-log/serving",
                "MLFLOW_S3_ENDPOINT_URL": s3_url}  # fmt: skip
         url, layer_process = serve_layer(registered, "models:/titanic@champion", tmp_path, env=env)
         for i in range(5):
@@ -481,13 +485,7 @@ def test_a_model_that_does_not_exist_is_one_error_line(registered, tmp_path):
 
 
 def test_a_tampered_model_is_refused_by_every_worker_and_nothing_is_served(registered, tmp_path):
-    original = Path(registered.client.get_model_version_download_uri("titanic", "1"))
-    tampered = tmp_path / "tampered"
-    shutil.copytree(original, tampered)
-    skops.io.dump(
-        Pipeline([("run", FunctionTransformer(os.system))]),
-        tampered / "artifacts" / "pipeline.skops",
-    )
+    tampered = tampered_copy(registered, tmp_path)
     for workers in (1, 2):
         status, output, port = _start_and_wait(registered, tmp_path, str(tampered), workers)
         assert status == 1, output

@@ -140,7 +140,7 @@ def _log(sink, dropped: _Dropped, observed: list | None = None, **kwargs) -> Pre
         sink,
         full_names=False,
         on_dropped=dropped,
-        observe_probabilities=(observed if observed is not None else []).append,
+        observe=(observed if observed is not None else []).append,
         **kwargs,
     )
 
@@ -170,7 +170,7 @@ def test_a_full_disk_drops_and_counts_the_lines_and_the_log_goes_on(tmp_path):
     log.close()
 
     assert dropped.count == 4
-    assert [list(p) for p in observed] == [[0.97, 0.125], [0.97, 0.125]]
+    assert [p["probability"].tolist() for p in observed] == [[0.97, 0.125], [0.97, 0.125]]
 
 
 class _BlockedSink:
@@ -190,17 +190,19 @@ class _BlockedSink:
 
 
 def test_a_full_queue_drops_and_counts_instead_of_making_the_request_wait():
-    dropped, sink = _Dropped(), _BlockedSink()
-    log = _log(sink, dropped, flush_seconds=0.01, max_queued=2)
+    dropped, sink, observed = _Dropped(), _BlockedSink(), []
+    log = _log(sink, dropped, observed, flush_seconds=0.01, max_queued=2)
     log.rejected("first", ARRIVED, 400, "r", {})
     assert sink.entered.wait(10)  # the writer is stuck: nothing leaves the queue
-    for request_id in ("queued-1", "queued-2", "dropped-1", "dropped-2"):
+    for request_id in ("queued-1", "queued-2", "dropped-1"):
         log.rejected(request_id, ARRIVED, 400, "r", {})
+    log.scored("dropped-2", ARRIVED, RECORDS, PREDICTIONS)
+    assert len(observed) == 1  # its predictions still counted, on the spot
     sink.release.set()
     log.close()
 
     written = b"".join(sink.written)
-    assert dropped.count == 2
+    assert dropped.count == 1 + 2
     assert b"queued-2" in written
     assert b"dropped" not in written
 
@@ -210,7 +212,7 @@ def test_without_a_sink_nothing_is_written_but_probabilities_are_observed():
     log = _log(None, dropped, observed)
     log.scored("a", ARRIVED, RECORDS, PREDICTIONS)
     log.close()
-    assert [list(p) for p in observed] == [[0.97, 0.125]]
+    assert [p["probability"].tolist() for p in observed] == [[0.97, 0.125]]
     assert dropped.count == 0
 
 

@@ -35,7 +35,7 @@ class _Recorder:
                     None,
                     full_names=False,
                     on_dropped=lambda n: None,
-                    observe_probabilities=lambda p: None,
+                    observe=lambda predictions: None,
                 )
 
             def scored(self, request_id, arrived, records, predictions):
@@ -213,7 +213,7 @@ def test_metrics_are_served_by_the_layer_itself(tmp_path):
     assert headers[b"content-type"].startswith(b"text/plain")
 
 
-def test_a_scored_request_is_counted_and_logged_with_what_the_model_answered(tmp_path):
+def test_a_scored_request_is_handed_to_the_log_with_what_the_model_answered(tmp_path):
     predictions = pd.DataFrame({"survived": [1, 0, 1], "probability": [0.9, 0.2, 0.7]})
 
     class Model:
@@ -230,8 +230,21 @@ def test_a_scored_request_is_counted_and_logged_with_what_the_model_answered(tmp
     [(request_id, records, logged)] = recorder.scored
     assert (request_id, records) == ("r-1", {"x": [1]})
     assert logged is predictions
+    assert _count(metrics.requests, status="200") == 1
+    # Counted by the log's thread, off the request path (ServingMetrics.observe_predictions).
+    assert _count(metrics.predictions) == 0
+
+
+def test_the_predictions_are_counted_by_outcome_and_probability(tmp_path):
+    metrics = ServingMetrics(str(tmp_path))
+    metrics.observe_predictions(
+        pd.DataFrame({"survived": [1, 0, 1], "probability": [0.9, 0.2, 0.7]})
+    )
     assert _count(metrics.predictions, survived="1") == 2
     assert _count(metrics.predictions, survived="0") == 1
+    histogram = {s.name: s.value for m in metrics.probability.collect() for s in m.samples}
+    assert histogram["titanic_prediction_probability_count"] == 3
+    assert histogram["titanic_prediction_probability_sum"] == pytest.approx(1.8)
 
 
 def test_a_refusal_of_the_model_is_counted_by_field(tmp_path):

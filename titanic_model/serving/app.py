@@ -80,7 +80,7 @@ def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:
         sink,
         full_names=config.full_names,
         on_dropped=metrics.log_dropped.inc,
-        observe_probabilities=metrics.observe_probabilities,
+        observe=metrics.observe_predictions,
     )
     return ServingLayer(
         init(ObservedModel(model)),

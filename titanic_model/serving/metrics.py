@@ -9,7 +9,7 @@ this module is only imported by a worker once the launcher has set it.
 
 from __future__ import annotations
 
-import numpy as np
+import pandas as pd
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -67,17 +67,31 @@ class ServingMetrics:
             "titanic_prediction_log_dropped", "Prediction-log lines that could not be written.",
             registry=None,
         )  # fmt: skip
+        self._requests_by_status: dict[int, object] = {}
         for survived in ("0", "1"):  # both series exist from the start, at 0
             self.predictions.labels(survived)
         self.log_dropped.inc(0)
 
-    def observe_probabilities(self, probabilities: np.ndarray) -> None:
-        """Add one request's probabilities to the histogram (off the request path).
+    def count_request(self, status: int) -> None:
+        """Count one ``/invocations`` request by its status (the children are cached)."""
+        counter = self._requests_by_status.get(status)
+        if counter is None:
+            counter = self._requests_by_status[status] = self.requests.labels(str(status))
+        counter.inc()
+
+    def observe_predictions(self, predictions: pd.DataFrame) -> None:
+        """Count one request's scored records and their probabilities.
+
+        Called off the request path, by the prediction log's thread: reading a DataFrame's
+        columns and observing a histogram per record cost more than the rest of the layer.
 
         Args:
-            probabilities: Probability of survival per record.
+            predictions: The model's answer (``survived``, ``probability``).
         """
-        for probability in probabilities.tolist():
+        positives = int(predictions["survived"].sum())
+        self.predictions.labels("1").inc(positives)
+        self.predictions.labels("0").inc(len(predictions) - positives)
+        for probability in predictions["probability"].tolist():
             self.probability.observe(probability)
 
     def render(self) -> bytes:

@@ -32,7 +32,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import pandas as pd
 
 from titanic_model.features import extract_titles
@@ -72,6 +71,19 @@ def _plain(value: object) -> object:
     return value
 
 
+def _head(identity: ModelIdentity, request_id: str, arrived: datetime, status: int) -> dict:
+    """The fields every line starts with."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "time": arrived.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "request_id": request_id,
+        "model_name": identity.name,
+        "model_version": identity.version,
+        "run_id": identity.run_id,
+        "status": status,
+    }
+
+
 def scored_lines(
     identity: ModelIdentity,
     request_id: str,
@@ -106,15 +118,7 @@ def scored_lines(
                 fields["Name"] = [_plain(v) for v in values.tolist()]
         else:
             fields[field.name] = [_plain(v) for v in values.tolist()]
-    head = {
-        "schema_version": SCHEMA_VERSION,
-        "time": arrived.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "request_id": request_id,
-        "model_name": identity.name,
-        "model_version": identity.version,
-        "run_id": identity.run_id,
-        "status": 200,
-    }
+    head = _head(identity, request_id, arrived, 200)
     survived = predictions["survived"].tolist()
     probability = predictions["probability"].tolist()
     names = list(fields)
@@ -154,19 +158,8 @@ def rejected_line(
     Returns:
         A JSON text without newline.
     """
-    return json.dumps(
-        {
-            "schema_version": SCHEMA_VERSION,
-            "time": arrived.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "request_id": request_id,
-            "model_name": identity.name,
-            "model_version": identity.version,
-            "run_id": identity.run_id,
-            "status": status,
-            "reason": reason,
-            "rejected_records": dict(rejected_records),
-        }
-    )
+    line = _head(identity, request_id, arrived, status)
+    return json.dumps(line | {"reason": reason, "rejected_records": dict(rejected_records)})
 
 
 class Sink(Protocol):
@@ -300,11 +293,12 @@ class PredictionLog:
     Args:
         identity: The served model, on every line.
         sink: Where lines go, or None for no log (the thread then only observes the
-            probabilities).
+            predictions).
         full_names: Log ``Name`` whole instead of its title.
         on_dropped: Called with the number of lines dropped (the metric).
-        observe_probabilities: Called with each scored request's probabilities, off the
-            request path (the probability histogram costs microseconds per record).
+        observe: Called with each scored request's predictions, off the request path (the
+            prediction counters and histogram); on the request path only for a request
+            whose lines are dropped, so that the counts stay exact.
         flush_seconds: Longest wait before lines are written.
         max_queued: Requests that may wait for the thread; beyond, lines are dropped.
     """
@@ -316,7 +310,7 @@ class PredictionLog:
         *,
         full_names: bool,
         on_dropped: Callable[[int], None],
-        observe_probabilities: Callable[[np.ndarray], None],
+        observe: Callable[[pd.DataFrame], None],
         flush_seconds: float = FLUSH_SECONDS,
         max_queued: int = MAX_QUEUED_REQUESTS,
     ):
@@ -324,7 +318,7 @@ class PredictionLog:
         self.sink = sink
         self.full_names = full_names
         self.on_dropped = on_dropped
-        self.observe_probabilities = observe_probabilities
+        self.observe = observe
         self.flush_seconds = flush_seconds
         self.max_queued = max_queued
         self._pending: deque[_Scored | _Rejected] = deque()
@@ -353,6 +347,8 @@ class PredictionLog:
     def _put(self, entry: _Scored | _Rejected, lines: int) -> None:
         if len(self._pending) >= self.max_queued:
             self._wake.set()  # the thread is late: write now
+            if isinstance(entry, _Scored):
+                self.observe(entry.predictions)
             if self.sink is not None:
                 self.on_dropped(lines)
             return
@@ -401,7 +397,7 @@ class PredictionLog:
                     entry.reason, entry.rejected_records,
                 )
             ]  # fmt: skip
-        self.observe_probabilities(entry.predictions["probability"].to_numpy())
+        self.observe(entry.predictions)
         if self.sink is None:
             return []
         try:
