@@ -403,6 +403,13 @@ def _image(figure) -> str:
     return f'<img alt="" src="data:image/png;base64,{encoded}">'
 
 
+def _shown(values: pd.Series, kind: DriftKind) -> pd.Series:
+    """What a field's plot shows: for free text, only whether it is there."""
+    if kind is DriftKind.MISSING_ONLY:
+        return values.notna().map({True: "present", False: "missing"})
+    return values
+
+
 def _number(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or np.isnan(value) else f"{value:.{digits}f}"
 
@@ -474,8 +481,8 @@ def render_report(
         )
         figures = [
             distribution_figure(
-                field, reference.training[field], assessment.current[field],
-                numeric=kind is DriftKind.NUMBER,
+                field, _shown(reference.training[field], kind),
+                _shown(assessment.current[field], kind), numeric=kind is DriftKind.NUMBER,
             )
             for field, kind in MONITORED_FIELDS.items()
         ] + [

@@ -6,6 +6,7 @@ Imported by the launcher for one worker, or by each worker uvicorn spawns (throu
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 
@@ -82,6 +83,10 @@ def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:
         on_dropped=metrics.log_dropped.inc,
         observe=metrics.observe_predictions,
     )
+    # The loaded model is tens of thousands of objects that live as long as the process. The
+    # requests the log holds for its thread make the collector run full collections, which
+    # walked all of them: 200 ms stalls every two seconds. Frozen, they are never walked.
+    gc.freeze()
     return ServingLayer(
         init(ObservedModel(model)),
         metrics=metrics,
