@@ -273,6 +273,11 @@ def _check_field(field: Field, values: pd.Series) -> tuple[np.ndarray, Reasons]:
     return _check_values(field, values.to_numpy(dtype=object))
 
 
+def _missing_required(frame: pd.DataFrame, fields: tuple[Field, ...]) -> list[str]:
+    """The required fields ``frame`` has no column for."""
+    return [f.name for f in fields if f.required and f.name not in frame.columns]
+
+
 def _check_frame(
     frame: pd.DataFrame, with_label: bool
 ) -> tuple[dict[str, np.ndarray], Reasons, dict[int, str]]:
@@ -286,7 +291,7 @@ def _check_frame(
         SchemaError: When required columns are absent altogether.
     """
     fields = (*PASSENGER_FIELDS, LABEL_FIELD) if with_label else PASSENGER_FIELDS
-    missing = [f.name for f in fields if f.required and f.name not in frame.columns]
+    missing = _missing_required(frame, fields)
     if missing:
         raise SchemaError("missing required column(s): " + ", ".join(missing))
     columns: dict[str, np.ndarray] = {}
@@ -341,7 +346,7 @@ def count_rejected_by_field(frame: pd.DataFrame) -> dict[str, int]:
     Returns:
         ``{field: bad records}``; every record under each absent required column.
     """
-    missing = [f.name for f in PASSENGER_FIELDS if f.required and f.name not in frame.columns]
+    missing = _missing_required(frame, PASSENGER_FIELDS)
     if missing:
         return dict.fromkeys(missing, len(frame))
     _, _, bad_fields = _check_frame(frame, with_label=False)

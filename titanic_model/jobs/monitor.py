@@ -22,7 +22,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from scipy import stats
 
 from titanic_model import names
 from titanic_model.config import ConfigError, MonitorConfig
@@ -35,7 +34,7 @@ from titanic_model.drift import (
     Thresholds,
     field_drifts,
     flagged_fields,
-    population_stability_index,
+    numeric_drift,
 )
 from titanic_model.features import extract_titles
 from titanic_model.metrics import live_metrics
@@ -49,6 +48,7 @@ from titanic_model.monitoring import (
     rejected_by_field,
 )
 from titanic_model.plots import calibration_figure, distribution_figure
+from titanic_model.prediction import DECISION_THRESHOLD
 from titanic_model.registry import registered_version, tag_version
 from titanic_model.runs import load_split
 from titanic_model.schema import LABEL, PASSENGER_FIELDS, FieldKind, validate_passengers
@@ -65,16 +65,16 @@ class Reference:
         version: The version number, or None.
         run_id: The run that logged the model.
         training: The training split, validated, with ``Title``.
-        holdout_labels: The holdout's outcomes.
         holdout_probabilities: The version's answers on its holdout.
+        holdout_quality: How right those answers were (the live metrics, on the holdout).
     """
 
     model_name: str
     version: str | None
     run_id: str
     training: pd.DataFrame
-    holdout_labels: np.ndarray
     holdout_probabilities: np.ndarray
+    holdout_quality: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ class Assessment:
 
     Attributes:
         reference: The version and what it learnt from.
-        current: The passengers it was asked about (logged inputs).
-        probabilities: What it answered them.
+        scored: The log's scored records of this version.
+        current: The passengers it was asked about: their monitored fields, typed.
         drifts: Per monitored field.
         flagged: The fields that drifted.
         prediction_drift: The answers against the holdout's answers (``probability`` field).
@@ -92,12 +92,25 @@ class Assessment:
     """
 
     reference: Reference
+    scored: pd.DataFrame
     current: pd.DataFrame
-    probabilities: np.ndarray
     drifts: list[FieldDrift]
     flagged: list[str]
     prediction_drift: FieldDrift
     prediction_flagged: bool
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """What the version answered."""
+        return self.scored["probability"].to_numpy(dtype=float)
+
+
+def _answer_summary(probabilities: np.ndarray) -> dict[str, float]:
+    """A set of answers in two figures: ``positive_rate`` and ``mean_probability``."""
+    return {
+        "positive_rate": float(np.mean(probabilities >= DECISION_THRESHOLD)),
+        "mean_probability": float(np.mean(probabilities)),
+    }
 
 
 def _with_titles(frame: pd.DataFrame) -> pd.DataFrame:
@@ -137,34 +150,15 @@ def _reference(model_name: str, version: str | None, run_id: str) -> Reference:
     holdout = load_split(prepare_run_id, names.HOLDOUT_SPLIT)
     model_uri = f"models:/{model_name}/{version}" if version else f"runs:/{run_id}/model"
     answers = mlflow.pyfunc.load_model(model_uri).predict(holdout.drop(columns=[LABEL]))
+    probabilities = answers["probability"].to_numpy()
+    labels = validate_passengers(holdout, with_label=True)[LABEL].to_numpy().astype(int)
     return Reference(
         model_name=model_name,
         version=version,
         run_id=run_id,
         training=_monitored(_with_titles(training)),
-        holdout_labels=validate_passengers(holdout, with_label=True)[LABEL].to_numpy().astype(int),
-        holdout_probabilities=answers["probability"].to_numpy(),
-    )
-
-
-def _bin_counts(inner_edges: np.ndarray, values: np.ndarray) -> np.ndarray:
-    bins = np.searchsorted(inner_edges, values, side="right")
-    return np.bincount(bins, minlength=len(inner_edges) + 1)
-
-
-def _prediction_drift(reference: Reference, probabilities: np.ndarray) -> FieldDrift:
-    """The served probabilities against the holdout's: KS test, PSI on the holdout's deciles."""
-    holdout = reference.holdout_probabilities
-    inner = np.unique(np.quantile(holdout, np.linspace(0, 1, 11))[1:-1])
-    return FieldDrift(
-        field="probability",
-        kind=DriftKind.NUMBER,
-        p_value=float(stats.ks_2samp(holdout, probabilities).pvalue),
-        psi=population_stability_index(
-            _bin_counts(inner, holdout), _bin_counts(inner, probabilities)
-        ),
-        missing_share_reference=0.0,
-        missing_share_current=0.0,
+        holdout_probabilities=probabilities,
+        holdout_quality=live_metrics(labels, probabilities),
     )
 
 
@@ -181,12 +175,16 @@ def assess(reference: Reference, scored: pd.DataFrame, thresholds: Thresholds) -
     """
     current = _monitored(scored)
     drifts = field_drifts(reference.training, current)
-    probabilities = scored["probability"].to_numpy(dtype=float)
-    prediction = _prediction_drift(reference, probabilities)
+    # The served probabilities against the holdout's: KS test, PSI on the holdout's deciles.
+    prediction = numeric_drift(
+        "probability",
+        pd.Series(reference.holdout_probabilities),
+        scored["probability"].astype(float),
+    )
     return Assessment(
         reference=reference,
+        scored=scored,
         current=current,
-        probabilities=probabilities,
         drifts=drifts,
         flagged=flagged_fields(drifts, thresholds),
         prediction_drift=prediction,
@@ -249,8 +247,7 @@ def monitor(config: MonitorConfig) -> None:
         labels = check_labels(read_labels_csv(config.labels_uri, config.storage))
         if current is None:
             raise DataSourceError("labels were given but the window holds no scored record")
-        version_rows = table.scored[table.scored["run_id"] == current.reference.run_id]
-        labelled = join_labels(version_rows, labels)
+        labelled = join_labels(current.scored, labels)
         if labelled.joined.empty:
             raise DataSourceError(
                 f"none of the {len(labels)} labels matches a PassengerId scored in the window"
@@ -307,14 +304,9 @@ def _metrics(
         for source, probabilities in (
             ("served", current.probabilities), ("holdout", reference.holdout_probabilities)
         ):  # fmt: skip
-            metrics[names.prediction_metric("positive_rate", source)] = float(
-                np.mean(probabilities >= 0.5)
-            )
-            metrics[names.prediction_metric("mean_probability", source)] = float(
-                np.mean(probabilities)
-            )
-        holdout = live_metrics(reference.holdout_labels, reference.holdout_probabilities)
-        for name, value in holdout.items():
+            for statistic, value in _answer_summary(probabilities).items():
+                metrics[names.prediction_metric(statistic, source)] = value
+        for name, value in reference.holdout_quality.items():
             metrics[names.holdout_metric(name)] = value
     if quality is not None:
         for name, value in quality.metrics.items():
@@ -473,11 +465,12 @@ def render_report(
             "<table><tr><th>field</th><th>test</th><th>p-value</th><th>PSI</th>"
             "<th>missing (reference)</th><th>missing (now)</th></tr>" + "".join(rows) + "</table>"
         )
+        served = _answer_summary(assessment.probabilities)
+        holdout = _answer_summary(reference.holdout_probabilities)
         parts.append(
-            f"<p>Served: positive rate {np.mean(assessment.probabilities >= 0.5):.3f}, mean "
-            f"probability {np.mean(assessment.probabilities):.3f}; on its holdout: "
-            f"{np.mean(reference.holdout_probabilities >= 0.5):.3f} and "
-            f"{np.mean(reference.holdout_probabilities):.3f}.</p>"
+            f"<p>Served: positive rate {served['positive_rate']:.3f}, mean probability "
+            f"{served['mean_probability']:.3f}; on its holdout: {holdout['positive_rate']:.3f} "
+            f"and {holdout['mean_probability']:.3f}.</p>"
         )
         figures = [
             distribution_figure(
@@ -494,8 +487,7 @@ def render_report(
         ]  # fmt: skip
         parts.append("<div>" + "".join(_image(figure) for figure in figures) + "</div>")
     if quality is not None:
-        reference = assessments[-1].reference
-        holdout = live_metrics(reference.holdout_labels, reference.holdout_probabilities)
+        holdout = assessments[-1].reference.holdout_quality
         rows = "".join(
             f"<tr><td>{name}</td><td>{_number(value)}</td>"
             f"<td>{_number(quality.intervals[name][0])} to {_number(quality.intervals[name][1])}"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 
+from titanic_model.registry import registered_version, version_uri
 from titanic_model.serving.config import ServingConfig
 from titanic_model.serving.layer import ObservedModel, ServingLayer
 from titanic_model.serving.metrics import ServingMetrics
@@ -18,8 +18,6 @@ from titanic_model.serving.prediction_log import ModelIdentity, PredictionLog, o
 # How the launcher hands the parsed config to the workers uvicorn spawns.
 CONFIG_VARIABLE = "TITANIC_SERVING_CONFIG"
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-
-_REGISTERED = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))/?")
 
 
 def resolve_model(model_uri: str) -> tuple[ModelIdentity, str]:
@@ -36,18 +34,10 @@ def resolve_model(model_uri: str) -> tuple[ModelIdentity, str]:
     Raises:
         MlflowException: When the model, alias or version does not exist.
     """
-    match = _REGISTERED.fullmatch(model_uri)
-    if match is None:
+    version = registered_version(model_uri)
+    if version is None:
         return ModelIdentity(name="", version=None, run_id=None), model_uri
-    from mlflow import MlflowClient
-
-    client, name = MlflowClient(), match["name"]
-    if match["alias"]:
-        version = client.get_model_version_by_alias(name, match["alias"])
-    else:
-        version = client.get_model_version(name, match["version"])
-    number = str(version.version)
-    return ModelIdentity(name, number, version.run_id), f"models:/{name}/{number}"
+    return ModelIdentity(version.name, str(version.version), version.run_id), version_uri(version)
 
 
 def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:

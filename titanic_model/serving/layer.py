@@ -131,8 +131,8 @@ class _BodyTooLargeError(Exception):
     pass
 
 
-def _error_body(status: int, held: bytes, content_type: bytes | None, request_id: str) -> dict:
-    """An error answer as one JSON line: MLflow's code and first line, never a stack trace."""
+def _error_of(status: int, held: bytes, content_type: bytes | None) -> tuple[str, str]:
+    """MLflow's error code and one-line message from one of its error answers."""
     code, message = _ERROR_CODES.get(status, "BAD_REQUEST"), held.decode("utf-8", "replace")
     if content_type and content_type.startswith(b"application/json"):
         try:
@@ -144,7 +144,7 @@ def _error_body(status: int, held: bytes, content_type: bytes | None, request_id
             message = str(parsed.get("message") or parsed.get("detail") or message)
     if "UnicodeDecodeError" in message:  # MLflow's message would echo the bytes back
         message = "the request body is not valid UTF-8 text"
-    return {"error_code": code, "message": _one_line(message), "request_id": request_id}
+    return code, _one_line(message)
 
 
 class ServingLayer:
@@ -238,10 +238,19 @@ class ServingLayer:
         return f"the request body is larger than the limit of {self.max_body_bytes} bytes"
 
     async def _refuse(
-        self, send, status: int, reason: str, request_id: str, request: _Request
+        self,
+        send,
+        status: int,
+        reason: str,
+        request_id: str,
+        request: _Request,
+        code: str | None = None,
     ) -> int:
-        request.refusal = reason
-        body = {"error_code": _ERROR_CODES[status], "message": reason, "request_id": request_id}
+        """Answer an error as one JSON line; the model's own refusal, if any, is what is logged."""
+        if request.refusal is None:
+            request.refusal = reason
+        body = {"error_code": code or _ERROR_CODES[status], "message": reason,
+                "request_id": request_id}  # fmt: skip
         await _respond(send, status, json.dumps(body).encode(), b"application/json", request_id)
         return status
 
@@ -296,13 +305,9 @@ class ServingLayer:
         if answered.get("sent"):
             return answered["status"]
         status = answered.get("status", 500)
-        headers = dict(answered.get("headers", []))
-        content_type = headers.get(b"content-type")
-        body = _error_body(status, b"".join(held), content_type, request_id)
-        if request.refusal is None:
-            request.refusal = body["message"]
-        await _respond(send, status, json.dumps(body).encode(), b"application/json", request_id)
-        return status
+        content_type = dict(answered.get("headers", [])).get(b"content-type")
+        code, reason = _error_of(status, b"".join(held), content_type)
+        return await self._refuse(send, status, reason, request_id, request, code)
 
 
 async def _respond(send, status: int, body: bytes, content_type: bytes, request_id: str) -> None:

@@ -70,7 +70,6 @@ class ServingMetrics:
         self._requests_by_status: dict[int, object] = {}
         for survived in ("0", "1"):  # both series exist from the start, at 0
             self.predictions.labels(survived)
-        self.log_dropped.inc(0)
 
     def count_request(self, status: int) -> None:
         """Count one ``/invocations`` request by its status (the children are cached)."""

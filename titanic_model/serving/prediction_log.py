@@ -66,7 +66,7 @@ class ModelIdentity:
 
 
 def _plain(value: object) -> object:
-    """A validated value as JSON writes it: NaN as null, whole numbers of integer fields as int."""
+    """A validated value as JSON writes it: NaN (missing) as null."""
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
