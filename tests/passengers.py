@@ -6,6 +6,12 @@ import pandas as pd
 
 from titanic_model.schema import LABEL, validate_passengers
 
+#: Kaggle's first passenger as a client sends it (JSON-ready: None where a value is missing).
+BRAUND = {
+    "PassengerId": 1, "Pclass": 3, "Name": "Braund, Mr. Owen Harris", "Sex": "male", "Age": 22,
+    "SibSp": 1, "Parch": 0, "Ticket": "A/5 21171", "Fare": 7.25, "Cabin": None, "Embarked": "S",
+}  # fmt: skip
+
 _SURNAMES = (
     "Braund", "Cumings", "Heikkinen", "Futrelle", "Allen", "Moran", "McCarthy",
     "Palsson", "Johnson", "Nasser", "Sandstrom", "Bonnell", "Saundercock",

@@ -8,6 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pandas as pd
 import pytest
 import requests
@@ -185,6 +186,17 @@ def tampered_copy(project: Project, folder: Path) -> Path:
 #: Credentials moto's S3 server accepts (any will do), for the processes the tests start.
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                   "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+
+
+def s3_client(endpoint_url: str):
+    """A boto3 S3 client of moto's server at ``endpoint_url``, with :data:`S3_CREDENTIALS`."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+    )
 
 
 def predict_csv(url: str, passengers: pd.DataFrame) -> list[dict]:

@@ -11,26 +11,24 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from mlflow import MlflowClient
 
 from tests.processes import PROJECT_ROOT, VENV_BIN, free_port
+from tests.projects import S3_CREDENTIALS, s3_client
 from titanic_model.config import StorageConfig
 from titanic_model.data import DataSourceError, read_passenger_csv
 
 pytestmark = pytest.mark.integration
 
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-
 
 @pytest.fixture
 def bucket(moto_server: str, train_csv: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A bucket on the moto server holding the training CSV; credentials in the environment."""
-    for name, value in {**CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in S3_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     name = f"titanic-{free_port()}"
-    s3 = boto3.client("s3", endpoint_url=moto_server)
+    s3 = s3_client(moto_server)
     s3.create_bucket(Bucket=name)
     s3.upload_file(str(train_csv), name, "raw/train.csv")
     return name
@@ -56,7 +54,7 @@ def test_prepare_reads_s3_with_the_endpoint_from_the_environment(bucket, moto_se
     MlflowClient(tracking_uri).create_experiment("s3", artifact_location=str(tmp_path / "art"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TITANIC_"))}
     env.update(
-        CREDENTIALS,
+        S3_CREDENTIALS,
         MLFLOW_TRACKING_URI=tracking_uri,
         MLFLOW_S3_ENDPOINT_URL=moto_server,
         PATH=f"{VENV_BIN}{os.pathsep}{env['PATH']}",

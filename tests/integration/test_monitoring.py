@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,7 +29,7 @@ from tests.processes import (
     stop_process,
     wait_for_http,
 )
-from tests.projects import S3_CREDENTIALS, mlflow_params, serve_layer
+from tests.projects import S3_CREDENTIALS, mlflow_params, s3_client, serve_layer
 
 pytestmark = pytest.mark.integration
 
@@ -40,10 +39,7 @@ SCREENSHOTS = PROJECT_ROOT / "test-output" / "monitoring"
 
 @pytest.fixture(scope="module")
 def s3(moto_server) -> object:
-    client = boto3.client(
-        "s3", endpoint_url=moto_server, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
+    client = s3_client(moto_server)
     client.create_bucket(Bucket=BUCKET)
     return client
 

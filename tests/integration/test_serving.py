@@ -17,15 +17,11 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.passengers import BRAUND
 from tests.processes import VENV_BIN, free_port, start_process, stop_process
 from tests.projects import serve_layer, serve_model, tampered_copy
 
 pytestmark = pytest.mark.integration
-
-BRAUND = {
-    "PassengerId": 1, "Pclass": 3, "Name": "Braund, Mr. Owen Harris", "Sex": "male", "Age": 22,
-    "SibSp": 1, "Parch": 0, "Ticket": "A/5 21171", "Fare": 7.25, "Cabin": None, "Embarked": "S",
-}  # fmt: skip
 
 
 LAYER = "serving layer"

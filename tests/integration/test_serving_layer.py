@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import boto3
 import pandas as pd
 import pytest
 import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.passengers import BRAUND
 from tests.processes import (
     PROJECT_ROOT,
     VENV_BIN,
@@ -33,16 +33,12 @@ from tests.processes import (
     stop_process,
     wait_for_http,
 )
-from tests.projects import S3_CREDENTIALS, serve_layer, tampered_copy
+from tests.projects import S3_CREDENTIALS, s3_client, serve_layer, tampered_copy
 from titanic_model.serving.prediction_log import FLUSH_SECONDS
 
 pytestmark = pytest.mark.integration
 
 MAX_BODY_BYTES = 200_000
-BRAUND = {
-    "PassengerId": 1, "Pclass": 3, "Name": "Braund, Mr. Owen Harris", "Sex": "male", "Age": 22,
-    "SibSp": 1, "Parch": 0, "Ticket": "A/5 21171", "Fare": 7.25, "Cabin": None, "Embarked": "S",
-}  # fmt: skip
 CUMINGS = {
     **BRAUND, "PassengerId": 2, "Pclass": 1, "Name": "Cumings, Mrs. John Bradley (Florence)",
     "Sex": "female", "Age": 38, "Ticket": "PC 17599", "Fare": 71.28, "Cabin": "C85",
@@ -397,7 +393,7 @@ def test_predictions_go_on_when_the_log_store_is_down_and_the_drops_are_counted(
     layer_process = None
     try:
         wait_for_http(f"{s3_url}/moto-api/", moto)
-        s3 = boto3.client("s3", endpoint_url=s3_url, **_boto(S3_CREDENTIALS))
+        s3 = s3_client(s3_url)
         s3.create_bucket(Bucket="prediction-log")
         env = {**S3_CREDENTIALS, "TITANIC_PREDICTION_LOG": "s3://prediction-log/serving",
                "MLFLOW_S3_ENDPOINT_URL": s3_url}  # fmt: skip
@@ -429,14 +425,6 @@ def test_predictions_go_on_when_the_log_store_is_down_and_the_drops_are_counted(
         if layer_process is not None:
             stop_process(layer_process)
         stop_process(moto)
-
-
-def _boto(credentials: dict[str, str]) -> dict[str, str]:
-    return {
-        "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
-        "region_name": credentials["AWS_DEFAULT_REGION"],
-    }
 
 
 def test_the_log_is_written_out_at_shutdown(registered, tmp_path):
