@@ -50,7 +50,7 @@ from titanic_model.monitoring import (
 from titanic_model.plots import calibration_figure, distribution_figure
 from titanic_model.prediction import DECISION_THRESHOLD
 from titanic_model.registry import registered_version, tag_version
-from titanic_model.runs import load_split
+from titanic_model.runs import load_split, log_new_params
 from titanic_model.schema import LABEL, PASSENGER_FIELDS, FieldKind, validate_passengers
 
 logger = logging.getLogger(__name__)
@@ -366,7 +366,8 @@ def _log_run(
 
     def log_everything() -> str:
         run_id = mlflow.active_run().info.run_id
-        mlflow.log_params(config.parameters())
+        # `mlflow run -e monitor --experiment-name <this one>` logged the -P values already.
+        log_new_params(config.parameters())
         mlflow.log_metrics(metrics)
         mlflow.set_tags(tags)
         mlflow.log_text(report, names.MONITORING_REPORT_ARTIFACT)
