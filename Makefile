@@ -63,7 +63,9 @@ test-unit: install  ## Only the fast unit tests.
 bench: install  ## Serving and batch benchmark (not part of `make test`); updates docs/performance.md.
 	$(BIN)/python -m benchmarks.benchmark
 
+# The credentials first: `mlflow run` answers a tracking server's 401 with a traceback.
 run: install  ## The whole pipeline: prepare -> train -> evaluate, registered as "titanic".
+	$(BIN)/python -m titanic_model.credentials
 	$(BIN)/mlflow run . --env-manager local $(MLFLOW_RUN_ARGS)
 
 serve: install  ## Serve MODEL_URI (default models:/titanic@champion) on http://127.0.0.1:$(PORT), WORKERS processes, with /metrics and the prediction log.

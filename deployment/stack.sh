@@ -2,15 +2,24 @@
 # A remote tracking stack on 127.0.0.1, for real: PostgreSQL (Debian's package) as MLflow's
 # backend store, an S3-speaking object store (moto's standalone server here; MinIO or S3 in
 # production, chosen by MLFLOW_S3_ENDPOINT_URL) and `mlflow server` proxying artifacts to
-# s3://$BUCKET/artifacts.
+# s3://$BUCKET/artifacts. The server runs MLflow's basic-auth app: every call needs a user and
+# password, its users and permissions live in PostgreSQL beside the tracking data (database
+# mlflow_auth), and `python -m titanic_model.access` gives each role its user (docs/deployment.md).
 #
-#   deployment/stack.sh up      start what is not running yet; prints the variables to export
+#   deployment/stack.sh up      start what is not running yet, set up the roles' users; prints
+#                               the variables to export, with the training user's credentials
+#   deployment/stack.sh env ROLE   the same variables for ROLE: training, serving, monitoring, admin
 #   deployment/stack.sh down    stop everything (moto keeps objects in memory: they go too)
 #   deployment/stack.sh restart-tracking   stop and start PostgreSQL and mlflow server only
 #
 # Settings: STACK_DIR (.stack), PG_PORT (5433), S3_PORT (9000), MLFLOW_PORT (5000),
 # BUCKET (mlflow), and, for an external object store instead of moto, MLFLOW_S3_ENDPOINT_URL
-# with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+# with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Passwords: MLFLOW_AUTH_ADMIN_PASSWORD (the
+# admin's, used when the permission database is first created) and TITANIC_TRAINING_PASSWORD,
+# TITANIC_SERVING_PASSWORD, TITANIC_MONITORING_PASSWORD; each one unset is generated on the first
+# `up`, printed once and kept in $STACK_DIR/credentials (mode 600), never in the repository.
+# The server's hardening: ALLOWED_HOSTS (the Host headers it answers) and CORS_ORIGINS (the
+# browser origins it lets call its API), both 127.0.0.1 and localhost on MLFLOW_PORT by default.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 STACK_DIR="$(mkdir -p "${STACK_DIR:-$root/.stack}" && cd "${STACK_DIR:-$root/.stack}" && pwd)"
@@ -18,6 +27,9 @@ PG_PORT="${PG_PORT:-5433}"
 S3_PORT="${S3_PORT:-9000}"
 MLFLOW_PORT="${MLFLOW_PORT:-5000}"
 BUCKET="${BUCKET:-mlflow}"
+ALLOWED_HOSTS="${ALLOWED_HOSTS:-127.0.0.1:$MLFLOW_PORT,localhost:$MLFLOW_PORT}"
+CORS_ORIGINS="${CORS_ORIGINS:-http://127.0.0.1:$MLFLOW_PORT,http://localhost:$MLFLOW_PORT}"
+ROLES=(training serving monitoring)
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-stack-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-stack-local}"
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
@@ -59,7 +71,26 @@ postgres_up() {
   as_pg "$pg_bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname = 'mlflow'" | grep -q 1 \
     || as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres mlflow
+  as_pg "$pg_bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = 'mlflow_auth'" | grep -q 1 \
+    || as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres mlflow_auth
 }
+
+# The password of a user: the environment's when given, else the one kept from an earlier
+# `up`, else a new one, printed this once. Kept in $STACK_DIR/credentials/<user>, mode 600.
+password() {
+  local user="$1" given="${!2:-}" file="$STACK_DIR/credentials/$1"
+  (umask 077; mkdir -p "$STACK_DIR/credentials")
+  if [ -n "$given" ]; then
+    (umask 077; printf '%s' "$given" >"$file")
+  elif [ ! -s "$file" ]; then
+    (umask 077; python -c "import secrets; print(secrets.token_urlsafe(24), end='')" >"$file")
+    echo "# Generated the password of '$user' (kept in $file): $(cat "$file")" >&2
+  fi
+  cat "$file"
+}
+
+role_variable() { echo "TITANIC_${1^^}_PASSWORD"; }
 
 moto_up() {
   alive "$STACK_DIR/moto.pid" && return 0
@@ -81,11 +112,28 @@ PY
 
 mlflow_up() {
   alive "$STACK_DIR/mlflow.pid" && return 0
+  # No secret in this file: the admin's password reaches the server through its environment.
+  # NO_PERMISSIONS: a user sees and changes only what it was granted or created itself.
+  (umask 077; cat >"$STACK_DIR/basic_auth.ini" <<INI
+[mlflow]
+default_permission = NO_PERMISSIONS
+database_uri = postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/mlflow_auth
+admin_username = admin
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+INI
+  )
+  local admin_password secret_key
+  admin_password="$(password admin MLFLOW_AUTH_ADMIN_PASSWORD)"
+  # Signs the login forms' CSRF tokens; kept, so that a restart does not void open forms.
+  secret_key="$(password flask-secret-key MLFLOW_FLASK_SERVER_SECRET_KEY 2>/dev/null)"
   # The job-runner workers (~2.5 GB) serve MLflow features this project does not use.
-  MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow server \
+  MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false MLFLOW_AUTH_CONFIG_PATH="$STACK_DIR/basic_auth.ini" \
+    MLFLOW_AUTH_ADMIN_PASSWORD="$admin_password" MLFLOW_FLASK_SERVER_SECRET_KEY="$secret_key" \
+    mlflow server --app-name basic-auth \
     --backend-store-uri "postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/mlflow" \
     --artifacts-destination "s3://$BUCKET/artifacts" \
     --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+    --allowed-hosts "$ALLOWED_HOSTS" --cors-allowed-origins "$CORS_ORIGINS" \
     >"$STACK_DIR/mlflow.log" 2>&1 &
   echo $! >"$STACK_DIR/mlflow.pid"
   wait_http "http://127.0.0.1:$MLFLOW_PORT/health"
@@ -106,22 +154,49 @@ tracking_down() {
   fi
 }
 
-up() {
-  postgres_up
-  [ "$use_moto" = no ] || moto_up
-  bucket_up
-  mlflow_up
+# The roles' users and permissions, as the admin (titanic_model/access.py: idempotent).
+access_up() {
+  local role passwords=()
+  for role in "${ROLES[@]}"; do
+    passwords+=("$(role_variable "$role")=$(password "$role" "$(role_variable "$role")")")
+  done
+  env "${passwords[@]}" PYTHONPATH="$root" MLFLOW_TRACKING_URI="http://127.0.0.1:$MLFLOW_PORT" \
+    MLFLOW_TRACKING_USERNAME=admin \
+    MLFLOW_TRACKING_PASSWORD="$(password admin MLFLOW_AUTH_ADMIN_PASSWORD)" \
+    python -W ignore::DeprecationWarning -m titanic_model.access >/dev/null
+}
+
+# What a shell needs to work as USER: the server, its credentials and the bucket's.
+variables() {
+  local file="$STACK_DIR/credentials/$1"
+  [ -s "$file" ] || { echo "error: no credentials of '$1' in $STACK_DIR: run '$0 up' first" >&2; exit 1; }
   cat <<VARS
-# The stack is up (logs in $STACK_DIR). Point MLflow, the project and its clients at it:
 export MLFLOW_TRACKING_URI=http://127.0.0.1:$MLFLOW_PORT
+export MLFLOW_TRACKING_USERNAME=$1 MLFLOW_TRACKING_PASSWORD=$(cat "$file")
 export MLFLOW_S3_ENDPOINT_URL=$MLFLOW_S3_ENDPOINT_URL
 export AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
 VARS
 }
 
+up() {
+  postgres_up
+  [ "$use_moto" = no ] || moto_up
+  bucket_up
+  mlflow_up
+  access_up
+  echo "# The stack is up (logs in $STACK_DIR). Point MLflow, the project and its clients at it,"
+  echo "# as the training user ('$0 env serving|monitoring|admin' for the others):"
+  variables training
+}
+
 case "${1:-}" in
   up) up ;;
+  env)
+    case "${2:-}" in
+      training | serving | monitoring | admin) variables "$2" ;;
+      *) echo "usage: $0 env training | serving | monitoring | admin" >&2; exit 2 ;;
+    esac ;;
   down) tracking_down; stop_pid "$STACK_DIR/moto.pid" ;;
   restart-tracking) tracking_down; postgres_up; mlflow_up ;;
-  *) echo "usage: $0 up | down | restart-tracking" >&2; exit 2 ;;
+  *) echo "usage: $0 up | env ROLE | down | restart-tracking" >&2; exit 2 ;;
 esac

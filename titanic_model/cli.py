@@ -5,9 +5,10 @@ job's config (:mod:`titanic_model.config`), parsed into it before anything else 
 job then runs inside an MLflow run (under ``mlflow run``, the run MLflow created).
 
 A user error (an unknown or bad parameter, unreadable data, a row breaking the schema) and
-MLflow's own refusals (a model or run that does not exist, a store that refuses a write) end
-the command with one ``error:`` line and exit status 1; a bad parameter does so before the
-job starts. Anything else is a bug and keeps its traceback.
+MLflow's own refusals (a model or run that does not exist, a store that refuses a write, a
+tracking server that refuses the credentials or the permission) end the command with one
+``error:`` line and exit status 1; a bad parameter does so before the job starts. Anything
+else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from titanic_model.config import (
     TrainConfig,
     parse_options,
 )
+from titanic_model.credentials import refusal_line
 from titanic_model.data import DataSourceError
 from titanic_model.drift import DriftDetectedError
 from titanic_model.schema import SchemaError
@@ -163,7 +165,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"error: {error}", file=sys.stderr)
         return 1
     except MlflowException as error:
-        reason = str(error.message).strip().splitlines() or [type(error).__name__]
-        print(f"error: {reason[0]}", file=sys.stderr)
+        print(refusal_line(error, environ), file=sys.stderr)
         return 1
     return 0

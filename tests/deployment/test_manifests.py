@@ -15,9 +15,11 @@ import yaml
 
 from tests.processes import PROJECT_ROOT
 
-KUBERNETES = PROJECT_ROOT / "deployment" / "kubernetes"
-DOCKERFILE = PROJECT_ROOT / "deployment" / "Dockerfile"
+DEPLOYMENT = PROJECT_ROOT / "deployment"
+KUBERNETES = DEPLOYMENT / "kubernetes"
+DOCKERFILE = DEPLOYMENT / "Dockerfile"
 KUBERNETES_VERSION = "1.33.0"
+USER_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 
 
 def _manifest(name: str) -> dict:
@@ -39,12 +41,53 @@ def _container() -> dict:
     return container
 
 
+def _port(name: str) -> int:
+    (port,) = [p["containerPort"] for p in _container()["ports"] if p["name"] == name]
+    return port
+
+
 def test_deployment_serves_the_champion_with_credentials_from_a_secret():
     env = {item["name"]: item for item in _container()["env"]}
     assert env["MODEL_URI"]["value"] == "models:/titanic@champion"
     for name in ("MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         assert "value" not in env[name]
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "titanic-mlflow"
+
+
+def _secret_of_user(env: list[dict]) -> str:
+    """The one Secret the tracking server's user and password come from, key for key."""
+    refs = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in env
+            if item["name"] in USER_VARIABLES}  # fmt: skip
+    assert set(refs) == set(USER_VARIABLES)
+    assert all(ref["key"] == name for name, ref in refs.items())
+    (secret,) = {ref["name"] for ref in refs.values()}
+    return secret
+
+
+def test_each_role_reads_its_own_credentials_from_its_own_secret():
+    assert _secret_of_user(_container()["env"]) == "titanic-mlflow-serving"
+    cron = yaml.safe_load((DEPLOYMENT / "argo" / "monitoring-cronworkflow.yaml").read_text())
+    (monitor,) = cron["spec"]["workflowSpec"]["templates"]
+    assert _secret_of_user(monitor["container"]["env"]) == "titanic-mlflow-monitoring"
+    workflow = yaml.safe_load((DEPLOYMENT / "argo" / "training-workflow.yaml").read_text())
+    steps = [t["container"] for t in workflow["spec"]["templates"] if "container" in t]
+    assert len(steps) == 5
+    for step in steps:
+        # envFrom: the Secret's keys are the variables' names, as in the other two.
+        assert {"secretRef": {"name": "titanic-mlflow-training"}} in step["envFrom"]
+        assert not any(item["name"] in USER_VARIABLES for item in step.get("env", []))
+
+
+def test_no_manifest_carries_a_credential_or_a_secret():
+    manifests = [*DEPLOYMENT.rglob("*.yaml"), *DEPLOYMENT.rglob("*.yml")]
+    assert len(manifests) >= 9
+    for path in manifests:
+        text = path.read_text()
+        for document in yaml.safe_load_all(text):
+            assert not (isinstance(document, dict) and document.get("kind") == "Secret"), path
+        # A password is only ever named, never given: no `value:` after the variable.
+        assert not re.search(r"MLFLOW_TRACKING_PASSWORD\s*\n\s*value:", text), path
+        assert not re.search(r"MLFLOW_TRACKING_PASSWORD\s*[=:]\s*\S", text), path
 
 
 def test_deployment_is_pinned_probed_bounded_and_non_root():
@@ -64,9 +107,8 @@ def _pod_template() -> dict:
 
 def test_prometheus_scrapes_metrics_on_the_container_port():
     annotations = _pod_template()["metadata"]["annotations"]
-    (port,) = _container()["ports"]
     assert annotations["prometheus.io/scrape"] == "true"
-    assert annotations["prometheus.io/port"] == str(port["containerPort"])
+    assert annotations["prometheus.io/port"] == str(_port("http"))
     assert annotations["prometheus.io/path"] == "/metrics"
 
 
@@ -88,13 +130,12 @@ def test_predictions_are_logged_to_s3_with_the_secrets_credentials():
 
 
 def test_service_and_ingress_reach_the_container_port():
-    (port,) = _container()["ports"]
     (service_port,) = _manifest("service.yaml")["spec"]["ports"]
-    assert service_port["targetPort"] == port["name"]
+    assert service_port["targetPort"] == "http"
     (rule,) = _manifest("ingress.yaml")["spec"]["rules"]
     (path,) = rule["http"]["paths"]
     assert path["backend"]["service"] == {"name": "titanic", "port": {"name": "http"}}
-    assert f"EXPOSE {port['containerPort']}" in DOCKERFILE.read_text()
+    assert f"EXPOSE {_port('http')}" in DOCKERFILE.read_text()
 
 
 def test_ingress_allows_pages_hosted_elsewhere_to_call_the_model():

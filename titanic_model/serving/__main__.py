@@ -81,6 +81,7 @@ def _serve(config: ServingConfig, folder: Path) -> int:
     import uvicorn
     from mlflow.exceptions import MlflowException
 
+    from titanic_model.credentials import refusal_line
     from titanic_model.serving.app import CONFIG_VARIABLE, build_app, resolve_model
 
     options = {
@@ -98,7 +99,10 @@ def _serve(config: ServingConfig, folder: Path) -> int:
         else:
             _, pinned = resolve_model(config.params.model_uri)
             os.environ[CONFIG_VARIABLE] = config.serving(pinned).model_dump_json()
-    except (MlflowException, OSError) as error:
+    except MlflowException as error:
+        print(refusal_line(error), file=sys.stderr)
+        return 1
+    except OSError as error:
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 1
     if config.params.workers == 1:

@@ -1,0 +1,174 @@
+"""Who may do what on the tracking server: one user per role, least privilege.
+
+``python -m titanic_model.access``, as the admin of a server running MLflow's basic-auth app
+(``MLFLOW_TRACKING_URI``, ``MLFLOW_TRACKING_USERNAME``, ``MLFLOW_TRACKING_PASSWORD``), creates
+or updates the users ``training``, ``serving`` and ``monitoring`` and sets their permissions to
+exactly :data:`ROLES`. Idempotent: run twice, the same users and grants. A password comes from
+``TITANIC_<ROLE>_PASSWORD`` (set on the user, new or existing); without it an existing user
+keeps its password and a new one gets a generated password, printed once.
+
+The registered model ``titanic`` and the experiment ``titanic-monitoring`` are created here, as
+the admin, when missing: MLflow gives MANAGE on a resource to whoever creates it, and no role
+should own them (MANAGE on ``titanic`` would let training delete versions and aliases).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import (
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    ErrorCode,
+)
+from mlflow.server import get_app_client
+
+from titanic_model.credentials import refusal_line
+from titanic_model.names import MODEL_NAME, MONITORING_EXPERIMENT
+
+#: MLflow's experiment for runs that name none (``make run`` without an experiment).
+DEFAULT_EXPERIMENT_ID = "0"
+#: Stands for the id of :data:`~titanic_model.names.MONITORING_EXPERIMENT` in :data:`ROLES`.
+MONITORING_EXPERIMENT_ID = "<monitoring experiment>"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One permission of a user: ``permission`` on ``resource_type`` ``resource_id``."""
+
+    resource_type: str
+    resource_id: str
+    permission: str
+
+
+# A registered version's files live under its run's experiment, and the server authorizes them
+# by that experiment: loading `titanic` takes READ on the experiment that trained the version.
+# Each Argo training workflow makes an experiment of its own, so the readers get every one.
+READ_EVERY_EXPERIMENT = Grant("experiment", "*", "READ")
+
+#: Each role's permissions, all of them (the server's default is NO_PERMISSIONS).
+ROLES: dict[str, tuple[Grant, ...]] = {
+    # Runs in the experiments it creates (MANAGE, MLflow's rule for creators) and in Default;
+    # registers versions of titanic and moves champion (both need EDIT on the model).
+    "training": (
+        READ_EVERY_EXPERIMENT,
+        Grant("experiment", DEFAULT_EXPERIMENT_ID, "EDIT"),
+        Grant("registered_model", MODEL_NAME, "EDIT"),
+    ),
+    # Loads and serves titanic's versions; writes nothing.
+    "serving": (READ_EVERY_EXPERIMENT, Grant("registered_model", MODEL_NAME, "READ")),
+    # Logs its runs in its own experiment and tags the versions it assessed: EDIT on the
+    # version tier (tags, descriptions) with only READ on the model itself, which is what
+    # registering a version or moving an alias would need more of.
+    "monitoring": (
+        READ_EVERY_EXPERIMENT,
+        Grant("experiment", MONITORING_EXPERIMENT_ID, "EDIT"),
+        Grant("registered_model", MODEL_NAME, "READ"),
+        Grant("registered_model_version", "*", "EDIT"),
+    ),
+}
+
+
+def password_variable(role: str) -> str:
+    """The environment variable with ``role``'s password (``TITANIC_TRAINING_PASSWORD``…)."""
+    return f"TITANIC_{role.upper()}_PASSWORD"
+
+
+def _is(error: MlflowException, code: int) -> bool:
+    return error.error_code == ErrorCode.Name(code)
+
+
+def _shared_resources(client: MlflowClient) -> str:
+    """Create ``titanic`` and the monitoring experiment if missing; the latter's id."""
+    try:
+        client.create_registered_model(MODEL_NAME)
+    except MlflowException as error:
+        if not _is(error, RESOURCE_ALREADY_EXISTS):
+            raise
+    experiment = client.get_experiment_by_name(MONITORING_EXPERIMENT)
+    if experiment is None:
+        return client.create_experiment(MONITORING_EXPERIMENT)
+    return experiment.experiment_id
+
+
+def _set_user(auth, role: str, password: str | None) -> str | None:
+    """Create or update ``role``'s user; the password when one was generated for it."""
+    try:
+        auth.get_user(role)
+    except MlflowException as error:
+        if not _is(error, RESOURCE_DOES_NOT_EXIST):
+            raise
+        generated = None if password else secrets.token_urlsafe(24)
+        auth.create_user(role, password or generated)
+        return generated
+    if password:
+        auth.update_user_password(role, password)
+    return None
+
+
+def _set_grant(auth, username: str, grant: Grant) -> None:
+    """Give ``username`` exactly ``grant``'s permission on its resource."""
+    arguments = (username, grant.resource_type, grant.resource_id)
+    try:
+        auth.grant_user_permission(*arguments, grant.permission)
+    except MlflowException as error:
+        if not _is(error, RESOURCE_ALREADY_EXISTS):
+            raise
+        # A grant of another level (MANAGE for a creator, an older plan): replaced.
+        auth.revoke_user_permission(*arguments)
+        auth.grant_user_permission(*arguments, grant.permission)
+
+
+def set_up_access(tracking_uri: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """Users and grants of :data:`ROLES` on the server at ``tracking_uri``, as its admin.
+
+    Args:
+        tracking_uri: The server, ``http(s)://…``.
+        environ: Where ``TITANIC_<ROLE>_PASSWORD`` are read from.
+
+    Returns:
+        ``{role: password}`` of the users created with a generated password.
+    """
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    auth = get_app_client("basic-auth", tracking_uri=tracking_uri)
+    monitoring_experiment_id = _shared_resources(client)
+    generated = {}
+    for role, grants in ROLES.items():
+        password = _set_user(auth, role, environ.get(password_variable(role)) or None)
+        if password is not None:
+            generated[role] = password
+        for grant in grants:
+            if grant.resource_id == MONITORING_EXPERIMENT_ID:
+                grant = Grant(grant.resource_type, monitoring_experiment_id, grant.permission)
+            _set_grant(auth, role, grant)
+    return generated
+
+
+def main() -> int:
+    """Set up the roles on ``MLFLOW_TRACKING_URI``; 1 after a one-line ``error:``."""
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not tracking_uri.startswith(("http://", "https://")):
+        print("error: MLFLOW_TRACKING_URI must be the tracking server's http(s):// address",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    try:
+        generated = set_up_access(tracking_uri, os.environ)
+    except MlflowException as error:
+        print(refusal_line(error), file=sys.stderr)
+        return 1
+    for role, password in generated.items():
+        print(f"# Generated the password of '{role}': {password_variable(role)}={password}")
+    for role, grants in ROLES.items():
+        print(f"{role}: " + ", ".join(f"{g.permission} on {g.resource_type} {g.resource_id}"
+                                      for g in grants))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
