@@ -6,13 +6,15 @@
 #   deployment/web.sh render DIR     only write DIR/nginx.conf (tests start nginx themselves)
 #
 # Settings (environment): MODEL_URI (models:/titanic@champion), MODEL_ADDRESS (127.0.0.1:5001),
-# WEB_ADDRESS (127.0.0.1:8080), WORKERS (1), RUN_DIR (a new temporary folder),
-# MLFLOW_TRACKING_URI, and the serving layer's own (TITANIC_PREDICTION_LOG, …: see the README).
+# WEB_ADDRESS (127.0.0.1:8080), METRICS_ADDRESS (127.0.0.1:9100: /metrics, kept off
+# WEB_ADDRESS), WORKERS (1), RUN_DIR (a new temporary folder), MLFLOW_TRACKING_URI and its
+# credentials, and the serving layer's own (TITANIC_PREDICTION_LOG, …: see the README).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 MODEL_URI="${MODEL_URI:-models:/titanic@champion}"
 MODEL_ADDRESS="${MODEL_ADDRESS:-127.0.0.1:5001}"
 WEB_ADDRESS="${WEB_ADDRESS:-127.0.0.1:8080}"
+METRICS_ADDRESS="${METRICS_ADDRESS:-127.0.0.1:9100}"
 
 render() {
   local run_dir="$1"
@@ -24,7 +26,8 @@ render() {
   [ "$(id -u)" -ne 0 ] || user_directive="user root;"
   sed -e "s|@USER_DIRECTIVE@|$user_directive|" \
       -e "s|@RUN_DIR@|$run_dir|g" -e "s|@MODEL_ADDRESS@|$MODEL_ADDRESS|g" \
-      -e "s|@WEB_ADDRESS@|$WEB_ADDRESS|g" -e "s|@WEB_ROOT@|$here/web|g" \
+      -e "s|@WEB_ADDRESS@|$WEB_ADDRESS|g" -e "s|@METRICS_ADDRESS@|$METRICS_ADDRESS|g" \
+      -e "s|@WEB_ROOT@|$here/web|g" \
       "$here/nginx/titanic-web.conf.template" > "$run_dir/nginx.conf"
   echo "$run_dir/nginx.conf"
 }

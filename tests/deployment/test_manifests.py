@@ -8,6 +8,7 @@ promises; the image's entry script is exercised for real in tests/integration/te
 from __future__ import annotations
 
 import re
+import subprocess
 
 import kubernetes_validate
 import pytest
@@ -105,11 +106,44 @@ def _pod_template() -> dict:
     return _manifest("deployment.yaml")["spec"]["template"]
 
 
-def test_prometheus_scrapes_metrics_on_the_container_port():
+def test_prometheus_scrapes_metrics_on_the_containers_metrics_port():
     annotations = _pod_template()["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
-    assert annotations["prometheus.io/port"] == str(_port("http"))
+    assert annotations["prometheus.io/port"] == str(_port("metrics"))
     assert annotations["prometheus.io/path"] == "/metrics"
+
+
+def _image_nginx_servers(tmp_path) -> dict[int, str]:
+    """nginx's configuration as the image renders it: each server's text by its port."""
+    image_env = dict(re.findall(r"^\s+(\w+_ADDRESS)=(\S+)", DOCKERFILE.read_text(), re.MULTILINE))
+    subprocess.run(
+        [str(DEPLOYMENT / "web.sh"), "render", str(tmp_path)],
+        env={"PATH": "/usr/bin:/bin", **image_env}, check=True, capture_output=True,
+    )  # fmt: skip
+    config = (tmp_path / "nginx.conf").read_text()
+    servers = config.split("server {")[1:]
+    return {int(re.search(r"listen [\d.]+:(\d+);", s)[1]): s for s in servers}
+
+
+def test_metrics_are_reachable_in_the_cluster_but_not_through_the_ingress(tmp_path):
+    # The Ingress leads only to the Service's port "http", which leads only to the pod's "http".
+    rules = _manifest("ingress.yaml")["spec"]["rules"]
+    paths = [path for rule in rules for path in rule["http"]["paths"]]
+    assert paths
+    assert {(p["backend"]["service"]["name"], p["backend"]["service"]["port"]["name"])
+            for p in paths} == {("titanic", "http")}  # fmt: skip
+    service_ports = _manifest("service.yaml")["spec"]["ports"]
+    assert [(p["name"], p["targetPort"]) for p in service_ports] == [("http", "http")]
+    # Prometheus scrapes the pod directly, on a port nothing public leads to.
+    scraped = int(_pod_template()["metadata"]["annotations"]["prometheus.io/port"])
+    assert scraped == _port("metrics") != _port("http")
+    # nginx in the image: the public port refuses /metrics, the metrics port serves it.
+    servers = _image_nginx_servers(tmp_path)
+    assert set(servers) == {_port("http"), _port("metrics")}
+    assert re.search(r"location = /metrics \{\s+return 404;", servers[_port("http")])
+    assert re.search(r"location = /metrics \{[^}]*\}[^}]*proxy_pass http://scoring;",
+                     servers[_port("metrics")])  # fmt: skip
+    assert "/invocations" not in servers[_port("metrics")]
 
 
 def test_the_workers_share_metrics_through_a_per_pod_memory_folder():
@@ -135,7 +169,7 @@ def test_service_and_ingress_reach_the_container_port():
     (rule,) = _manifest("ingress.yaml")["spec"]["rules"]
     (path,) = rule["http"]["paths"]
     assert path["backend"]["service"] == {"name": "titanic", "port": {"name": "http"}}
-    assert f"EXPOSE {_port('http')}" in DOCKERFILE.read_text()
+    assert f"EXPOSE {_port('http')} {_port('metrics')}" in DOCKERFILE.read_text()
 
 
 def test_ingress_allows_pages_hosted_elsewhere_to_call_the_model():

@@ -170,11 +170,17 @@ def _relabel(labels: dict[str, str], rules: list[dict]) -> dict[str, str] | None
     return labels
 
 
-def _pod_target(pod_ip: str) -> dict[str, str] | None:
-    """The target the scrape config makes of a running pod of deployment.yaml."""
+def _pod_targets(pod_ip: str) -> list[dict[str, str] | None]:
+    """The targets the scrape config makes of a running pod of deployment.yaml.
+
+    Prometheus discovers one per port the container declares.
+    """
     template = yaml.safe_load(DEPLOYMENT.read_text())["spec"]["template"]
     (container,) = template["spec"]["containers"]
-    (port,) = container["ports"]
+    return [_pod_target(template, pod_ip, port) for port in container["ports"]]
+
+
+def _pod_target(template: dict, pod_ip: str, port: dict) -> dict[str, str] | None:
     meta = {
         "__address__": f"[{pod_ip}]:{port['containerPort']}"
         if ":" in pod_ip
@@ -194,10 +200,13 @@ def _pod_target(pod_ip: str) -> dict[str, str] | None:
 
 
 @pytest.mark.parametrize(
-    ("pod_ip", "address"), [("10.1.2.3", "10.1.2.3:8080"), ("fd00::1:2", "[fd00::1:2]:8080")]
+    ("pod_ip", "address"), [("10.1.2.3", "10.1.2.3:9100"), ("fd00::1:2", "[fd00::1:2]:9100")]
 )
 def test_the_scrape_config_scrapes_the_deployments_annotated_port_and_path(pod_ip, address):
-    target = _pod_target(pod_ip)
+    # Each discovered port becomes the same target (Prometheus keeps one of equal targets).
+    first, *others = _pod_targets(pod_ip)
+    assert others == [first]
+    target = first
     assert target is not None
     assert target["__address__"] == address
     assert target["__metrics_path__"] == "/metrics"

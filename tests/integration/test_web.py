@@ -42,7 +42,7 @@ def stack(registered, tmp_path_factory) -> Iterator[dict]:
     subprocess.run(
         [str(PROJECT_ROOT / "deployment" / "web.sh"), "render", str(folder / "nginx")],
         env={**os.environ, "MODEL_ADDRESS": model_url.removeprefix("http://"),
-             "WEB_ADDRESS": web_address},
+             "WEB_ADDRESS": web_address, "METRICS_ADDRESS": f"127.0.0.1:{free_port()}"},
         check=True, capture_output=True,
     )  # fmt: skip
     nginx = start_process(
@@ -205,11 +205,13 @@ def test_a_stopped_model_server_shows_a_notice(page, stack):
 def test_the_image_entry_script_serves_page_and_model(registered, tmp_path):
     """``deployment/web.sh start`` is the image's CMD and ``make web``: run it for real."""
     web_address, model_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    metrics_address = f"127.0.0.1:{free_port()}"
     process = start_process(
         [str(PROJECT_ROOT / "deployment" / "web.sh"), "start"],
         tmp_path / "web.log",
         {**registered.env, "MODEL_URI": "models:/titanic@champion",
-         "MODEL_ADDRESS": model_address, "WEB_ADDRESS": web_address, "WORKERS": "2",
+         "MODEL_ADDRESS": model_address, "WEB_ADDRESS": web_address,
+         "METRICS_ADDRESS": metrics_address, "WORKERS": "2",
          "RUN_DIR": str(tmp_path / "run"), "TITANIC_PREDICTION_LOG": str(tmp_path / "log")},
     )  # fmt: skip
     try:
@@ -224,11 +226,14 @@ def test_the_image_entry_script_serves_page_and_model(registered, tmp_path):
         )
         assert answer.status_code == 200, answer.text
         assert 0 <= answer.json()["predictions"][0]["probability"] <= 1
-        # The serving layer behind nginx: its request id passed on, its metrics reachable.
+        # The serving layer behind nginx: its request id passed on, its metrics reachable on
+        # the metrics address alone (in a cluster, a port no Ingress leads to).
         request_id = answer.headers["X-Request-ID"]
-        metrics = requests.get(f"http://{web_address}/metrics", timeout=10)
+        metrics = requests.get(f"http://{metrics_address}/metrics", timeout=10)
         assert metrics.status_code == 200
         assert 'titanic_requests_total{status="200"} 1.0' in metrics.text
+        assert requests.get(f"http://{web_address}/metrics", timeout=10).status_code == 404
+        assert requests.get(f"http://{metrics_address}/ping", timeout=10).status_code == 404
         given = requests.post(
             f"http://{web_address}/invocations", json={"dataframe_records": [DEFAULT]},
             headers={"X-Request-ID": "from-the-client"}, timeout=30,
