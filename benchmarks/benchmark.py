@@ -87,12 +87,17 @@ class Settings:
     csv_rows: int
     batch_rows: tuple[int, ...]
     rounds: int
+    engine_rows: int
 
 
 FULL = Settings(latency_requests=1500, throughput_seconds=6.0, csv_rows=10_000,
-                batch_rows=(1, 1_000, 100_000), rounds=10)  # fmt: skip
+                batch_rows=(1, 1_000, 100_000), rounds=10, engine_rows=1_000_000)  # fmt: skip
 QUICK = Settings(latency_requests=300, throughput_seconds=1.5, csv_rows=2_000,
-                 batch_rows=(1, 1_000, 10_000), rounds=3)  # fmt: skip
+                 batch_rows=(1, 1_000, 10_000), rounds=3, engine_rows=50_000)  # fmt: skip
+# The batch engines, as `mlflow run . -e predict` runs them: name, engine, input format.
+ENGINES = (("pandas", "pandas", "csv"), ("spark_csv", "spark", "csv"),
+           ("spark_parquet", "spark", "parquet"))  # fmt: skip
+SPARK_MASTER = "local[2]"
 
 
 # --- the tracking store and the three models -------------------------------------------------
@@ -434,6 +439,75 @@ def in_process(model, test_csv: Path, sizes: tuple[int, ...]) -> list[dict[str, 
     return results
 
 
+# --- batch engines ------------------------------------------------------------------------------
+
+
+def synthetic_passengers(test_csv: Path, rows: int) -> pd.DataFrame:
+    """``rows`` raw passengers: Kaggle's test rows drawn again, ages and fares jittered."""
+    rng = np.random.default_rng(0)
+    passengers = pd.read_csv(test_csv, dtype={"Ticket": str})
+    sample = passengers.sample(rows, replace=True, random_state=0).reset_index(drop=True)
+    sample["PassengerId"] = np.arange(1, rows + 1)
+    sample["Age"] = (sample["Age"] + rng.normal(0, 2, rows)).clip(0.2, 90).round(1)
+    sample["Fare"] = (sample["Fare"] * rng.uniform(0.9, 1.1, rows)).round(4)
+    return sample
+
+
+def _peak_rss_mb(process: subprocess.Popen) -> float:
+    """Poll a process until it ends; its peak resident memory (VmHWM), in MB."""
+    peak = 0.0
+    status = Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM"))
+            peak = max(peak, int(line.split()[1]) / 1024)
+        except (OSError, StopIteration):
+            pass
+        time.sleep(0.1)
+    return peak
+
+
+def batch_engines(env: dict[str, str], folder: Path, test_csv: Path, rows: int) -> dict:
+    """Rows per second of ``predict`` with each engine on the same synthetic rows.
+
+    Each run is the job as a user starts it (``python -m entrypoints predict``): from the
+    process start to the last file written, Spark's JVM and the model's loading included.
+    The peak memory is the job's Python process (Spark's driver): it never holds the rows.
+    """
+    passengers = synthetic_passengers(test_csv, rows)
+    inputs = {"csv": folder / "synthetic.csv", "parquet": folder / "synthetic.parquet"}
+    passengers.to_csv(inputs["csv"], index=False)
+    # Row groups of 100,000 rows, as a warehouse writes them: Spark splits the file by them.
+    passengers.to_parquet(inputs["parquet"], index=False, row_group_size=100_000)
+    results: dict[str, object] = {"rows": rows, "spark_master": SPARK_MASTER}
+    outputs = {}
+    for name, engine, kind in ENGINES:
+        outputs[name] = folder / f"predictions-{name}" / ("all.csv" if engine == "pandas" else "")
+        command = [
+            sys.executable, "-m", "entrypoints", "predict", "--input_uri", str(inputs[kind]),
+            "--engine", engine, "--output_uri", str(outputs[name]),
+        ]  # fmt: skip
+        run_env = {**env, "PYTHONPATH": str(PROJECT_ROOT), "MLFLOW_EXPERIMENT_NAME": EXPERIMENT,
+                   "SPARK_MASTER": SPARK_MASTER}  # fmt: skip
+        print(f"batch: {name}", flush=True)
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, env=run_env, cwd=folder, stdout=subprocess.DEVNULL,
+            stderr=(folder / f"batch-{name}.log").open("w"),
+        )  # fmt: skip
+        peak = _peak_rss_mb(process)
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            raise RuntimeError(f"batch {name} failed: see {folder / f'batch-{name}.log'}")
+        results[name] = {"seconds": seconds, "rows_per_s": rows / seconds, "driver_peak_mb": peak}
+    expected = pd.read_csv(outputs["pandas"], float_precision="round_trip")
+    results["identical"] = all(
+        pd.read_parquet(outputs[name]).sort_values("row", ignore_index=True).equals(expected)
+        for name in ("spark_csv", "spark_parquet")
+    )
+    return results
+
+
 def pipeline_loading(pipeline, folder: Path) -> dict[str, float]:
     """Seconds to load the fitted pipeline from its skops file, and from a pickle for scale.
 
@@ -560,6 +634,7 @@ def run(settings: Settings, folder: Path, train_csv: Path, test_csv: Path) -> di
     print("in-process", flush=True)
     results["in_process"] = in_process(ours, test_csv, settings.batch_rows)
     results["pipeline_loading"] = pipeline_loading(ours.unwrap_python_model().pipeline, folder)
+    results["batch"] = batch_engines(env, folder, test_csv, settings.engine_rows)
     return results
 
 
@@ -576,6 +651,8 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
     csv_ratio = csv["http_seconds"] / csv["in_process_seconds"]
     cold = ours["cold_start"]["to_prediction_s"]
     layer_cold = layer["cold_start"]["to_prediction_s"]
+    batch = results["batch"]
+    spark_speedup = batch["spark_csv"]["rows_per_s"] / batch["pandas"]["rows_per_s"]
     memory = max(
         memory
         for figures in (ours, layer)
@@ -600,6 +677,10 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
         ("cold start to first prediction <= 5 s (the layer, `make serve`)",
          f"{layer_cold:.1f} s", layer_cold <= 5.0),
         ("memory per serving worker <= 400 MB", f"{memory:.0f} MB", memory <= 400),
+        (f"batch, {batch['rows']:,} rows: Spark {batch['spark_master']} >= 1.5 x pandas engine",
+         f"{spark_speedup:.2f} x", spark_speedup >= 1.5),
+        ("batch: Spark's answers = the pandas engine's, bit for bit",
+         "yes" if batch["identical"] else "no", batch["identical"]),
     ]  # fmt: skip
 
 
@@ -648,6 +729,20 @@ def markdown(results: dict) -> str:
         lines.append(
             f"| {r['rows']:,} rows | {r['ours_rows_per_s']:,.0f} | {r['bare_rows_per_s']:,.0f} "
             f"| {r['ratio']:.2f} |"
+        )
+    batch = results["batch"]
+    lines += [
+        "",
+        f"| `predict`, {batch['rows']:,} synthetic rows | rows/s | seconds | driver peak (MB) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, label in (("pandas", "pandas engine, CSV"),
+                        ("spark_csv", f"Spark {batch['spark_master']}, CSV"),
+                        ("spark_parquet", f"Spark {batch['spark_master']}, Parquet")):  # fmt: skip
+        figures = batch[name]
+        lines.append(
+            f"| {label} | {figures['rows_per_s']:,.0f} | {figures['seconds']:.1f} "
+            f"| {figures['driver_peak_mb']:.0f} |"
         )
     lines += [
         "",

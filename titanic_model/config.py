@@ -143,15 +143,28 @@ DataUri = Annotated[
 ]
 
 
-class StorageConfig(BaseModel):
+class EnvironmentSettings(BaseModel):
+    """Settings a job takes from environment variables, not from its parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Self:
+        """Read the settings from environment variables (empty ones are unset)."""
+        raise NotImplementedError
+
+
+def _is_settings(kind: object) -> bool:
+    return isinstance(kind, type) and issubclass(kind, EnvironmentSettings)
+
+
+class StorageConfig(EnvironmentSettings):
     """Where data is cached and how S3 is reached: settings from the environment.
 
     Attributes:
         cache_dir: Folder for downloaded copies of ``https://`` data (git-ignored ``data/``).
         s3_endpoint_url: Endpoint of an S3-compatible store (MinIO, moto), or None for AWS.
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     cache_dir: Path = Path("data")
     s3_endpoint_url: str | None = None
@@ -165,11 +178,37 @@ class StorageConfig(BaseModel):
         )
 
 
+SPARK_MASTER_VARIABLE = "SPARK_MASTER"
+SPARK_PYTHON_VARIABLE = "PYSPARK_PYTHON"
+
+
+class SparkSettings(EnvironmentSettings):
+    """How the Spark engine reaches its cluster: settings from the environment.
+
+    Attributes:
+        master: ``SPARK_MASTER``; ``spark-submit --master`` and ``spark.master`` in
+            ``spark-defaults.conf`` win over it, and ``local[*]`` is the fallback.
+        python: ``PYSPARK_PYTHON``, the Python of Spark's workers; on a local master, unset
+            means this process's own (the venv's), where the project's packages are.
+    """
+
+    master: str | None = None
+    python: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> SparkSettings:
+        """Read the Spark settings from environment variables (empty ones are unset)."""
+        return cls(
+            master=environ.get(SPARK_MASTER_VARIABLE) or None,
+            python=environ.get(SPARK_PYTHON_VARIABLE) or None,
+        )
+
+
 class Params(BaseModel):
     """A set of MLflow parameters: frozen, unknown keys refused, every string stripped.
 
     A field is a parameter unless it is itself a :class:`Params` (whose parameters it takes
-    from the same flat list) or the :class:`StorageConfig` (read from the environment).
+    from the same flat list) or :class:`EnvironmentSettings` (read from the environment).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -187,7 +226,7 @@ class Params(BaseModel):
         parts = {}
         for name, field in cls.model_fields.items():
             kind = field.annotation
-            if kind is not StorageConfig:
+            if not _is_settings(kind):
                 parts[name] = kind if isinstance(kind, type) and issubclass(kind, Params) else None
         return parts
 
@@ -244,9 +283,9 @@ class Params(BaseModel):
                     + ", ".join(known)
                 )
         values: dict[str, object] = {
-            name: StorageConfig.from_environ(environ)
+            name: field.annotation.from_environ(environ)
             for name, field in cls.model_fields.items()
-            if field.annotation is StorageConfig
+            if _is_settings(field.annotation)
         }
         for name, part in cls._parts().items():
             if part:
@@ -427,7 +466,12 @@ class CrossValidateConfig(Params):
 
 def _sibling(uri: str, suffix: str) -> str:
     """``data/test.csv`` or ``data/test.predictions.csv`` -> ``data/test<suffix>``."""
-    return uri.removesuffix(".csv").removesuffix(".predictions") + suffix
+    for extension in (".csv", ".parquet", "/"):
+        uri = uri.removesuffix(extension)
+    return uri.removesuffix(".predictions") + suffix
+
+
+ENGINES = ("pandas", "spark")
 
 
 class PredictConfig(Params):
@@ -435,17 +479,33 @@ class PredictConfig(Params):
 
     input_uri: Annotated[
         str,
-        Field(min_length=1, description="CSV of raw passengers: local path, https:// or s3://"),
+        Field(
+            min_length=1,
+            description="raw passengers: a CSV (local path, https:// or s3://); with "
+            "engine=spark, a CSV or Parquet file or a folder of Parquet files",
+        ),
         Rule("the CSV to score"),
     ]
+    engine: Annotated[
+        Literal[ENGINES],
+        Field(description="pandas: one process, in chunks; spark: mlflow.pyfunc.spark_udf"),
+        Rule("pandas or spark (spark reads paths, s3:// and Hadoop URIs, not https://)"),
+    ] = "pandas"
     output_uri: Annotated[
         str,
-        Field(validate_default=True, description="predictions; empty: <input>.predictions.csv"),
+        Field(
+            validate_default=True,
+            description="predictions; empty: <input>.predictions.csv (spark: a folder, "
+            "<input>.predictions)",
+        ),
         Rule("given when input_uri is a URL"),
     ] = ""
     rejects_uri: Annotated[
         str,
-        Field(validate_default=True, description="rejected rows; empty: <output>.rejects.csv"),
+        Field(
+            validate_default=True,
+            description="rejected rows; empty: <output>.rejects.csv (spark: <output>.rejects)",
+        ),
         Rule("a path or URI"),
     ] = ""
     model_uri: Annotated[
@@ -456,10 +516,24 @@ class PredictConfig(Params):
     ] = CHAMPION_URI
     chunk_rows: Annotated[
         Integer,
-        Field(ge=1, description="rows read, scored and written at a time"),
+        Field(ge=1, description="rows read, scored and written at a time (engine=pandas)"),
         Rule("an integer >= 1"),
     ] = 50_000
+    overwrite: Annotated[
+        bool,
+        Field(description="engine=spark: replace existing output folders instead of failing"),
+        Rule("true or false"),
+    ] = False
     storage: StorageConfig = StorageConfig()
+    spark: SparkSettings = SparkSettings()
+
+    @field_validator("engine")
+    @classmethod
+    def _spark_reads_no_urls(cls, engine: str, info: ValidationInfo) -> str:
+        input_uri = info.data.get("input_uri") or ""
+        if engine == "spark" and input_uri.startswith(("http://", "https://")):
+            raise ValueError("Spark reads no URLs")
+        return engine
 
     @field_validator("output_uri")
     @classmethod
@@ -469,13 +543,17 @@ class PredictConfig(Params):
             return output_uri
         if input_uri.startswith(("http://", "https://")):
             raise ValueError("a URL input needs an output_uri")
-        return _sibling(input_uri, ".predictions.csv")
+        spark = info.data.get("engine") == "spark"
+        return _sibling(input_uri, ".predictions" if spark else ".predictions.csv")
 
     @field_validator("rejects_uri")
     @classmethod
     def _beside_the_output(cls, rejects_uri: str, info: ValidationInfo) -> str:
         output_uri = info.data.get("output_uri")
-        return rejects_uri or (output_uri and _sibling(output_uri, ".rejects.csv")) or ""
+        if rejects_uri or not output_uri:
+            return rejects_uri
+        spark = info.data.get("engine") == "spark"
+        return _sibling(output_uri, ".rejects" if spark else ".rejects.csv")
 
 
 # An ISO 8601 duration of days, hours and minutes: "P1D", "PT6H", "P1DT12H".

@@ -26,11 +26,17 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from sklearn.pipeline import Pipeline
 from skops.io.exceptions import UntrustedTypesFoundException
 
-from titanic_model.names import PIPELINE_ARTIFACT
+from titanic_model.batch import score_with_reasons
+from titanic_model.names import (
+    INVALID_ROWS_PARAM,
+    PIPELINE_ARTIFACT,
+    REASON_FOR_INVALID_ROWS,
+    REFUSE_INVALID_ROWS,
+)
 from titanic_model.prediction import predict_survival
 from titanic_model.schema import PASSENGER_ID, SchemaError
 
@@ -87,7 +93,9 @@ def model_signature() -> ModelSignature:
     """The MLflow signature: the output columns (see the module docstring for the inputs).
 
     Returns:
-        Outputs ``PassengerId`` (when given), ``survived`` and ``probability``.
+        Outputs ``PassengerId`` (when given), ``survived`` and ``probability``, and the
+        parameter ``invalid_rows``: ``refuse`` (the default) or ``reason``, which answers
+        every row and adds a ``reason`` column instead of refusing the request.
     """
     outputs = Schema(
         [
@@ -96,7 +104,8 @@ def model_signature() -> ModelSignature:
             ColSpec("double", "probability"),
         ]
     )
-    return ModelSignature(inputs=None, outputs=outputs)
+    params = ParamSchema([ParamSpec(INVALID_ROWS_PARAM, "string", REFUSE_INVALID_ROWS)])
+    return ModelSignature(inputs=None, outputs=outputs, params=params)
 
 
 class InvalidPassengersError(MlflowException):
@@ -178,15 +187,30 @@ class TitanicSurvivalModel(PythonModel):
         Args:
             context: MLflow's model context (unused once loaded).
             model_input: Passenger records with Kaggle's columns, in any of MLflow's shapes.
-            params: Unused; accepted for MLflow's interface.
+            params: ``{"invalid_rows": "reason"}`` answers every record, a bad one with
+                missing answers and the rule it broke in a ``reason`` column, instead of
+                refusing them all (``"refuse"``, the default).
 
         Returns:
-            ``PassengerId`` (when given), ``survived`` and ``probability`` per record.
+            ``PassengerId`` (when given), ``survived`` and ``probability`` per record; with
+            ``invalid_rows=reason``, always ``PassengerId`` and ``reason`` too.
 
         Raises:
-            InvalidPassengersError: HTTP 400 naming the bad row, field and rule.
+            InvalidPassengersError: HTTP 400 naming the bad row, field and rule (or a
+                required column absent altogether, or an unknown ``invalid_rows``).
         """
+        invalid_rows = (params or {}).get(INVALID_ROWS_PARAM, REFUSE_INVALID_ROWS)
         try:
-            return predict_survival(self.pipeline, as_passenger_frame(model_input))
+            passengers = as_passenger_frame(model_input)
+            if invalid_rows == REFUSE_INVALID_ROWS:
+                return predict_survival(self.pipeline, passengers)
+            if invalid_rows == REASON_FOR_INVALID_ROWS:
+                return score_with_reasons(
+                    passengers, lambda rows: predict_survival(self.pipeline, rows)
+                )
         except SchemaError as error:
             raise InvalidPassengersError(str(error)) from None
+        raise InvalidPassengersError(
+            f"parameter {INVALID_ROWS_PARAM}={invalid_rows!r}: must be "
+            f"{REFUSE_INVALID_ROWS} or {REASON_FOR_INVALID_ROWS}"
+        )

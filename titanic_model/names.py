@@ -128,6 +128,8 @@ BEST_OF_EXPERIMENT_TAG = "best_of_experiment"
 INPUT_URI_TAG = "input_uri"
 OUTPUT_URI_TAG = "output_uri"
 REJECTS_URI_TAG = "rejects_uri"
+#: Predict-run tag (engine=spark): the Spark master that scored, e.g. ``local[2]``.
+SPARK_MASTER_TAG = "spark_master"
 # MLflow's own tags, read to trace lineage.
 MLFLOW_GIT_COMMIT_TAG = "mlflow.source.git.commit"
 MLFLOW_PARENT_RUN_TAG = "mlflow.parentRunId"
@@ -225,6 +227,12 @@ MODEL_ARTIFACT = "model"
 PIPELINE_ARTIFACT = "pipeline"
 #: The key of the input schema in the logged model's metadata (``MLmodel``).
 INPUT_SCHEMA_METADATA = "input_schema"
+#: The model's inference parameter (signature ``params``) for what becomes of invalid rows:
+#: refused, the whole request with them (the default, as over HTTP), or each answered with
+#: the rule it broke in a ``reason`` column (batch scoring on Spark).
+INVALID_ROWS_PARAM = "invalid_rows"
+REFUSE_INVALID_ROWS = "refuse"
+REASON_FOR_INVALID_ROWS = "reason"
 IMPORTANCE_ARTIFACT = "importance.csv"
 MODEL_CARD_ARTIFACT = "model_card.md"
 NESTED_CV_FOLDS_ARTIFACT = "nested_cv_folds.csv"

@@ -49,6 +49,11 @@ def results() -> dict:
                      "usual_holdout_accuracy": 0.793, "holdout_rows": 179},
         "pipeline_loading": {"skops_seconds": 0.21, "pickle_seconds": 0.04, "skops_kb": 3100.0,
                              "pickle_kb": 2900.0},
+        "batch": {"rows": 1_000_000, "spark_master": "local[2]", "identical": True,
+                  "pandas": {"seconds": 20.0, "rows_per_s": 50_000, "driver_peak_mb": 420},
+                  "spark_csv": {"seconds": 12.0, "rows_per_s": 83_000, "driver_peak_mb": 290},
+                  "spark_parquet": {"seconds": 10.0, "rows_per_s": 100_000,
+                                    "driver_peak_mb": 290}},
     }  # fmt: skip
 
 
@@ -69,6 +74,8 @@ def test_every_target_met(results):
         (("serving", "layer", "rps_16_clients_2_workers"), 400, "layer's 2 workers"),
         (("serving", "layer", "cold_start", "to_prediction_s"), 5.2, "(the layer"),
         (("serving", "layer", "worker_memory_mb_1_workers"), [401.0], "memory"),
+        (("batch", "spark_csv", "rows_per_s"), 70_000, "Spark local[2] >= 1.5 x pandas"),
+        (("batch", "identical"), False, "bit for bit"),
     ],
 )
 def test_each_target_is_judged_on_its_own_ratio(results, path, value, target):

@@ -203,6 +203,18 @@ def test_wrong_json_types_are_a_400_naming_the_field_never_coerced(layer, change
     assert _one_line_error(response, 400)["message"] == f"row 0: {message}"
 
 
+def test_over_http_a_request_is_answered_whole_or_refused(layer):
+    # The model's batch mode, which answers bad rows with a reason, is not for HTTP clients.
+    payload = {"dataframe_records": [BRAUND], "params": {"invalid_rows": "reason"}}
+    message = _one_line_error(_invoke(layer.url, payload), 400)["message"]
+    assert message == (
+        "parameter invalid_rows='reason': this server answers all records or refuses them "
+        "(refuse only)"
+    )
+    payload["params"] = {"invalid_rows": "refuse"}
+    assert _invoke(layer.url, payload).status_code == 200
+
+
 @pytest.mark.parametrize(("method", "status"), [("GET", 405), ("PUT", 405)])
 def test_other_methods_get_a_one_line_error(layer, method, status):
     response = requests.request(method, f"{layer.url}/invocations", timeout=10)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from titanic_model.batch import REASON, ROW, score_chunks
+from titanic_model.batch import REASON, REASONED_COLUMNS, ROW, score_chunks, score_with_reasons
 from titanic_model.schema import SchemaError
 
 
@@ -86,3 +87,36 @@ def test_a_missing_required_column_fails_the_whole_batch():
     records = [{k: v for k, v in _passenger().items() if k != "Name"}]
     with pytest.raises(SchemaError, match=r"missing required column\(s\): Name"):
         list(score_chunks(_chunks(records, 5), _fake_predict))
+
+
+def test_reasons_answer_every_row_in_order_instead_of_refusing():
+    records = [
+        _passenger(PassengerId=10, Sex="female"),
+        _passenger(PassengerId=11, Sex="x"),
+        _passenger(PassengerId=12),
+    ]
+    frame = pd.DataFrame(records, index=[7, 3, 5])  # Spark's batches, any index
+    answers = score_with_reasons(frame, _fake_predict)
+
+    assert list(answers.columns) == list(REASONED_COLUMNS)
+    assert answers["PassengerId"].tolist() == [10, pd.NA, 12]
+    assert answers["survived"].tolist() == [1, pd.NA, 0]
+    assert answers["probability"].iloc[[0, 2]].tolist() == [1 * 0.9 + 0.05, 0.05]
+    assert np.isnan(answers["probability"].iloc[1])
+    assert answers[REASON].tolist() == ["", "field 'Sex': 'x' is not one of female, male", ""]
+    assert str(answers["survived"].dtype) == "Int64"
+
+
+def test_reasons_without_passenger_ids_leave_the_ids_missing():
+    frame = pd.DataFrame([_passenger(), _passenger(Age=-1)]).drop(columns=["PassengerId"])
+    answers = score_with_reasons(frame, lambda rows: _fake_predict(rows.assign(PassengerId=0))
+                                 .drop(columns=["PassengerId"]))  # fmt: skip
+
+    assert answers["PassengerId"].isna().all()
+    assert answers["survived"].tolist() == [0, pd.NA]
+    assert answers[REASON].tolist() == ["", "field 'Age': -1 is not a number in [0, 120]"]
+
+
+def test_reasons_still_refuse_input_without_a_required_column():
+    with pytest.raises(SchemaError, match="missing required column"):
+        score_with_reasons(pd.DataFrame([_passenger()]).drop(columns=["Sex"]), _fake_predict)

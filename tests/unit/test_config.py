@@ -424,9 +424,36 @@ def test_predict_rejects_sit_beside_an_explicit_output():
     assert config.chunk_rows == 10
 
 
+def test_the_spark_engine_writes_folders_beside_the_input():
+    config = PredictConfig.from_params({"input_uri": "data/test.csv", "engine": "spark"}, {})
+
+    assert (config.output_uri, config.rejects_uri) == ("data/test.predictions", "data/test.rejects")
+    assert config.overwrite is False
+    folder = PredictConfig.from_params({"input_uri": "lake/passengers/", "engine": "spark"}, {})
+    assert folder.output_uri == "lake/passengers.predictions"
+    assert PredictConfig.from_params({"input_uri": "t.csv"}, {}).engine == "pandas"
+
+
+def test_spark_settings_come_from_the_environment():
+    environ = {"SPARK_MASTER": "spark://10.0.0.1:7077", "PYSPARK_PYTHON": "./env/bin/python"}
+    config = PredictConfig.from_params({"input_uri": "t.csv", "engine": "spark"}, environ)
+
+    assert config.spark.master == "spark://10.0.0.1:7077"
+    assert config.spark.python == "./env/bin/python"
+    assert "master" not in config.parameters()
+    unset = PredictConfig.from_params({"input_uri": "t.csv"}, {"SPARK_MASTER": ""}).spark
+    assert (unset.master, unset.python) == (None, None)
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
+        (
+            {"input_uri": "https://x/t.csv", "engine": "spark", "output_uri": "o"},
+            "invalid parameter engine='spark': must be pandas or spark (spark reads paths, s3://",
+        ),
+        ({"input_uri": "t.csv", "engine": "dask"}, "invalid parameter engine='dask'"),
+        ({"input_uri": "t.csv", "overwrite": "maybe"}, "invalid parameter overwrite='maybe'"),
         ({}, "invalid parameter input_uri=''"),
         ({"input_uri": " "}, "invalid parameter input_uri=' '"),
         ({"input_uri": "https://x/t.csv"}, "invalid parameter output_uri=''"),

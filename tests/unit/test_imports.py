@@ -44,6 +44,13 @@ def test_serving_loads_no_plotting_and_none_of_the_projects_training_code():
                 ("config", "training", "metrics", "plots", "jobs", "registry", "runs")}  # fmt: skip
 
 
+def test_the_model_and_the_pandas_engine_need_no_spark():
+    # pyspark is the extra "spark": the serving image has none of it. (MLflow itself imports
+    # pyspark when it is installed, and does without it otherwise.)
+    loaded = _loaded_by("titanic_model.model", "titanic_model.jobs.predict")
+    assert "titanic_model.spark_scoring" not in loaded
+
+
 def test_the_serving_launcher_loads_neither_mlflow_nor_prometheus_before_it_must():
     # prometheus_client picks its multiprocess mode when first imported: only after the
     # launcher has set PROMETHEUS_MULTIPROC_DIR. MLflow is imported once, by the worker.

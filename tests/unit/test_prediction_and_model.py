@@ -204,6 +204,34 @@ def test_model_predict_reports_missing_columns_as_bad_request(model, incoming: p
 # ---------------------------------------------------------------- signature
 
 
+def test_reason_mode_answers_every_record_through_the_pipeline(model, fitted_pipeline, incoming):
+    incoming.loc[3, "Sex"] = "x"
+    answers = model.predict(None, incoming, params={"invalid_rows": "reason"})
+
+    assert answers["reason"].tolist()[3] == "field 'Sex': 'x' is not one of female, male"
+    assert answers["reason"].drop(index=3).eq("").all()
+    assert answers["survived"].isna().tolist() == [i == 3 for i in range(10)]
+    good = incoming.drop(index=3)
+    expected = predict_survival(fitted_pipeline, good)
+    np.testing.assert_array_equal(
+        answers["probability"].drop(index=3).to_numpy(), expected["probability"].to_numpy()
+    )
+    # The default, as over HTTP: all or nothing.
+    with pytest.raises(InvalidPassengersError, match=r"^row 3: field 'Sex'"):
+        model.predict(None, incoming, params={"invalid_rows": "refuse"})
+
+
+def test_an_unknown_invalid_rows_value_is_a_bad_request(model, incoming):
+    with pytest.raises(InvalidPassengersError) as caught:
+        model.predict(None, incoming, params={"invalid_rows": "skip"})
+    assert caught.value.message == "parameter invalid_rows='skip': must be refuse or reason"
+
+
+def test_signature_declares_the_invalid_rows_parameter():
+    (param,) = model_signature().params.params
+    assert (param.name, param.dtype, param.default) == ("invalid_rows", DataType.string, "refuse")
+
+
 def test_signature_declares_no_input_types_for_mlflow_to_cast():
     # MLflow would truncate a JSON Pclass of 2.5 to 2 under "long": the model validates instead.
     signature = model_signature()

@@ -1,4 +1,9 @@
-"""``predict``: score a CSV in chunks with a registered model; bad rows go to a rejects file."""
+"""``predict``: score raw passengers with a registered model; bad rows go to the rejects.
+
+Two engines read the same rows and give the same answers: ``pandas`` streams a CSV through
+one process in chunks; ``spark`` scores CSV or Parquet with ``mlflow.pyfunc.spark_udf`` on
+a Spark cluster (``local[*]`` by default) and writes folders of Parquet files.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import logging
 import mlflow
 
 from titanic_model.batch import score_chunks
-from titanic_model.config import PredictConfig
+from titanic_model.config import ConfigError, PredictConfig
 from titanic_model.data import iter_passenger_csv, open_output
 from titanic_model.names import (
     INPUT_URI_TAG,
@@ -16,6 +21,7 @@ from titanic_model.names import (
     ROWS_REJECTED_METRIC,
     ROWS_SCORED_METRIC,
     ROWS_TOTAL_METRIC,
+    SPARK_MASTER_TAG,
 )
 from titanic_model.runs import log_new_params
 
@@ -23,10 +29,10 @@ logger = logging.getLogger(__name__)
 
 
 def predict(config: PredictConfig) -> dict[str, int]:
-    """Score ``config.input_uri`` into the predictions and rejects files, in the active run.
+    """Score ``config.input_uri`` into the predictions and rejects, in the active run.
 
     Args:
-        config: Input, outputs, model and chunk size.
+        config: Input, outputs, engine, model and chunk size.
 
     Returns:
         Row counts: ``rows_total``, ``rows_scored`` and ``rows_rejected``.
@@ -39,6 +45,20 @@ def predict(config: PredictConfig) -> dict[str, int]:
             REJECTS_URI_TAG: config.rejects_uri,
         }
     )
+    scored_rows, rejected_rows = (_on_spark if config.engine == "spark" else _in_chunks)(config)
+    counts = {
+        ROWS_TOTAL_METRIC: scored_rows + rejected_rows,
+        ROWS_SCORED_METRIC: scored_rows,
+        ROWS_REJECTED_METRIC: rejected_rows,
+    }
+    mlflow.log_metrics(counts)
+    logger.info("scored %d of %d rows, rejected %d", scored_rows, scored_rows + rejected_rows,
+                rejected_rows)  # fmt: skip
+    return counts
+
+
+def _in_chunks(config: PredictConfig) -> tuple[int, int]:
+    """The single-process engine: CSV in, CSV out, ``chunk_rows`` at a time."""
     # The model's own adapter, without MLflow's signature casting: it validates every row itself.
     model = mlflow.pyfunc.load_model(config.model_uri).unwrap_python_model()
     scored_rows = rejected_rows = 0
@@ -54,12 +74,30 @@ def predict(config: PredictConfig) -> dict[str, int]:
             scored.rejects.to_csv(rejects_file, header=index == 0, index=False)
             scored_rows += len(scored.predictions)
             rejected_rows += len(scored.rejects)
-    counts = {
-        ROWS_TOTAL_METRIC: scored_rows + rejected_rows,
-        ROWS_SCORED_METRIC: scored_rows,
-        ROWS_REJECTED_METRIC: rejected_rows,
-    }
-    mlflow.log_metrics(counts)
-    logger.info("scored %d of %d rows, rejected %d", scored_rows, scored_rows + rejected_rows,
-                rejected_rows)  # fmt: skip
-    return counts
+    return scored_rows, rejected_rows
+
+
+def _on_spark(config: PredictConfig) -> tuple[int, int]:
+    """The Spark engine: CSV or Parquet in, folders of Parquet out."""
+    try:  # pyspark is an extra: the serving image and the pandas engine do without it
+        from titanic_model.spark_scoring import (
+            check_outputs_free,
+            read_passengers,
+            score_passengers,
+            spark_session,
+        )
+    except ImportError as error:
+        raise ConfigError(
+            f"engine=spark needs pyspark, the extra 'spark' of this project ({error})"
+        ) from None
+
+    spark = spark_session(config.spark)
+    mlflow.set_tag(SPARK_MASTER_TAG, spark.sparkContext.master)
+    try:
+        outputs = (config.output_uri, config.rejects_uri)
+        passengers = read_passengers(spark, config.input_uri)
+        check_outputs_free(spark, outputs, config.overwrite)
+        counts = score_passengers(spark, passengers, config.model_uri, outputs, config.overwrite)
+    finally:
+        spark.stop()
+    return counts.scored, counts.rejected

@@ -34,7 +34,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
 
-from titanic_model.model import as_passenger_frame
+from titanic_model.model import InvalidPassengersError, as_passenger_frame
+from titanic_model.names import INVALID_ROWS_PARAM, REFUSE_INVALID_ROWS
 from titanic_model.schema import SchemaError, count_rejected_by_field
 from titanic_model.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from titanic_model.serving.metrics import ServingMetrics
@@ -89,13 +90,21 @@ class ObservedModel:
 
         Args:
             data: What MLflow parsed from the request.
-            params: MLflow's inference parameters (unused by the model).
+            params: MLflow's inference parameters: only ``invalid_rows=refuse``, the default.
 
         Returns:
             The model's predictions.
         """
         request = _current_request.get()
         try:
+            invalid_rows = (params or {}).get(INVALID_ROWS_PARAM, REFUSE_INVALID_ROWS)
+            if invalid_rows != REFUSE_INVALID_ROWS:
+                # Over HTTP a request is answered whole or refused: the log and the metrics
+                # count answers, and a client must not mistake a row left out for an answer.
+                raise InvalidPassengersError(
+                    f"parameter {INVALID_ROWS_PARAM}={invalid_rows!r}: this server answers "
+                    f"all records or refuses them ({REFUSE_INVALID_ROWS} only)"
+                )
             predictions = self._model.predict(data, params=params)
         except MlflowException as error:
             if request is not None:
