@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,8 @@ APP_NAME = "titanic-predict"
 # (< 2**53) exactly.
 ANSWER_TYPE = f"{PASSENGER_ID} double, {SURVIVED} double, {PROBABILITY} double, {REASON} string"
 _ANSWER = "_answer"
+# "java.lang.RuntimeException: " and Spark's "[ERROR_CLASS.SUB_CLASS] " before a message.
+_JAVA_PREFIX = re.compile(r"^(?:(?:[a-z]\w*\.)+[A-Z][\w$]*(?:Exception|Error): |\[[A-Z_.]+\] )")
 ARROW_BATCH_ROWS = 50_000
 _LOCAL_DEFAULTS = {
     "spark.driver.host": "127.0.0.1",
@@ -98,13 +101,21 @@ def spark_session(settings: SparkSettings) -> SparkSession:
 
 
 def _one_line(error: Exception) -> str:
-    """The first meaningful line of a Spark or JVM error, without Java's stack."""
+    """The first line of a Spark or JVM error, without Java's class names and error codes.
+
+    ``org.apache.spark.SparkException: [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER] Encountered
+    error while reading file …`` becomes ``Encountered error while reading file …``.
+    """
     if isinstance(error, Py4JJavaError):
         text = str(error.java_exception.toString())
     else:
-        text = str(getattr(error, "getMessage", lambda: error)() or error)
+        text = str(error.getMessage() if isinstance(error, PySparkException) else error)
     line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-    return line.removeprefix("[").split("] ", 1)[-1] if line.startswith("[") else line
+    while True:
+        shorter = _JAVA_PREFIX.sub("", line, count=1)
+        if shorter == line:
+            return line
+        line = shorter
 
 
 @contextmanager
