@@ -402,12 +402,17 @@ def worker_memory_mb(server: Server) -> list[float]:
 # --- in-process --------------------------------------------------------------------------------
 
 
-def raw_rows(test_csv: Path, rows: int) -> pd.DataFrame:
-    """``rows`` raw passengers drawn from the test file, parsed as a client's CSV would be."""
-    passengers = pd.read_csv(test_csv)
+def drawn_passengers(test_csv: Path, rows: int) -> pd.DataFrame:
+    """``rows`` of Kaggle's test passengers drawn with replacement (seeded), ids 1 to ``rows``."""
+    passengers = pd.read_csv(test_csv, dtype={"Ticket": str})
     sample = passengers.sample(rows, replace=True, random_state=0).reset_index(drop=True)
     sample["PassengerId"] = np.arange(1, rows + 1)
-    return pd.read_csv(io.StringIO(sample.to_csv(index=False)))
+    return sample
+
+
+def raw_rows(test_csv: Path, rows: int) -> pd.DataFrame:
+    """``rows`` raw passengers drawn from the test file, parsed as a client's CSV would be."""
+    return pd.read_csv(io.StringIO(drawn_passengers(test_csv, rows).to_csv(index=False)))
 
 
 def best_seconds(function, repeats: int) -> float:
@@ -445,9 +450,7 @@ def in_process(model, test_csv: Path, sizes: tuple[int, ...]) -> list[dict[str, 
 def synthetic_passengers(test_csv: Path, rows: int) -> pd.DataFrame:
     """``rows`` raw passengers: Kaggle's test rows drawn again, ages and fares jittered."""
     rng = np.random.default_rng(0)
-    passengers = pd.read_csv(test_csv, dtype={"Ticket": str})
-    sample = passengers.sample(rows, replace=True, random_state=0).reset_index(drop=True)
-    sample["PassengerId"] = np.arange(1, rows + 1)
+    sample = drawn_passengers(test_csv, rows)
     sample["Age"] = (sample["Age"] + rng.normal(0, 2, rows)).clip(0.2, 90).round(1)
     sample["Fare"] = (sample["Fare"] * rng.uniform(0.9, 1.1, rows)).round(4)
     return sample

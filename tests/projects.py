@@ -76,6 +76,10 @@ class Project:
         experiment = self.client.get_experiment_by_name(EXPERIMENT)
         return self.client.search_runs([experiment.experiment_id], max_results=1000)
 
+    def latest_run(self):
+        """The run started last in the experiment."""
+        return max(self.runs(), key=lambda r: r.info.start_time)
+
     def registry_state(self) -> tuple[list[str], dict[str, str]]:
         # Stores disagree on whether versions are ints or strings: compare them as strings.
         versions = self.client.search_model_versions("name = 'titanic'")

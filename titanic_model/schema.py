@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -293,9 +294,26 @@ def _check_field(field: Field, values: pd.Series) -> tuple[np.ndarray, Reasons]:
     return _check_values(field, values.to_numpy(dtype=object))
 
 
-def _missing_required(frame: pd.DataFrame, fields: tuple[Field, ...]) -> list[str]:
-    """The required fields ``frame`` has no column for."""
-    return [f.name for f in fields if f.required and f.name not in frame.columns]
+def _missing_required(columns: Iterable[str], fields: tuple[Field, ...]) -> list[str]:
+    """The required fields that have no column among ``columns``."""
+    present = set(columns)
+    return [f.name for f in fields if f.required and f.name not in present]
+
+
+def check_required_columns(columns: Iterable[str], *, with_label: bool = False) -> None:
+    """Refuse a table whose header lacks a required column, before reading any row.
+
+    Args:
+        columns: The table's column names (a pandas or a Spark DataFrame's ``columns``).
+        with_label: Also require the ``Survived`` label.
+
+    Raises:
+        SchemaError: Naming every required column that is absent.
+    """
+    fields = (*PASSENGER_FIELDS, LABEL_FIELD) if with_label else PASSENGER_FIELDS
+    missing = _missing_required(columns, fields)
+    if missing:
+        raise SchemaError("missing required column(s): " + ", ".join(missing))
 
 
 def _check_frame(
@@ -310,10 +328,8 @@ def _check_frame(
     Raises:
         SchemaError: When required columns are absent altogether.
     """
+    check_required_columns(frame.columns, with_label=with_label)
     fields = (*PASSENGER_FIELDS, LABEL_FIELD) if with_label else PASSENGER_FIELDS
-    missing = _missing_required(frame, fields)
-    if missing:
-        raise SchemaError("missing required column(s): " + ", ".join(missing))
     columns: dict[str, np.ndarray] = {}
     reasons: Reasons = {}
     bad_fields: dict[int, str] = {}
@@ -366,7 +382,7 @@ def count_rejected_by_field(frame: pd.DataFrame) -> dict[str, int]:
     Returns:
         ``{field: bad records}``; every record under each absent required column.
     """
-    missing = _missing_required(frame, PASSENGER_FIELDS)
+    missing = _missing_required(frame.columns, PASSENGER_FIELDS)
     if missing:
         return dict.fromkeys(missing, len(frame))
     _, _, bad_fields = _check_frame(frame, with_label=False)

@@ -18,7 +18,7 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from functools import cached_property
 
 import mlflow
 from py4j.protocol import Py4JJavaError
@@ -31,7 +31,7 @@ from titanic_model.batch import PROBABILITY, REASON, ROW, SURVIVED
 from titanic_model.config import SPARK_PYTHON_VARIABLE, SparkSettings
 from titanic_model.data import DataSourceError
 from titanic_model.names import INVALID_ROWS_PARAM, REASON_FOR_INVALID_ROWS
-from titanic_model.schema import PASSENGER_FIELDS, PASSENGER_ID, SchemaError
+from titanic_model.schema import PASSENGER_ID, check_required_columns
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +52,6 @@ _LOCAL_DEFAULTS = {
 }
 # monotonically_increasing_id() puts the partition in the bits above these.
 _ROW_IN_PARTITION_BITS = 33
-
-
-@dataclass(frozen=True)
-class SparkCounts:
-    """Rows read, scored and set aside."""
-
-    total: int
-    scored: int
-    rejected: int
 
 
 def spark_session(settings: SparkSettings) -> SparkSession:
@@ -146,12 +137,14 @@ class _Location:
     def exists(self) -> bool:
         return bool(self.filesystem.exists(self.path))
 
+    @cached_property
     def is_folder(self) -> bool:
+        """Whether it is a folder: asked of the file system once (a request, on S3)."""
         return bool(self.filesystem.getFileStatus(self.path).isDirectory())
 
     def data_size(self) -> int:
         """Bytes in the file, or in the folder's files not hidden from Spark (_*, .*)."""
-        if not self.is_folder():
+        if not self.is_folder:
             return int(self.filesystem.getFileStatus(self.path).getLen())
         return sum(
             int(status.getLen())
@@ -185,9 +178,9 @@ def read_passengers(spark: SparkSession, uri: str) -> DataFrame:
         if not location.exists():
             raise DataSourceError(f"cannot read input_uri {uri}: no such file or folder")
         is_csv = source.endswith(".csv")
-        if is_csv and location.is_folder():
+        if is_csv and location.is_folder:
             raise DataSourceError(f"cannot read input_uri {uri}: a .csv must be a file")
-        if not (is_csv or source.endswith(".parquet") or location.is_folder()):
+        if not (is_csv or source.endswith(".parquet") or location.is_folder):
             raise DataSourceError(
                 f"cannot read input_uri {uri}: engine=spark reads a .csv or .parquet file, "
                 "or a folder of Parquet files"
@@ -199,9 +192,7 @@ def read_passengers(spark: SparkSession, uri: str) -> DataFrame:
             frame = spark.read.csv(source, header=True, inferSchema=False, escape='"')
         else:
             frame = spark.read.parquet(source)
-    missing = [f.name for f in PASSENGER_FIELDS if f.required and f.name not in frame.columns]
-    if missing:
-        raise SchemaError("missing required column(s): " + ", ".join(missing))
+    check_required_columns(frame.columns)
     with _spark_errors(uri, "read input_uri"):
         return _numbered_by_partition(frame) if is_csv else _numbered_by_file(frame)
 
@@ -265,7 +256,7 @@ def score_passengers(
     model_uri: str,
     outputs: tuple[str, str],
     overwrite: bool,
-) -> SparkCounts:
+) -> tuple[int, int]:
     """Score numbered passengers with the model on Spark; write predictions and rejects.
 
     Args:
@@ -276,7 +267,7 @@ def score_passengers(
         overwrite: Replace the folders if they exist.
 
     Returns:
-        Row counts.
+        The rows scored and the rows set aside.
     """
     predict = mlflow.pyfunc.spark_udf(
         spark,
@@ -320,6 +311,4 @@ def score_passengers(
         counts = dict(answers.groupBy(is_scored.alias("scored")).count().collect())
     finally:
         answers.unpersist()
-    return SparkCounts(
-        total=sum(counts.values()), scored=counts.get(True, 0), rejected=counts.get(False, 0)
-    )
+    return counts.get(True, 0), counts.get(False, 0)

@@ -36,7 +36,7 @@ def test_scores_the_kaggle_test_file_in_chunks(trained, in_process, test_csv, tm
     )
     rejects = pd.read_csv(tmp_path / "out" / "predictions.rejects.csv")
     assert rejects.empty
-    run = max(trained.runs(), key=lambda r: r.info.start_time)
+    run = trained.latest_run()
     assert run.data.metrics == {"rows_total": 418, "rows_scored": 418, "rows_rejected": 0}
 
 
@@ -73,7 +73,7 @@ def test_bad_rows_go_to_the_rejects_file_with_their_reason(trained, in_process, 
         in_process.predict(good).reset_index(drop=True),
         check_exact=True,
     )
-    run = max(trained.runs(), key=lambda r: r.info.start_time)
+    run = trained.latest_run()
     assert run.data.metrics == {"rows_total": 418, "rows_scored": 413, "rows_rejected": 5}
 
 

@@ -230,7 +230,7 @@ def test_a_weaker_model_does_not_take_the_champion_alias(project, first_run):
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     newest = str(max(int(v) for v in before_versions) + 1)
     assert project.registry_state() == ([*before_versions, newest], {"champion": "1"})
-    decision = max(project.runs(), key=lambda r: r.info.start_time).data.tags["champion_decision"]
+    decision = project.latest_run().data.tags["champion_decision"]
     assert decision.startswith("kept v1: roc_auc")
 
 

@@ -66,10 +66,6 @@ def _predict(project: Project, *params: str, env: dict[str, str] | None = None):
     return project.run(*options, entry_point="predict", timeout=300)
 
 
-def _latest_run(project: Project):
-    return max(project.runs(), key=lambda r: r.info.start_time)
-
-
 def _parquet(folder: Path) -> pd.DataFrame:
     return pd.read_parquet(folder).sort_values("row", ignore_index=True)
 
@@ -115,7 +111,7 @@ def test_spark_gives_the_pandas_engines_answers_to_the_last_bit(
         assert as_read.loc[index, "Name"] == passengers.loc[row, "Name"]
     assert rejects.columns.tolist() == ["row", "reason", *passengers.columns]
 
-    run = _latest_run(registered)
+    run = registered.latest_run()
     assert run.data.metrics == {"rows_total": 418, "rows_scored": 411, "rows_rejected": 7}
     assert run.data.params["engine"] == "spark"
     # spark-defaults.conf's master wins over SPARK_MASTER, as in Spark's own launcher.
@@ -186,7 +182,7 @@ def test_an_existing_output_is_kept_unless_overwrite_is_given(registered, test_c
     assert result.returncode == 0, result.stderr[-3000:]
     assert not (output / "earlier.parquet").exists()
     assert len(_parquet(output)) == 418
-    assert _latest_run(registered).data.tags["spark_master"] == "local[1]"
+    assert registered.latest_run().data.tags["spark_master"] == "local[1]"
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +252,6 @@ def test_the_submit_script_runs_the_job_through_spark_submit(registered, test_cs
         command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    run = _latest_run(registered)
+    run = registered.latest_run()
     assert (run.data.params["engine"], run.data.tags["spark_master"]) == ("spark", "local[2]")
     assert len(_parquet(output)) == 418

@@ -97,7 +97,6 @@ def _on_spark(config: PredictConfig) -> tuple[int, int]:
         outputs = (config.output_uri, config.rejects_uri)
         passengers = read_passengers(spark, config.input_uri)
         check_outputs_free(spark, outputs, config.overwrite)
-        counts = score_passengers(spark, passengers, config.model_uri, outputs, config.overwrite)
+        return score_passengers(spark, passengers, config.model_uri, outputs, config.overwrite)
     finally:
         spark.stop()
-    return counts.scored, counts.rejected
