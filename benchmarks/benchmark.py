@@ -59,9 +59,9 @@ from tests.processes import (
     stop_process,
 )
 from tests.projects import EXPERIMENT, Project, project_on_sqlite
-from titanic_model.model import load_pipeline, save_pipeline
-from titanic_model.runs import load_split
-from titanic_model.schema import LABEL, validate_passengers
+from titanic_model.io.runs import load_split
+from titanic_model.model.pyfunc import load_pipeline, save_pipeline
+from titanic_model.model.schema import LABEL, validate_passengers
 
 OUTPUT = PROJECT_ROOT / "test-output" / "benchmark"
 PAGE = PROJECT_ROOT / "docs" / "performance.md"

@@ -38,9 +38,9 @@ from titanic_model.config import (
     parse_options,
 )
 from titanic_model.credentials import refusal_line
-from titanic_model.data import DataSourceError
-from titanic_model.drift import DriftDetectedError
-from titanic_model.schema import SchemaError
+from titanic_model.io.data import DataSourceError
+from titanic_model.model.schema import SchemaError
+from titanic_model.monitoring.drift import DriftDetectedError
 
 # Mistakes of the person running the job: a one-line message, not a stack trace.
 USER_ERRORS = (ConfigError, DataSourceError, SchemaError, DriftDetectedError)

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from titanic_model.config import TrainConfig
-from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.training import SearchResult, grid_search, holdout_split
+from titanic_model.model.schema import LABEL, validate_passengers
+from titanic_model.training.search import SearchResult, grid_search, holdout_split
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from titanic_model.config import ConfigError, EvaluateConfig, TrainConfig
+from titanic_model.evaluation.metrics import accuracy_interval, holdout_metrics
+from titanic_model.io.runs import load_split
 from titanic_model.jobs.evaluate import evaluate
 from titanic_model.jobs.prepare import prepare
 from titanic_model.jobs.train import train
-from titanic_model.metrics import accuracy_interval, holdout_metrics
-from titanic_model.runs import load_split
 
 # A model that cannot split: one tree, leaves of 100 rows out of 128. It predicts a constant.
 WEAK = {"candidates": "random_forest", "n_trees": "1", "max_depth": "1", "min_samples_leaf": "100"}

@@ -14,13 +14,13 @@ import pytest
 
 from tests.passengers import make_passengers
 from titanic_model.config import MonitorConfig, TrainConfig
-from titanic_model.data import DataSourceError
-from titanic_model.drift import MONITORED_FIELDS, DriftDetectedError
+from titanic_model.io.data import DataSourceError
 from titanic_model.jobs.monitor import monitor
 from titanic_model.jobs.prepare import prepare
 from titanic_model.jobs.train import train
-from titanic_model.schema import LABEL, PASSENGER_ID, SchemaError
-from titanic_model.serving.prediction_log import ModelIdentity, rejected_line, scored_lines
+from titanic_model.model.schema import LABEL, PASSENGER_ID, SchemaError
+from titanic_model.monitoring.drift import MONITORED_FIELDS, DriftDetectedError
+from titanic_model.serving.log_writer import ModelIdentity, rejected_line, scored_lines
 
 _experiments = itertools.count(1)
 

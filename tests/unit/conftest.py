@@ -9,7 +9,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from tests.passengers import make_passengers, split_features
-from titanic_model.pipeline import build_pipeline
+from titanic_model.model.pipeline import build_pipeline
 
 
 @pytest.fixture(name="make_passengers", scope="session")

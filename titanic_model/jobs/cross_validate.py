@@ -12,7 +12,9 @@ import logging
 import mlflow
 
 from titanic_model.config import CrossValidateConfig
-from titanic_model.data import read_passenger_csv
+from titanic_model.io.data import read_passenger_csv
+from titanic_model.io.runs import log_dataset, log_new_params
+from titanic_model.model.schema import LABEL, validate_passengers
 from titanic_model.names import (
     CROSS_VALIDATION_CONTEXT,
     NESTED_CV_FOLDS_ARTIFACT,
@@ -21,9 +23,7 @@ from titanic_model.names import (
     ROWS_METRIC,
     nested_cv_metric,
 )
-from titanic_model.runs import log_dataset, log_new_params
-from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.training import nested_cross_validation
+from titanic_model.training.search import nested_cross_validation
 
 logger = logging.getLogger(__name__)
 

@@ -13,17 +13,15 @@ from mlflow.entities.model_registry import ModelVersion
 
 from titanic_model import names
 from titanic_model.config import ConfigError, EvaluateConfig, SearchConfig
-from titanic_model.gate import decide
-from titanic_model.metrics import (
+from titanic_model.evaluation.metrics import (
     PredictProbability,
     holdout_metrics,
     majority_baseline,
     raw_feature_importance,
     women_survive_baseline,
 )
-from titanic_model.model_card import ModelCardFacts, render_model_card
-from titanic_model.plots import diagnostic_figures, importance_figure
-from titanic_model.registry import (
+from titanic_model.evaluation.plots import diagnostic_figures, importance_figure
+from titanic_model.io.registry import (
     champion,
     describe_version,
     latest_version,
@@ -31,8 +29,16 @@ from titanic_model.registry import (
     registered_version,
     version_uri,
 )
-from titanic_model.runs import load_split, log_dataset, log_new_params, source_commit, split_source
-from titanic_model.schema import LABEL, validate_passengers
+from titanic_model.io.runs import (
+    load_split,
+    log_dataset,
+    log_new_params,
+    source_commit,
+    split_source,
+)
+from titanic_model.model.schema import LABEL, validate_passengers
+from titanic_model.training.gate import decide
+from titanic_model.training.model_card import ModelCardFacts, render_model_card
 
 logger = logging.getLogger(__name__)
 

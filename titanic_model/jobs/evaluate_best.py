@@ -9,9 +9,9 @@ from __future__ import annotations
 import mlflow
 
 from titanic_model.config import EvaluateBestConfig, EvaluateConfig
+from titanic_model.io.registry import best_version, version_uri
 from titanic_model.jobs.evaluate import evaluate
 from titanic_model.names import BEST_OF_EXPERIMENT_TAG
-from titanic_model.registry import best_version, version_uri
 
 
 def evaluate_best(config: EvaluateBestConfig) -> dict[str, float]:

@@ -6,11 +6,11 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 
 from titanic_model.config import EvaluateConfig, MainConfig, TrainConfig
+from titanic_model.io.registry import version_uri
 from titanic_model.jobs.evaluate import evaluate
 from titanic_model.jobs.prepare import prepare
 from titanic_model.jobs.train import train
 from titanic_model.names import EVALUATE_RUN, PREPARE_RUN, TRAIN_RUN
-from titanic_model.registry import version_uri
 
 
 def main(config: MainConfig) -> ModelVersion:

@@ -11,9 +11,10 @@ import logging
 
 import mlflow
 
-from titanic_model.batch import score_chunks
 from titanic_model.config import ConfigError, PredictConfig
-from titanic_model.data import iter_passenger_csv, open_output
+from titanic_model.io.data import iter_passenger_csv, open_output
+from titanic_model.io.runs import log_new_params
+from titanic_model.model.scoring import score_chunks
 from titanic_model.names import (
     INPUT_URI_TAG,
     OUTPUT_URI_TAG,
@@ -23,7 +24,6 @@ from titanic_model.names import (
     ROWS_TOTAL_METRIC,
     SPARK_MASTER_TAG,
 )
-from titanic_model.runs import log_new_params
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def _in_chunks(config: PredictConfig) -> tuple[int, int]:
 def _on_spark(config: PredictConfig) -> tuple[int, int]:
     """The Spark engine: CSV or Parquet in, folders of Parquet out."""
     try:  # pyspark is an extra: the serving image and the pandas engine do without it
-        from titanic_model.spark_scoring import (
+        from titanic_model.batch.spark import (
             check_outputs_free,
             read_passengers,
             score_passengers,

@@ -8,7 +8,18 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 
 from titanic_model.config import TrainConfig
+from titanic_model.io.registry import log_and_register_model
+from titanic_model.io.runs import (
+    active_run_id,
+    load_split,
+    log_dataset,
+    log_new_params,
+    source_commit,
+    split_digest,
+    split_source,
+)
 from titanic_model.jobs.prepare import prepare
+from titanic_model.model.schema import LABEL, validate_passengers
 from titanic_model.names import (
     HOLDOUT_SPLIT,
     PREPARE_RUN,
@@ -23,18 +34,7 @@ from titanic_model.names import (
     rank_tag,
     split_digest_tag,
 )
-from titanic_model.registry import log_and_register_model
-from titanic_model.runs import (
-    active_run_id,
-    load_split,
-    log_dataset,
-    log_new_params,
-    source_commit,
-    split_digest,
-    split_source,
-)
-from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.training import SearchResult, grid_search
+from titanic_model.training.search import SearchResult, grid_search
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``python -m titanic_model.serving``: start the serving layer (what ``make serve`` runs).
 
 ``--model_uri`` (default ``models:/titanic@champion``), ``--host`` (127.0.0.1), ``--port``
-(5001), ``--workers`` (1); the rest from the environment (:mod:`titanic_model.serving.config`).
+(5001), ``--workers`` (1); the rest from the environment (:mod:`titanic_model.serving.settings`).
 
 With one worker the model is loaded in this process, before the port opens, and MLflow is
 imported once. With more, this process resolves the model's version once (so every worker
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from titanic_model.config import ConfigError, parse_options
-from titanic_model.serving.config import ServingConfig, ServingParams
+from titanic_model.serving.settings import ServingConfig, ServingParams
 
 # Where a spawned worker that cannot load the model leaves its reason for this process.
 _STARTUP_FAILURE = "startup-failure.txt"

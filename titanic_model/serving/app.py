@@ -9,11 +9,11 @@ from __future__ import annotations
 import gc
 import os
 
-from titanic_model.registry import registered_version, version_uri
-from titanic_model.serving.config import ServingConfig
+from titanic_model.io.registry import registered_version, version_uri
 from titanic_model.serving.layer import ObservedModel, ServingLayer
-from titanic_model.serving.metrics import ServingMetrics
-from titanic_model.serving.prediction_log import ModelIdentity, PredictionLog, open_sink
+from titanic_model.serving.log_writer import ModelIdentity, PredictionLog, open_sink
+from titanic_model.serving.prometheus import ServingMetrics
+from titanic_model.serving.settings import ServingConfig
 
 # How the launcher hands the parsed config to the workers uvicorn spawns.
 CONFIG_VARIABLE = "TITANIC_SERVING_CONFIG"

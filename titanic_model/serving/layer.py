@@ -34,12 +34,12 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
 
-from titanic_model.model import InvalidPassengersError, as_passenger_frame
+from titanic_model.model.pyfunc import InvalidPassengersError, as_passenger_frame
+from titanic_model.model.schema import SchemaError, count_rejected_by_field
 from titanic_model.names import INVALID_ROWS_PARAM, REFUSE_INVALID_ROWS
-from titanic_model.schema import SchemaError, count_rejected_by_field
-from titanic_model.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from titanic_model.serving.metrics import ServingMetrics
-from titanic_model.serving.prediction_log import PredictionLog
+from titanic_model.serving.log_writer import PredictionLog
+from titanic_model.serving.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from titanic_model.serving.prometheus import ServingMetrics
 
 REQUEST_ID_HEADER = b"x-request-id"
 # Kept as sent when it looks like an id (a UUID, a trace id…); anything else is replaced.
