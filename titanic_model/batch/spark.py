@@ -3,8 +3,9 @@
 The model scores in Spark's Python workers, partition by partition, in the model's
 ``invalid_rows=reason`` mode: a bad row comes back with the rule it broke instead of failing
 its task, through the same :func:`titanic_model.model.scoring.score_chunk` as the
-single-machine path, so both engines give the same answers and reasons. The driver never collects rows: it reads
-the input's schema, counts rows per partition or file (to number them), and writes.
+single-machine path, so both engines give the same answers and reasons. The driver never
+collects rows: it reads the input's schema, counts rows per partition or file (to number
+them), and writes.
 
 Every check that can fail on the user's input (the input exists, is not empty, has the
 required columns; the outputs do not exist yet) runs before anything is written.
