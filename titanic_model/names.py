@@ -66,6 +66,29 @@ CHAMPION_URI = alias_model_uri(MODEL_NAME, CHAMPION_ALIAS)
 # the version shares with the runs it comes from).
 VERSION_GIT_COMMIT_TAG = "git_commit"
 HOLDOUT_ACCURACY_TAG = "holdout_accuracy"
+#: The digest of a version's files (``sha256:<hex>`` of its manifest): what every loader
+#: checks before it runs any of them, and what a release pins in Git (``MODEL_DIGEST``).
+MODEL_DIGEST_TAG = "model_digest"
+#: The manifest itself, ``{path: sha256}`` as JSON: names the file that differs.
+MODEL_MANIFEST_TAG = "model_manifest"
+#: The gate's verdict on a version, written before any alias moves: ``approved`` (it may
+#: take its alias), ``rejected`` (kept out by the gate) or ``failed`` (a step failed: its
+#: alias did not move).
+APPROVAL_TAG = "approval"
+APPROVED = "approved"
+REJECTED = "rejected"
+FAILED = "failed"
+#: The gate's decision about the version, in words (as the evaluate run's champion_decision).
+GATE_DECISION_TAG = "gate_decision"
+
+
+def gate_lock_model(model_name: str) -> str:
+    """The registered model whose existence is the gate's lock on ``model_name``'s aliases.
+
+    Creating a registered model is the one registry call that fails when another caller got
+    there first, so gates take turns through it (on any store and server).
+    """
+    return f"{model_name}-gate-lock"
 
 
 def cv_score_tag(refit_metric: str) -> str:
