@@ -2,8 +2,10 @@
 
 The model scores in Spark's Python workers, partition by partition, in the model's
 ``invalid_rows=reason`` mode: a bad row comes back with the rule it broke instead of failing
-its task, through the same :func:`titanic_model.model.scoring.score_chunk` as the
-single-machine path, so both engines give the same answers and reasons. The driver never
+its task, through the same :func:`titanic_model.model.scoring.score_with_reasons` as the
+single-machine path, so both engines give the same answers and reasons. The driver checks the
+model's files against their digest and hands the workers that checked copy; the workers, which
+import nothing of this project before the model, run the version's own code. The driver never
 collects rows: it reads the input's schema, counts rows per partition or file (to number
 them), and writes.
 
@@ -273,7 +275,7 @@ def score_passengers(
     Args:
         spark: The session.
         passengers: From :func:`read_passengers`.
-        model_uri: The model, downloaded once by the driver and shipped to the workers.
+        model_uri: The model: the local folder of its checked files, shipped to the workers.
         outputs: The predictions folder and the rejects folder (Parquet).
         overwrite: Replace the folders if they exist.
 
