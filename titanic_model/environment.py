@@ -23,19 +23,24 @@ SPARK_PYTHON_VARIABLE = "PYSPARK_PYTHON"
 
 
 class Settings(BaseSettings):
-    """Environment variables, named by the fields' aliases; stripped, empty ones unset."""
+    """Environment variables, named by the fields' aliases; stripped, and blank ones unset."""
 
     model_config = SettingsConfigDict(
-        frozen=True, extra="forbid", case_sensitive=True, env_ignore_empty=True,
-        populate_by_name=True, use_attribute_docstrings=True,
-    )  # fmt: skip
+        frozen=True,
+        extra="forbid",
+        case_sensitive=True,
+        env_ignore_empty=True,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _strip(cls, values: object) -> object:
         if not isinstance(values, dict):
             return values
-        return {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+        stripped = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+        return {k: v for k, v in stripped.items() if v != ""}
 
 
 class DataSettings(Settings):

@@ -340,7 +340,7 @@ def test_empty_data_uri_falls_back_to_environment(params: dict[str, str], enviro
     assert prepare(params).data_uri == "s3://bucket/train.csv"
 
 
-@pytest.mark.parametrize("variables", [{}, {"TITANIC_DATA_URI": ""}])
+@pytest.mark.parametrize("variables", [{}, {"TITANIC_DATA_URI": ""}, {"TITANIC_DATA_URI": "  "}])
 def test_empty_data_uri_and_environment_fall_back_to_public_copy(variables, environ):
     environ(variables)
 

@@ -33,9 +33,11 @@ def test_the_environment_sets_the_log_the_names_and_the_limit(environ):
 
 @pytest.mark.parametrize("blank", ["", "  "])
 def test_a_blank_variable_is_unset(environ, blank):
-    environ({"TITANIC_PREDICTION_LOG": blank, "TITANIC_MAX_BODY_BYTES": ""})
+    environ({"TITANIC_PREDICTION_LOG": blank, "TITANIC_PREDICTION_LOG_NAMES": blank,
+             "TITANIC_MAX_BODY_BYTES": blank})  # fmt: skip
     config = ServingConfig.from_command_line({})
     assert config.prediction_log is None
+    assert not config.full_names
     assert config.max_body_bytes == DEFAULT_MAX_BODY_BYTES
 
 
