@@ -186,9 +186,8 @@ class ReleaseConfig(Params):
 
     model_name: ModelName = names.MODEL_NAME
     version: Annotated[
-        str | None,
+        Annotated[str, Field(pattern=r"^[1-9][0-9]*$")] | None,
         BeforeValidator(lambda text: text or None),
-        Field(pattern=r"^[1-9][0-9]*$"),
         Rule("a version number"),
     ] = None
     """version to release; empty: the champion"""
