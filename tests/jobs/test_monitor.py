@@ -18,7 +18,7 @@ from titanic_model.io.data import DataSourceError
 from titanic_model.jobs.monitor import monitor
 from titanic_model.jobs.prepare import prepare
 from titanic_model.jobs.train import train
-from titanic_model.model.schema import LABEL, PASSENGER_ID, SchemaError
+from titanic_model.model.schema import LABEL, PASSENGER_ID, SchemaError, check_passengers
 from titanic_model.monitoring.drift import MONITORED_FIELDS, DriftDetectedError
 from titanic_model.serving.log_writer import ModelIdentity, rejected_line, scored_lines
 
@@ -50,8 +50,9 @@ def _write_log(served, folder: Path, passengers: pd.DataFrame, arrived: datetime
     for start in range(0, len(passengers), 10):
         records = passengers.iloc[start : start + 10].drop(columns=[LABEL], errors="ignore")
         predictions = served.model.predict(records)
+        columns = check_passengers(records)  # as the model validated them
         lines += scored_lines(
-            served.identity, f"req-{start}", arrived, records, predictions, full_names=False
+            served.identity, f"req-{start}", arrived, columns, predictions, full_names=False
         )
         answers += predictions.to_dict(orient="records")
     with (folder / "predictions-test.jsonl").open("a") as file:

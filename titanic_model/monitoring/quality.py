@@ -1,116 +1,25 @@
-"""The prediction log as tables, joined with outcomes learnt later (pure: text in, frames out).
+"""Live quality: the log's scored records joined with outcomes learnt later (pure).
 
-Reads what the serving layer writes (:mod:`titanic_model.serving.log_writer`, schema
-version 1): a line that is not JSON, not an object, of another schema version or missing a
-field is skipped and counted, never fatal on its own.
+The log itself is read by :func:`titanic_model.prediction_log.read_prediction_log`.
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
+import math
+import warnings
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from titanic_model.evaluation.metrics import live_metrics
 from titanic_model.model.schema import LABEL, PASSENGER_ID, SchemaError
+from titanic_model.names import LIVE_METRICS, PROBABILITY_COLUMN
 
-SCHEMA_VERSION = 1
-_COMMON = ("time", "request_id", "model_name", "model_version", "run_id", "status")
-_SCORED = (*_COMMON, "record", "input", "survived", "probability")
-_REFUSED = (*_COMMON, "reason", "rejected_records")
 # Bootstrap resamples of the live metrics' 95 % intervals (seeded: the same rows give the
 # same interval).
 _RESAMPLES = 1000
-
-
-@dataclass(frozen=True)
-class PredictionLogTable:
-    """The log's lines in a time window.
-
-    Attributes:
-        scored: One row per scored record: ``time`` (UTC), the request and model columns,
-            ``survived``, ``probability`` and every logged input field.
-        refused: One row per refused request: ``time``, the model columns, ``status``,
-            ``reason`` and ``rejected_records`` (a dict of records by field).
-        lines: Lines read in all (the window's and the others).
-        corrupt_lines: Lines skipped as unreadable.
-    """
-
-    scored: pd.DataFrame
-    refused: pd.DataFrame
-    lines: int
-    corrupt_lines: int
-
-
-def _parse_line(text: str) -> dict | None:
-    try:
-        line = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(line, dict) or line.get("schema_version") != SCHEMA_VERSION:
-        return None
-    expected = _SCORED if line.get("status") == 200 else _REFUSED
-    if any(key not in line for key in expected):
-        return None
-    if line["status"] == 200 and not isinstance(line["input"], dict):
-        return None
-    try:
-        line["time"] = pd.Timestamp(line["time"])
-    except ValueError:
-        return None
-    return line if line["time"].tzinfo is not None else None
-
-
-def parse_prediction_log(
-    texts: list[str], since: datetime | None = None, until: datetime | None = None
-) -> PredictionLogTable:
-    """Turn log files' text into tables, keeping the lines of ``[since, until)``.
-
-    Args:
-        texts: Each file's text.
-        since: Keep lines at or after this instant (aware); None: from the start.
-        until: Keep lines before this instant; None: to the end.
-
-    Returns:
-        The tables, with counts of lines read and skipped.
-    """
-    scored, refused = [], []
-    lines = corrupt = 0
-    for text in texts:
-        for raw in text.splitlines():
-            if not raw.strip():
-                continue
-            lines += 1
-            line = _parse_line(raw)
-            if line is None:
-                corrupt += 1
-                continue
-            if (since is not None and line["time"] < since) or (
-                until is not None and line["time"] >= until
-            ):
-                continue
-            if line["status"] == 200:
-                scored.append({key: line[key] for key in _SCORED if key != "input"} | line["input"])
-            else:
-                refused.append({key: line[key] for key in _REFUSED})
-    return PredictionLogTable(
-        scored=pd.DataFrame(scored, columns=None if scored else list(_SCORED)),
-        refused=pd.DataFrame(refused, columns=list(_REFUSED)),
-        lines=lines,
-        corrupt_lines=corrupt,
-    )
-
-
-def rejected_by_field(refused: pd.DataFrame) -> dict[str, int]:
-    """Refused records by field, over every refused request."""
-    counts: Counter[str] = Counter()
-    for rejected in refused["rejected_records"]:
-        counts.update(rejected)
-    return dict(sorted(counts.items()))
 
 
 def check_labels(labels: pd.DataFrame) -> pd.DataFrame:
@@ -164,6 +73,16 @@ class LabelledPredictions:
     unknown_ids: int
     unlabelled: int
 
+    @property
+    def labels(self) -> np.ndarray:
+        """The joined records' outcomes."""
+        return self.joined[LABEL].to_numpy()
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """What the model answered for them."""
+        return self.joined[PROBABILITY_COLUMN].to_numpy()
+
 
 def join_labels(scored: pd.DataFrame, labels: pd.DataFrame) -> LabelledPredictions:
     """Join scored records with their outcomes on ``PassengerId``.
@@ -204,13 +123,18 @@ class LiveQuality:
 def live_quality(labels: np.ndarray, probabilities: np.ndarray, seed: int = 0) -> LiveQuality:
     """Score the served answers against the outcomes, as evaluate scores the holdout.
 
+    The intervals are percentile bootstrap intervals (:func:`scipy.stats.bootstrap`, the
+    records resampled whole).
+
     Args:
         labels: 0/1 outcomes.
         probabilities: The probabilities the model answered.
         seed: Seed of the bootstrap.
 
     Returns:
-        The metrics and their intervals; ``roc_auc`` is NaN when only one outcome occurs.
+        The metrics and their intervals; ``roc_auc`` is NaN when only one outcome occurs,
+        and its interval NaN when a resample holds only one. A single record has no
+        interval (NaN).
 
     Raises:
         ValueError: When there is nothing to score.
@@ -218,15 +142,28 @@ def live_quality(labels: np.ndarray, probabilities: np.ndarray, seed: int = 0) -
     if len(labels) == 0:
         raise ValueError("no labelled predictions")
     metrics = live_metrics(labels, probabilities)
-    rng = np.random.default_rng(seed)
-    samples: dict[str, list[float]] = {name: [] for name in metrics}
-    for _ in range(_RESAMPLES):
-        pick = rng.integers(0, len(labels), len(labels))
-        for name, value in live_metrics(labels[pick], probabilities[pick]).items():
-            samples[name].append(value)
+
+    if len(labels) < 2:  # one record: nothing to resample
+        return LiveQuality(metrics, dict.fromkeys(LIVE_METRICS, (math.nan, math.nan)), 1)
+
+    def statistic(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        values = live_metrics(labels, probabilities)
+        return np.array([values[name] for name in LIVE_METRICS])
+
+    with warnings.catch_warnings():
+        # A NaN bound (the ROC AUC of a one-outcome resample) is the answer, not a problem.
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        interval = stats.bootstrap(
+            (labels, probabilities),
+            statistic,
+            paired=True,
+            vectorized=False,
+            n_resamples=_RESAMPLES,
+            method="percentile",
+            rng=seed,
+        ).confidence_interval
     intervals = {
-        name: (float(np.nanpercentile(values, 2.5)), float(np.nanpercentile(values, 97.5)))
-        if not np.all(np.isnan(values)) else (float("nan"), float("nan"))
-        for name, values in samples.items()
-    }  # fmt: skip
+        name: (float(low), float(high))
+        for name, low, high in zip(LIVE_METRICS, interval.low, interval.high, strict=True)
+    }
     return LiveQuality(metrics, intervals, len(labels))

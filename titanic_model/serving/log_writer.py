@@ -1,15 +1,9 @@
-"""The prediction log: one JSON line per scored record, written off the request path.
+"""The prediction log's writer: one JSON line per scored record, written off the request path.
 
-Format (version :data:`SCHEMA_VERSION`, documented in the README; the monitoring job reads
-it). Every line has ``schema_version``, ``time`` (UTC, ISO 8601, when the request arrived),
-``request_id``, ``model_name``, ``model_version`` (the resolved number, also when served by
-alias; null for a model outside the registry), ``run_id`` and ``status``. A scored record
-(status 200) adds ``record`` (its position in the request), ``input`` (its validated fields,
-``Name`` replaced by its ``Title`` unless full names are logged) and the model's
-``survived`` and ``probability``. A refused request writes one line instead, with its
-``status``, the one-line ``reason`` it was given and ``rejected_records`` (refused records by
-field of their first broken rule; empty when the body could not be read as records), never
-the data.
+The lines are :mod:`titanic_model.prediction_log`'s (the contract the monitoring job reads):
+a scored record's line holds its validated fields, ``Name`` replaced by its ``Title`` unless
+full names are logged, and the model's answer; a refused request's line holds the reason it
+was given and its refused records by field, never the data.
 
 A request only appends its records to a queue. One thread per worker process turns them
 into lines and hands them to the sink every :data:`FLUSH_SECONDS` and at shutdown. When
@@ -19,7 +13,6 @@ the queue is full or the sink fails (disk full, S3 down), the lines are dropped 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -33,13 +26,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from titanic_model.model.features import extract_titles
-from titanic_model.model.pyfunc import as_passenger_frame
-from titanic_model.model.schema import PASSENGER_FIELDS, FieldKind, check_passengers
+from titanic_model.model.schema import PASSENGER_FIELDS, FieldKind
+from titanic_model.names import PROBABILITY_COLUMN, SURVIVED_COLUMN
+from titanic_model.prediction_log import (
+    SCHEMA_VERSION,
+    RefusedLine,
+    ScoredLine,
+    format_line,
+)
 
-SCHEMA_VERSION = 1
 # How long a line may wait in memory before it is written.
 FLUSH_SECONDS = 2.0
 # A local file is closed and a new one started every hour, or sooner at this size.
@@ -76,7 +75,7 @@ def _head(identity: ModelIdentity, request_id: str, arrived: datetime, status: i
     """The fields every line starts with."""
     return {
         "schema_version": SCHEMA_VERSION,
-        "time": arrived.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": arrived,
         "request_id": request_id,
         "model_name": identity.name,
         "model_version": identity.version,
@@ -89,7 +88,7 @@ def scored_lines(
     identity: ModelIdentity,
     request_id: str,
     arrived: datetime,
-    records: object,
+    columns: Mapping[str, np.ndarray],
     predictions: pd.DataFrame,
     *,
     full_names: bool,
@@ -99,15 +98,15 @@ def scored_lines(
     Args:
         identity: The model that answered.
         request_id: The request's id.
-        arrived: When the request arrived (UTC).
-        records: The records in the shape the model received them (already valid).
+        arrived: When the request arrived (aware).
+        columns: The records as the model validated them: the canonical columns of
+            :func:`titanic_model.model.schema.check_passengers` (not validated again).
         predictions: The model's answer, one row per record (``survived``, ``probability``).
         full_names: Log ``Name`` itself, not only its title.
 
     Returns:
         JSON texts without newlines.
     """
-    columns = check_passengers(as_passenger_frame(records))
     fields: dict[str, list[object]] = {}
     for field in PASSENGER_FIELDS:
         values = columns[field.name]
@@ -120,19 +119,17 @@ def scored_lines(
         else:
             fields[field.name] = [_plain(v) for v in values.tolist()]
     head = _head(identity, request_id, arrived, 200)
-    survived = predictions["survived"].tolist()
-    probability = predictions["probability"].tolist()
-    names = list(fields)
+    survived = predictions[SURVIVED_COLUMN].tolist()
+    probability = predictions[PROBABILITY_COLUMN].tolist()
     return [
-        json.dumps(
-            {
+        format_line(
+            ScoredLine(
                 **head,
-                "record": i,
-                "input": {name: fields[name][i] for name in names},
-                "survived": survived[i],
-                "probability": probability[i],
-            },
-            allow_nan=False,
+                record=i,
+                input={name: values[i] for name, values in fields.items()},
+                survived=survived[i],
+                probability=probability[i],
+            )
         )
         for i in range(len(survived))
     ]
@@ -151,7 +148,7 @@ def rejected_line(
     Args:
         identity: The model that was asked.
         request_id: The request's id.
-        arrived: When the request arrived (UTC).
+        arrived: When the request arrived (aware).
         status: The HTTP status answered.
         reason: The one-line reason answered.
         rejected_records: Refused records by field of their first broken rule.
@@ -159,8 +156,8 @@ def rejected_line(
     Returns:
         A JSON text without newline.
     """
-    line = _head(identity, request_id, arrived, status)
-    return json.dumps(line | {"reason": reason, "rejected_records": dict(rejected_records)})
+    head = _head(identity, request_id, arrived, status)
+    return format_line(RefusedLine(**head, reason=reason, rejected_records=dict(rejected_records)))
 
 
 class Sink(Protocol):
@@ -270,7 +267,7 @@ def open_sink(location: str, s3_endpoint_url: str | None) -> Sink:
 class _Scored:
     request_id: str
     arrived: datetime
-    records: object
+    columns: Mapping[str, np.ndarray]
     predictions: pd.DataFrame
 
 
@@ -329,10 +326,21 @@ class PredictionLog:
         self._thread.start()
 
     def scored(
-        self, request_id: str, arrived: datetime, records: object, predictions: pd.DataFrame
+        self,
+        request_id: str,
+        arrived: datetime,
+        columns: Mapping[str, np.ndarray],
+        predictions: pd.DataFrame,
     ) -> None:
-        """Hand over a scored request (never blocks)."""
-        self._put(_Scored(request_id, arrived, records, predictions), len(predictions))
+        """Hand over a scored request (never blocks).
+
+        Args:
+            request_id: The request's id.
+            arrived: When it arrived.
+            columns: Its records as the model validated them (see :func:`scored_lines`).
+            predictions: The model's answer.
+        """
+        self._put(_Scored(request_id, arrived, columns, predictions), len(predictions))
 
     def rejected(
         self,
@@ -407,7 +415,7 @@ class PredictionLog:
             return []
         try:
             return scored_lines(
-                self.identity, entry.request_id, entry.arrived, entry.records,
+                self.identity, entry.request_id, entry.arrived, entry.columns,
                 entry.predictions, full_names=self.full_names,
             )  # fmt: skip
         except Exception:  # a bug here must not stop the thread: count it and say so

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 
@@ -9,15 +8,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, brier_score_loss, roc_auc_score
 
-from titanic_model.model.schema import SchemaError
-from titanic_model.monitoring.quality import (
-    check_labels,
-    join_labels,
-    live_quality,
-    parse_prediction_log,
-    rejected_by_field,
-)
-from titanic_model.serving.log_writer import ModelIdentity, rejected_line, scored_lines
+from titanic_model.evaluation.metrics import live_metrics
+from titanic_model.model.schema import SchemaError, check_passengers
+from titanic_model.monitoring.quality import check_labels, join_labels, live_quality
+from titanic_model.names import LIVE_METRICS
+from titanic_model.prediction_log import read_prediction_log
+from titanic_model.serving.log_writer import ModelIdentity, scored_lines
 
 IDENTITY = ModelIdentity("titanic", "2", "run-2")
 RECORDS = pd.DataFrame(
@@ -36,49 +32,9 @@ def _at(hour: int) -> datetime:
 
 
 def _log(hour: int, request_id: str) -> str:
-    lines = scored_lines(IDENTITY, request_id, _at(hour), RECORDS, PREDICTIONS, full_names=False)
+    columns = check_passengers(RECORDS)
+    lines = scored_lines(IDENTITY, request_id, _at(hour), columns, PREDICTIONS, full_names=False)
     return "\n".join(lines) + "\n"
-
-
-def test_scored_lines_become_one_row_per_record_with_their_inputs():
-    table = parse_prediction_log([_log(8, "a")])
-
-    assert (table.lines, table.corrupt_lines, len(table.scored)) == (3, 0, 3)
-    row = table.scored.iloc[1]
-    assert (row["request_id"], row["model_version"], row["run_id"]) == ("a", "2", "run-2")
-    assert (row["Title"], row["Pclass"], row["survived"]) == ("Mrs", 1, 1)
-    assert math.isnan(table.scored.iloc[2]["Age"])
-    assert table.scored["time"].iloc[0] == pd.Timestamp(_at(8))
-
-
-def test_unreadable_lines_are_skipped_and_counted():
-    garbage = "not json\n[1, 2]\n" + json.dumps({"schema_version": 2, "status": 200}) + "\n"
-    truncated = _log(8, "a")[:-40] + "\n"  # a line cut short: the writer died mid-line
-    table = parse_prediction_log([garbage, truncated, _log(9, "b")])
-
-    assert table.corrupt_lines == 4
-    assert table.lines == 3 + 3 + 3
-    assert sorted(table.scored["request_id"].unique()) == ["a", "b"]
-    assert len(table.scored) == 5
-
-
-def test_the_window_keeps_lines_from_since_up_to_until_excluded():
-    table = parse_prediction_log([_log(8, "a"), _log(9, "b"), _log(10, "c")], _at(9), _at(10))
-    assert table.scored["request_id"].unique().tolist() == ["b"]
-
-
-def test_refused_requests_are_counted_by_field():
-    refused = "\n".join(
-        [
-            rejected_line(IDENTITY, "x", _at(8), 400, "row 0: ...", {"Age": 2, "Sex": 1}),
-            rejected_line(IDENTITY, "y", _at(8), 413, "too large", {}),
-            rejected_line(IDENTITY, "z", _at(8), 400, "row 3: ...", {"Age": 1}),
-        ]
-    )
-    table = parse_prediction_log([refused])
-
-    assert table.refused["status"].tolist() == [400, 413, 400]
-    assert rejected_by_field(table.refused) == {"Age": 3, "Sex": 1}
 
 
 @pytest.mark.parametrize(
@@ -100,7 +56,7 @@ def test_bad_labels_are_one_line_naming_the_row_and_column(labels, message):
 
 
 def test_labels_join_on_passenger_id_and_what_cannot_join_is_counted():
-    scored = parse_prediction_log([_log(8, "a")]).scored
+    scored = read_prediction_log([_log(8, "a")]).scored
     scored.loc[2, "PassengerId"] = None  # a record sent without an id
     labels = check_labels(pd.DataFrame({"PassengerId": [1, 2, 2, 77], "Survived": [0, 1, 1, 1]}))
 
@@ -126,6 +82,11 @@ def test_live_quality_is_the_metrics_on_those_rows_with_an_interval_around_them(
     for name, (low, high) in quality.intervals.items():
         assert low <= quality.metrics[name] <= high, name
         assert high - low > 0
+    # A 95 % interval of a proportion: about 2 x 1.96 standard errors wide.
+    accuracy = quality.metrics["accuracy"]
+    expected_width = 2 * 1.96 * math.sqrt(accuracy * (1 - accuracy) / 200)
+    low, high = quality.intervals["accuracy"]
+    assert high - low == pytest.approx(expected_width, rel=0.25)
     assert live_quality(labels, probabilities).intervals == quality.intervals  # seeded
 
 
@@ -134,3 +95,37 @@ def test_live_quality_with_one_outcome_has_no_roc_auc_but_the_rest():
     assert quality.metrics["accuracy"] == 1.0
     assert math.isnan(quality.metrics["roc_auc"])
     assert quality.metrics["brier_score"] == pytest.approx(0.04)
+    assert quality.intervals["accuracy"] == (1.0, 1.0)
+    assert all(math.isnan(bound) for bound in quality.intervals["roc_auc"])
+
+
+def test_a_resample_with_one_outcome_leaves_roc_auc_without_an_interval_and_only_it():
+    labels = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])  # most resamples hold no survivor
+    quality = live_quality(labels, np.linspace(0.9, 0.1, 10))
+
+    assert quality.metrics["roc_auc"] == 1.0
+    assert all(math.isnan(bound) for bound in quality.intervals["roc_auc"])
+    low, high = quality.intervals["accuracy"]
+    assert low <= quality.metrics["accuracy"] <= high
+
+
+def test_one_labelled_record_has_its_metrics_and_no_interval():
+    quality = live_quality(np.array([1]), np.array([0.7]))
+    assert (quality.rows, quality.metrics["accuracy"]) == (1, 1.0)
+    assert all(math.isnan(b) for bounds in quality.intervals.values() for b in bounds)
+
+
+def test_the_live_metrics_are_the_ones_names_spells():
+    assert tuple(live_metrics(np.array([0, 1]), np.array([0.2, 0.6]))) == LIVE_METRICS
+
+
+def test_the_intervals_stay_within_what_a_metric_can_be():
+    # Percentile intervals: a model right on 99 of 100 records is not "up to 101 % right".
+    labels = np.array([1, 0] * 50)
+    probabilities = np.where(labels == 1, 0.9, 0.1)
+    probabilities[0] = 0.2
+    quality = live_quality(labels, probabilities)
+
+    assert quality.metrics["accuracy"] == 0.99
+    low, high = quality.intervals["accuracy"]
+    assert 0.95 <= low < 0.99 < high <= 1.0

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from titanic_model.model.schema import check_passengers
+from titanic_model.prediction_log import SCHEMA_VERSION
 from titanic_model.serving.log_writer import (
-    SCHEMA_VERSION,
     FolderSink,
     ModelIdentity,
     PredictionLog,
@@ -19,12 +20,12 @@ from titanic_model.serving.log_writer import (
 )
 
 IDENTITY = ModelIdentity(name="titanic", version="3", run_id="abc123")
-ARRIVED = datetime(2026, 11, 25, 10, 0, 1, 234000, tzinfo=UTC)
+ARRIVED = datetime(2026, 11, 25, 10, 0, 1, 234567, tzinfo=UTC)
 RECORDS = pd.DataFrame(
     {
         "PassengerId": [7, 8],
         "Pclass": [1, 3],
-        "Name": ["Allen, Miss. Elisabeth Walton", " Rice,  Master. Eugene "],
+        "Name": ["Allen, Miss. Elisabeth Walton", " Rice,  Master. Eugène "],
         "Sex": ["female", "male"],
         "Age": [29.0, np.nan],
         "SibSp": [0, 4],
@@ -34,13 +35,15 @@ RECORDS = pd.DataFrame(
         "Embarked": ["S", None],
     }
 )
+# What the model hands over: the records as it validated them.
+COLUMNS = check_passengers(RECORDS)
 PREDICTIONS = pd.DataFrame(
-    {"PassengerId": [7, 8], "survived": [1, 0], "probability": [0.97, 0.125]}
+    {"PassengerId": [7, 8], "survived": [1, 0], "probability": [0.97, 1e-05]}
 )
 
 
 def _lines(**kwargs) -> list[dict]:
-    texts = scored_lines(IDENTITY, "req-1", ARRIVED, RECORDS, PREDICTIONS, **kwargs)
+    texts = scored_lines(IDENTITY, "req-1", ARRIVED, COLUMNS, PREDICTIONS, **kwargs)
     assert all("\n" not in text for text in texts)
     return [json.loads(text) for text in texts]
 
@@ -82,15 +85,41 @@ def test_a_scored_record_is_one_line_with_its_validated_input_and_answer():
 def test_names_are_personal_data_logged_whole_only_when_asked():
     assert all("Name" not in line["input"] for line in _lines(full_names=False))
     whole = [line["input"]["Name"] for line in _lines(full_names=True)]
-    assert whole == ["Allen, Miss. Elisabeth Walton", "Rice, Master. Eugene"]
+    assert whole == ["Allen, Miss. Elisabeth Walton", "Rice, Master. Eugène"]
 
 
-def test_the_records_may_come_in_any_of_mlflows_shapes():
-    as_lists = {name: RECORDS[name].tolist() for name in RECORDS.columns}
-    lines = scored_lines(IDENTITY, "r", ARRIVED, as_lists, PREDICTIONS, full_names=False)
-    assert [json.loads(line)["input"] for line in lines] == [
-        line["input"] for line in _lines(full_names=False)
+# Written by the writer before the lines had pydantic models (the same inputs): the bytes on
+# disk have not changed, field order, spacing, number formats and escapes included.
+_LINES_OF_VERSION_1 = [
+    '{"schema_version": 1, "time": "2026-11-25T10:00:01.234Z", "request_id": "req-1", '
+    '"model_name": "titanic", "model_version": "3", "run_id": "abc123", "status": 200, '
+    '"record": 0, "input": {"PassengerId": 7, "Pclass": 1, "Title": "Miss", '
+    '"Name": "Allen, Miss. Elisabeth Walton", "Sex": "female", "Age": 29.0, "SibSp": 0, '
+    '"Parch": 0, "Ticket": "24160", "Fare": 211.3375, "Cabin": null, "Embarked": "S"}, '
+    '"survived": 1, "probability": 0.97}',
+    '{"schema_version": 1, "time": "2026-11-25T10:00:01.234Z", "request_id": "req-1", '
+    '"model_name": "titanic", "model_version": "3", "run_id": "abc123", "status": 200, '
+    '"record": 1, "input": {"PassengerId": 8, "Pclass": 3, "Title": "Master", '
+    '"Name": "Rice, Master. Eug\\u00e8ne", "Sex": "male", "Age": null, "SibSp": 4, '
+    '"Parch": 1, "Ticket": "382652", "Fare": 29.125, "Cabin": null, "Embarked": null}, '
+    '"survived": 0, "probability": 1e-05}',
+    '{"schema_version": 1, "time": "2026-11-25T10:00:01.234Z", "request_id": "req-2", '
+    '"model_name": "titanic", "model_version": "3", "run_id": "abc123", "status": 400, '
+    '"reason": "row 0: field \'Age\': bad", "rejected_records": {"Age": 2}}',
+    '{"schema_version": 1, "time": "2026-11-25T10:00:01.234Z", "request_id": "req-3", '
+    '"model_name": "", "model_version": null, "run_id": null, "status": 413, '
+    '"reason": "too large", "rejected_records": {}}',
+]
+
+
+def test_the_lines_are_the_same_bytes_as_version_1_always_wrote():
+    outside_the_registry = ModelIdentity("", None, None)
+    lines = [
+        *scored_lines(IDENTITY, "req-1", ARRIVED, COLUMNS, PREDICTIONS, full_names=True),
+        rejected_line(IDENTITY, "req-2", ARRIVED, 400, "row 0: field 'Age': bad", {"Age": 2}),
+        rejected_line(outside_the_registry, "req-3", ARRIVED, 413, "too large", {}),
     ]
+    assert lines == _LINES_OF_VERSION_1
 
 
 def test_a_refusal_is_one_line_with_its_reason_and_no_data():
@@ -148,7 +177,7 @@ def _log(sink, dropped: _Dropped, observed: list | None = None, **kwargs) -> Pre
 def test_lines_are_written_at_close_even_before_the_flush_is_due(tmp_path):
     dropped = _Dropped()
     log = _log(FolderSink(tmp_path, worker="w"), dropped, flush_seconds=3600)
-    log.scored("a", ARRIVED, RECORDS, PREDICTIONS)
+    log.scored("a", ARRIVED, COLUMNS, PREDICTIONS)
     log.rejected("b", ARRIVED, 415, "no type", {})
     log.close()
 
@@ -165,12 +194,12 @@ def test_a_full_disk_drops_and_counts_the_lines_and_the_log_goes_on(tmp_path):
     hour = datetime.now(UTC).strftime("%Y%m%dT%HZ")
     sink.path_for(hour, 0).symlink_to("/dev/full")  # every write: ENOSPC, "No space left"
     log = _log(sink, dropped, observed, flush_seconds=3600)
-    log.scored("a", ARRIVED, RECORDS, PREDICTIONS)
-    log.scored("b", ARRIVED, RECORDS, PREDICTIONS)
+    log.scored("a", ARRIVED, COLUMNS, PREDICTIONS)
+    log.scored("b", ARRIVED, COLUMNS, PREDICTIONS)
     log.close()
 
     assert dropped.count == 4
-    assert [p["probability"].tolist() for p in observed] == [[0.97, 0.125], [0.97, 0.125]]
+    assert [p["probability"].tolist() for p in observed] == [[0.97, 1e-05], [0.97, 1e-05]]
 
 
 class _BlockedSink:
@@ -196,7 +225,7 @@ def test_a_full_queue_drops_and_counts_instead_of_making_the_request_wait():
     assert sink.entered.wait(10)  # the writer is stuck: nothing leaves the queue
     for request_id in ("queued-1", "queued-2", "dropped-1"):
         log.rejected(request_id, ARRIVED, 400, "r", {})
-    log.scored("dropped-2", ARRIVED, RECORDS, PREDICTIONS)
+    log.scored("dropped-2", ARRIVED, COLUMNS, PREDICTIONS)
     assert len(observed) == 1  # its predictions still counted, on the spot
     sink.release.set()
     log.close()
@@ -207,12 +236,26 @@ def test_a_full_queue_drops_and_counts_instead_of_making_the_request_wait():
     assert b"dropped" not in written
 
 
+def test_a_request_whose_lines_break_the_contract_is_dropped_counted_and_the_log_goes_on(
+    tmp_path,
+):
+    dropped = _Dropped()
+    log = _log(FolderSink(tmp_path, worker="w"), dropped, flush_seconds=3600)
+    log.scored("broken", ARRIVED, COLUMNS, PREDICTIONS.assign(probability=["high", "low"]))
+    log.scored("fine", ARRIVED, COLUMNS, PREDICTIONS)
+    log.close()
+
+    lines = [json.loads(line) for p in tmp_path.iterdir() for line in p.read_text().splitlines()]
+    assert [line["request_id"] for line in lines] == ["fine", "fine"]
+    assert dropped.count == 2
+
+
 def test_without_a_sink_nothing_is_written_but_probabilities_are_observed():
     dropped, observed = _Dropped(), []
     log = _log(None, dropped, observed)
-    log.scored("a", ARRIVED, RECORDS, PREDICTIONS)
+    log.scored("a", ARRIVED, COLUMNS, PREDICTIONS)
     log.close()
-    assert [p["probability"].tolist() for p in observed] == [[0.97, 0.125]]
+    assert [p["probability"].tolist() for p in observed] == [[0.97, 1e-05]]
     assert dropped.count == 0
 
 
