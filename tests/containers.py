@@ -25,9 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import yaml
+
 from tests.processes import PROJECT_ROOT
 
 BUILD_SCRIPT = PROJECT_ROOT / "tests" / "image" / "build.sh"
+DEPLOYMENT_MANIFEST = PROJECT_ROOT / "deployment" / "kubernetes" / "deployment.yaml"
 IMAGE_TAG = "titanic-mlops:test"
 # Kept between runs (the base and the dependency layer take minutes to build cold).
 CACHE_DIR = Path(
@@ -185,6 +188,13 @@ class Container:
         return self.wait_for(lambda s: s["Status"] == "exited", "exited", timeout)["ExitCode"]
 
 
+def pod_volume_mounts() -> list[str]:
+    """Where the Deployment's pod can write (its volumes), the rest of its root being read-only."""
+    manifest = yaml.safe_load(DEPLOYMENT_MANIFEST.read_text())
+    (container,) = manifest["spec"]["template"]["spec"]["containers"]
+    return [mount["mountPath"] for mount in container["volumeMounts"]]
+
+
 def docker_run_args(env: Mapping[str, str]) -> list[str]:
     """``-e NAME`` for each variable: the values go through the client's environment, so that
     no password shows in a command line."""
@@ -203,8 +213,9 @@ def run_container(
     """Run ``image`` detached as a pod runs it; remove it on the way out.
 
     As ``deployment/kubernetes/deployment.yaml``: the image's own user, a read-only root file
-    system with memory for ``/tmp`` and the metrics folder, no capabilities, no privilege
-    escalation. On the host's network, so every address in ``env`` must be 127.0.0.1's.
+    system where only the pod's volumes (``/tmp``, the metrics folder) are writable, no
+    capabilities, no privilege escalation. On the host's network, so every address in ``env``
+    must be 127.0.0.1's.
 
     Args:
         engine: The engine to run it in.
@@ -213,9 +224,9 @@ def run_container(
         options: More ``docker run`` options (``--health-interval``…).
         command: Instead of the image's command.
     """
+    writable = [f"--tmpfs={path}:exec,mode=1777" for path in pod_volume_mounts()]
     result = engine.docker(
-        "run", "--detach", "--network", "host", "--read-only",
-        "--tmpfs", "/tmp:exec,mode=1777", "--tmpfs", "/run/prometheus-multiproc:mode=1777",
+        "run", "--detach", "--network", "host", "--read-only", *writable,
         "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         *docker_run_args(env), *options, image, *command,
         env=env,

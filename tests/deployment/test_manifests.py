@@ -100,6 +100,7 @@ def test_deployment_is_pinned_probed_bounded_and_non_root():
     pod = _manifest("deployment.yaml")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def _pod_template() -> dict:
