@@ -2,8 +2,10 @@
 
 The model scores in Spark's Python workers, partition by partition, in the model's
 ``invalid_rows=reason`` mode: a bad row comes back with the rule it broke instead of failing
-its task, through the same :func:`titanic_model.model.scoring.score_chunk` as the
-single-machine path, so both engines give the same answers and reasons. The driver never
+its task, through the same :func:`titanic_model.model.scoring.score_with_reasons` as the
+single-machine path, so both engines give the same answers and reasons. The driver checks the
+model's files against their digest and hands the workers that checked copy; the workers, which
+import nothing of this project before the model, run the version's own code. The driver never
 collects rows: it reads the input's schema, counts rows per partition or file (to number
 them), and writes.
 
@@ -29,19 +31,29 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (Spark's own convention)
 
 from titanic_model.config import SPARK_PYTHON_VARIABLE, SparkSettings
+from titanic_model.errors import one_line
 from titanic_model.io.data import DataSourceError
 from titanic_model.model.schema import PASSENGER_ID, check_required_columns
-from titanic_model.model.scoring import PROBABILITY, REASON, ROW, SURVIVED
-from titanic_model.names import INVALID_ROWS_PARAM, REASON_FOR_INVALID_ROWS
+from titanic_model.names import (
+    INVALID_ROWS_PARAM,
+    PROBABILITY_COLUMN,
+    REASON_COLUMN,
+    REASON_FOR_INVALID_ROWS,
+    ROW_COLUMN,
+    SURVIVED_COLUMN,
+)
 
 logger = logging.getLogger(__name__)
 
 APP_NAME = "titanic-predict"
-# The model's answer in reason mode (batch.REASONED_COLUMNS) as a Spark struct. Integers come
+# The model's answer in reason mode (scoring.REASONED_COLUMNS) as a Spark struct. Integers come
 # as doubles: spark_udf cannot convert a nullable integer column that holds nulls to long
 # (a rejected row has no answer), and a double holds every PassengerId the schema allows
 # (< 2**53) exactly.
-ANSWER_TYPE = f"{PASSENGER_ID} double, {SURVIVED} double, {PROBABILITY} double, {REASON} string"
+ANSWER_TYPE = (
+    f"{PASSENGER_ID} double, {SURVIVED_COLUMN} double, {PROBABILITY_COLUMN} double, "
+    f"{REASON_COLUMN} string"
+)
 _ANSWER = "_answer"
 # "java.lang.RuntimeException: " and Spark's "[ERROR_CLASS.SUB_CLASS] " before a message.
 _JAVA_PREFIX = re.compile(r"^(?:(?:[a-z]\w*\.)+[A-Z][\w$]*(?:Exception|Error): |\[[A-Z_.]+\] )")
@@ -92,7 +104,7 @@ def spark_session(settings: SparkSettings) -> SparkSession:
     return session
 
 
-def _one_line(error: Exception) -> str:
+def _spark_reason(error: Exception) -> str:
     """The first line of a Spark or JVM error, without Java's class names and error codes.
 
     ``org.apache.spark.SparkException: [FAILED_READ_FILE.CANNOT_READ_FILE_FOOTER] Encountered
@@ -102,7 +114,7 @@ def _one_line(error: Exception) -> str:
         text = str(error.java_exception.toString())
     else:
         text = str(error.getMessage() if isinstance(error, PySparkException) else error)
-    line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    line = one_line(text) if text.strip() else type(error).__name__
     while True:
         shorter = _JAVA_PREFIX.sub("", line, count=1)
         if shorter == line:
@@ -116,7 +128,7 @@ def _spark_errors(uri: str, action: str) -> Iterator[None]:
     try:
         yield
     except (Py4JJavaError, PySparkException) as error:
-        reason = _one_line(error)
+        reason = _spark_reason(error)
         if "S3AFileSystem not found" in reason or 'No FileSystem for scheme "s3' in reason:
             reason += " (s3a:// needs hadoop-aws on Spark's classpath: see docs/batch.md)"
         raise DataSourceError(f"cannot {action} {uri}: {reason}") from None
@@ -219,14 +231,14 @@ def _numbered_by_partition(frame: DataFrame) -> DataFrame:
     partition = F.spark_partition_id()
     counts = dict(frame.groupBy(partition.alias("p")).count().collect())
     rank = F.monotonically_increasing_id().bitwiseAND((1 << _ROW_IN_PARTITION_BITS) - 1)
-    return frame.select((_offsets(counts)[partition] + rank).alias(ROW), "*")
+    return frame.select((_offsets(counts)[partition] + rank).alias(ROW_COLUMN), "*")
 
 
 def _numbered_by_file(frame: DataFrame) -> DataFrame:
     """Number Parquet rows by file (in name order) and their index in the file."""
     path, index = F.col("_metadata.file_path"), F.col("_metadata.row_index")
     counts = dict(frame.groupBy(path.alias("f")).count().collect())
-    return frame.select((_offsets(counts)[path] + index).alias(ROW), *frame.columns)
+    return frame.select((_offsets(counts)[path] + index).alias(ROW_COLUMN), *frame.columns)
 
 
 def check_outputs_free(spark: SparkSession, uris: tuple[str, ...], overwrite: bool) -> None:
@@ -263,7 +275,7 @@ def score_passengers(
     Args:
         spark: The session.
         passengers: From :func:`read_passengers`.
-        model_uri: The model, downloaded once by the driver and shipped to the workers.
+        model_uri: The model: the local folder of its checked files, shipped to the workers.
         outputs: The predictions folder and the rejects folder (Parquet).
         overwrite: Replace the folders if they exist.
 
@@ -283,32 +295,32 @@ def score_passengers(
             f"cannot score with {model_uri}: the model has no {INVALID_ROWS_PARAM} parameter "
             "(a version trained before Spark scoring): use engine=pandas, or train anew"
         )
-    inputs = [F.col(f"`{name}`") for name in passengers.columns if name != ROW]
+    inputs = [F.col(f"`{name}`") for name in passengers.columns if name != ROW_COLUMN]
     # The model's answers are kept (a few numbers per row) to write both outputs from one
     # scoring; the rejected rows' input is read again and joined to them by number, rather
     # than keeping every input row. Bigger Arrow batches than Spark's 10,000 rows: fewer
     # calls into the model (a quarter less time on 2 cores).
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
-    answers = passengers.select(ROW, predict(F.struct(*inputs)).alias(_ANSWER)).persist()
+    answers = passengers.select(ROW_COLUMN, predict(F.struct(*inputs)).alias(_ANSWER)).persist()
     try:
-        reason = F.col(f"{_ANSWER}.{REASON}")
+        reason = F.col(f"{_ANSWER}.{REASON_COLUMN}")
         # A row is scored when the model gave it an empty reason; any other answer (a
         # reason, or none at all) sets it aside: no row is lost between the two outputs.
         is_scored = F.coalesce(reason == F.lit(""), F.lit(False))
         mode = "overwrite" if overwrite else "errorifexists"
         predictions_uri, rejects_uri = outputs
         answers.where(is_scored).select(
-            ROW,
+            ROW_COLUMN,
             _as_long(F.col(f"{_ANSWER}.{PASSENGER_ID}")).alias(PASSENGER_ID),
-            _as_long(F.col(f"{_ANSWER}.{SURVIVED}")).alias(SURVIVED),
-            F.col(f"{_ANSWER}.{PROBABILITY}").alias(PROBABILITY),
+            _as_long(F.col(f"{_ANSWER}.{SURVIVED_COLUMN}")).alias(SURVIVED_COLUMN),
+            F.col(f"{_ANSWER}.{PROBABILITY_COLUMN}").alias(PROBABILITY_COLUMN),
         ).write.mode(mode).parquet(hadoop_uri(predictions_uri))
         reasons = answers.where(~is_scored).select(
-            ROW, F.coalesce(reason, F.lit("the model gave no answer")).alias(REASON)
+            ROW_COLUMN, F.coalesce(reason, F.lit("the model gave no answer")).alias(REASON_COLUMN)
         )
-        reasons.join(passengers, ROW).select(ROW, REASON, *inputs).write.mode(mode).parquet(
-            hadoop_uri(rejects_uri)
-        )
+        reasons.join(passengers, ROW_COLUMN).select(ROW_COLUMN, REASON_COLUMN, *inputs).write.mode(
+            mode
+        ).parquet(hadoop_uri(rejects_uri))
         counts = dict(answers.groupBy(is_scored.alias("scored")).count().collect())
     finally:
         answers.unpersist()

@@ -5,8 +5,12 @@ I/O shell: every name comes from :mod:`titanic_model.names`.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -15,23 +19,34 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    ErrorCode,
+)
 from sklearn.pipeline import Pipeline
 
 import titanic_model
 import titanic_model.model
 from titanic_model import names
+from titanic_model.io.digests import digest_tags
 from titanic_model.model.pyfunc import model_signature, save_pipeline
 from titanic_model.model.schema import describe_fields
 from titanic_model.names import (
+    APPROVAL_TAG,
     CHAMPION_ALIAS,
     CV_METRICS,
+    FAILED,
+    GATE_DECISION_TAG,
     INPUT_SCHEMA_METADATA,
     MODEL_ARTIFACT,
     PIPELINE_ARTIFACT,
     cv_score_tag,
+    gate_lock_model,
 )
 
+logger = logging.getLogger(__name__)
 # The model's code: the package's top level, the names and the model subpackage, nothing
 # else of the project (an import-linter contract keeps the subpackage from importing more).
 _PACKAGE = Path(titanic_model.__file__).parent
@@ -90,7 +105,7 @@ def log_and_register_model(
         tags: Tags for the new version (data digest, prepare run, CV score…).
 
     Returns:
-        The new registered version.
+        The new registered version, tagged with the digest and manifest of its files.
     """
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "code").mkdir()
@@ -107,7 +122,10 @@ def log_and_register_model(
             input_example=input_example.astype(object).where(input_example.notna(), None),
             pip_requirements=serving_requirements(),
         )
-    registered = mlflow.register_model(info.model_uri, model_name, tags=tags)
+        # The digest of the files as the store holds them: what every loader will check.
+        stored = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=f"{folder}/stored")
+        files = digest_tags(Path(stored))
+    registered = mlflow.register_model(info.model_uri, model_name, tags={**tags, **files})
     return MlflowClient().get_model_version(model_name, registered.version)
 
 
@@ -159,6 +177,55 @@ def registered_version(model_uri: str) -> ModelVersion | None:
     return client.get_model_version(name, number) if name and number.isdigit() else None
 
 
+# A gate holds the lock for seconds; one held this long belongs to a gate that died.
+GATE_LOCK_STALE_SECONDS = 600
+_GATE_LOCK_POLL_SECONDS = 0.5
+
+
+@contextmanager
+def gate_lock(model_name: str, timeout: float = GATE_LOCK_STALE_SECONDS) -> Iterator[None]:
+    """Hold the gate's lock on ``model_name``: one gate at a time reads and moves its aliases.
+
+    Args:
+        model_name: The registered model whose aliases the gate moves.
+        timeout: How long to wait for another gate, in seconds.
+
+    Raises:
+        MlflowException: When another gate holds the lock for longer than ``timeout``.
+    """
+    client = MlflowClient()
+    lock = gate_lock_model(model_name)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.create_registered_model(lock, description="held by a gate of " + model_name)
+            break
+        except MlflowException as error:
+            if error.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                raise
+        _break_if_stale(client, lock)
+        if time.monotonic() > deadline:
+            raise MlflowException(
+                f"another gate of {model_name!r} holds its lock ({lock}) for over {timeout:.0f} s",
+                error_code=RESOURCE_ALREADY_EXISTS,
+            )
+        time.sleep(_GATE_LOCK_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        client.delete_registered_model(lock)
+
+
+def _break_if_stale(client: MlflowClient, lock: str) -> None:
+    """Delete a lock left by a gate that died (older than :data:`GATE_LOCK_STALE_SECONDS`)."""
+    try:
+        created = client.get_registered_model(lock).creation_timestamp
+    except MlflowException:
+        return  # released meanwhile
+    if time.time() - created / 1000 > GATE_LOCK_STALE_SECONDS:
+        client.delete_registered_model(lock)
+
+
 def champion(model_name: str) -> ModelVersion | None:
     """The version holding the ``champion`` alias, or None before the first promotion."""
     client = MlflowClient()
@@ -186,6 +253,27 @@ def describe_version(model_version: ModelVersion, description: str, tags: dict[s
     client.update_model_version(model_version.name, model_version.version, description=description)
     for key, value in tags.items():
         client.set_model_version_tag(model_version.name, model_version.version, key, value)
+
+
+def mark_failed(model_version: ModelVersion, reason: str) -> None:
+    """Mark a version not approved after a failed gate (its alias did not move).
+
+    Best effort: when the registry itself is what failed, the marking fails too, and the
+    gate's own error is what the caller reports.
+
+    Args:
+        model_version: The version the gate was deciding about.
+        reason: The failure, in one line.
+    """
+    try:
+        tag_version(
+            model_version.name,
+            str(model_version.version),
+            {APPROVAL_TAG: FAILED, GATE_DECISION_TAG: f"failed: {reason}"},
+        )
+    except MlflowException as error:
+        logger.warning("could not mark %s/%s failed: %s", model_version.name,
+                       model_version.version, error.message)  # fmt: skip
 
 
 def tag_version(model_name: str, version: str, tags: dict[str, str]) -> None:

@@ -6,7 +6,8 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 
 from titanic_model.config import EvaluateConfig, MainConfig, TrainConfig
-from titanic_model.io.registry import version_uri
+from titanic_model.errors import one_line
+from titanic_model.io.registry import mark_failed, version_uri
 from titanic_model.jobs.evaluate import evaluate
 from titanic_model.jobs.prepare import prepare
 from titanic_model.jobs.train import train
@@ -33,13 +34,18 @@ def main(config: MainConfig) -> ModelVersion:
                 model_name=config.model_name,
             )
         )
-    with mlflow.start_run(run_name=EVALUATE_RUN, nested=True):
-        evaluate(
-            EvaluateConfig(
-                model_uri=version_uri(version),
-                model_name=config.model_name,
-                gate_metric=config.gate_metric,
-                prepare_run_id=prepare_run_id,
+    try:
+        with mlflow.start_run(run_name=EVALUATE_RUN, nested=True):
+            evaluate(
+                EvaluateConfig(
+                    model_uri=version_uri(version),
+                    model_name=config.model_name,
+                    gate_metric=config.gate_metric,
+                    prepare_run_id=prepare_run_id,
+                )
             )
-        )
+    except Exception as error:
+        # The version was registered but never decided on: it says so.
+        mark_failed(version, one_line(getattr(error, "message", None) or error))
+        raise
     return version

@@ -30,14 +30,16 @@ from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from sklearn.pipeline import Pipeline
 from skops.io.exceptions import UntrustedTypesFoundException
 
-from titanic_model.model.prediction import predict_survival
-from titanic_model.model.schema import PASSENGER_ID, SchemaError
+from titanic_model.model.prediction import answer, predict_survival
+from titanic_model.model.schema import PASSENGER_ID, SchemaError, check_passengers
 from titanic_model.model.scoring import score_with_reasons
 from titanic_model.names import (
     INVALID_ROWS_PARAM,
     PIPELINE_ARTIFACT,
+    PROBABILITY_COLUMN,
     REASON_FOR_INVALID_ROWS,
     REFUSE_INVALID_ROWS,
+    SURVIVED_COLUMN,
 )
 
 # What skops must be told to trust to load our pipeline, whichever candidate won the search:
@@ -100,8 +102,8 @@ def model_signature() -> ModelSignature:
     outputs = Schema(
         [
             ColSpec("long", PASSENGER_ID, required=False),
-            ColSpec("long", "survived"),
-            ColSpec("double", "probability"),
+            ColSpec("long", SURVIVED_COLUMN),
+            ColSpec("double", PROBABILITY_COLUMN),
         ]
     )
     params = ParamSchema([ParamSpec(INVALID_ROWS_PARAM, "string", REFUSE_INVALID_ROWS)])
@@ -116,8 +118,10 @@ class InvalidPassengersError(MlflowException):
     many lines long and echoes the client's data back; the first message set is kept instead.
     """
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, rejected_by_field: dict[str, int] | None = None):
         super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
+        #: Refused records by the field of their first broken rule (see ``SchemaError``).
+        self.rejected_by_field = rejected_by_field or {}
 
     @property
     def message(self) -> str:
@@ -200,17 +204,42 @@ class TitanicSurvivalModel(PythonModel):
                 required column absent altogether, or an unknown ``invalid_rows``).
         """
         invalid_rows = (params or {}).get(INVALID_ROWS_PARAM, REFUSE_INVALID_ROWS)
+        if invalid_rows not in (REFUSE_INVALID_ROWS, REASON_FOR_INVALID_ROWS):
+            raise InvalidPassengersError(
+                f"parameter {INVALID_ROWS_PARAM}={invalid_rows!r}: must be "
+                f"{REFUSE_INVALID_ROWS} or {REASON_FOR_INVALID_ROWS}"
+            )
         try:
             passengers = as_passenger_frame(model_input)
             if invalid_rows == REFUSE_INVALID_ROWS:
                 return predict_survival(self.pipeline, passengers)
-            if invalid_rows == REASON_FOR_INVALID_ROWS:
-                return score_with_reasons(
-                    passengers, lambda rows: predict_survival(self.pipeline, rows)
-                )
+            return score_with_reasons(
+                passengers, lambda columns: answer(self.pipeline, columns, with_ids=False)
+            )
         except SchemaError as error:
-            raise InvalidPassengersError(str(error)) from None
-        raise InvalidPassengersError(
-            f"parameter {INVALID_ROWS_PARAM}={invalid_rows!r}: must be "
-            f"{REFUSE_INVALID_ROWS} or {REASON_FOR_INVALID_ROWS}"
-        )
+            raise InvalidPassengersError(str(error), error.rejected_by_field) from None
+
+    def predict_validated(self, model_input: object) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+        """Validate the records once, and answer them all or refuse them all.
+
+        The serving layer calls this instead of :meth:`predict` to log the records as the
+        model read them, without validating them a second time.
+
+        Args:
+            model_input: Passenger records, in any of MLflow's shapes.
+
+        Returns:
+            The records' canonical columns (:func:`~titanic_model.model.schema.check_passengers`)
+            and the answers (:meth:`predict`'s default mode).
+
+        Raises:
+            InvalidPassengersError: HTTP 400 naming the bad row, field and rule; its
+                ``rejected_by_field`` counts the bad records by field.
+        """
+        try:
+            passengers = as_passenger_frame(model_input)
+            columns = check_passengers(passengers)
+        except SchemaError as error:
+            raise InvalidPassengersError(str(error), error.rejected_by_field) from None
+        with_ids = PASSENGER_ID in passengers.columns
+        return columns, answer(self.pipeline, columns, with_ids=with_ids)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -113,7 +113,17 @@ def describe_fields() -> list[dict[str, object]]:
 
 
 class SchemaError(ValueError):
-    """Raised when passenger data breaks the schema; the message is one line."""
+    """Raised when passenger data breaks the schema; the message is one line.
+
+    Args:
+        message: The one-line reason.
+        rejected_by_field: When records were checked: how many break a rule, by the field of
+            their first broken rule (what the serving layer counts), without checking again.
+    """
+
+    def __init__(self, message: str, rejected_by_field: Mapping[str, int] | None = None):
+        super().__init__(message)
+        self.rejected_by_field = dict(rejected_by_field or {})
 
 
 def _brief(value: object, limit: int = 40) -> str:
@@ -310,10 +320,17 @@ def check_required_columns(columns: Iterable[str], *, with_label: bool = False) 
     Raises:
         SchemaError: Naming every required column that is absent.
     """
+    _check_required(list(columns), 0, with_label)
+
+
+def _check_required(columns: list[str], records: int, with_label: bool) -> None:
+    """:func:`check_required_columns`, counting ``records`` under each absent column."""
     fields = (*PASSENGER_FIELDS, LABEL_FIELD) if with_label else PASSENGER_FIELDS
     missing = _missing_required(columns, fields)
     if missing:
-        raise SchemaError("missing required column(s): " + ", ".join(missing))
+        raise SchemaError(
+            "missing required column(s): " + ", ".join(missing), dict.fromkeys(missing, records)
+        )
 
 
 def _check_frame(
@@ -328,7 +345,7 @@ def _check_frame(
     Raises:
         SchemaError: When required columns are absent altogether.
     """
-    check_required_columns(frame.columns, with_label=with_label)
+    _check_required(list(frame.columns), len(frame), with_label)
     fields = (*PASSENGER_FIELDS, LABEL_FIELD) if with_label else PASSENGER_FIELDS
     columns: dict[str, np.ndarray] = {}
     reasons: Reasons = {}
@@ -352,41 +369,31 @@ def _check_frame(
     return columns, reasons, bad_fields
 
 
-def find_violations(frame: pd.DataFrame, *, with_label: bool = False) -> pd.Series:
-    """Check every row against the schema.
+def check_rows(
+    frame: pd.DataFrame, *, with_label: bool = False
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Check every row against the schema, keeping the good rows' canonical values.
+
+    One pass for both: batch scoring answers the good rows from these columns without
+    validating them again.
 
     Args:
         frame: Passenger records; absent optional columns are allowed.
         with_label: Also check the ``Survived`` label (training data).
 
     Returns:
-        One entry per row, on ``frame``'s index: ``"field 'Sex': 'x' is not one of female,
-        male"`` for the first broken rule of a bad row, None for a good row.
+        :func:`check_passengers`' columns for every row (a bad row's broken values missing),
+        and per row, in order, ``"field 'Sex': 'x' is not one of female, male"`` for the
+        first broken rule of a bad row, None for a good row.
 
     Raises:
         SchemaError: When required columns are absent altogether.
     """
-    _, reasons, _ = _check_frame(frame, with_label)
+    columns, reasons, _ = _check_frame(frame, with_label)
     described = np.full(len(frame), None, dtype=object)
     for i, reason in reasons.items():
         described[i] = reason
-    return pd.Series(described, index=frame.index, dtype=object)
-
-
-def count_rejected_by_field(frame: pd.DataFrame) -> dict[str, int]:
-    """How many records break a rule, by the field of their first broken rule.
-
-    Args:
-        frame: Passenger records.
-
-    Returns:
-        ``{field: bad records}``; every record under each absent required column.
-    """
-    missing = _missing_required(frame.columns, PASSENGER_FIELDS)
-    if missing:
-        return dict.fromkeys(missing, len(frame))
-    _, _, bad_fields = _check_frame(frame, with_label=False)
-    return dict(Counter(bad_fields.values()))
+    return columns, described
 
 
 def check_passengers(frame: pd.DataFrame, *, with_label: bool = False) -> dict[str, np.ndarray]:
@@ -406,15 +413,16 @@ def check_passengers(frame: pd.DataFrame, *, with_label: bool = False) -> dict[s
 
     Raises:
         SchemaError: On the first bad row (counted from 0 in input order), naming the row,
-            the field and the rule, and how many other rows are bad.
+            the field and the rule, and how many other rows are bad; it counts the bad
+            records by field (every record under each absent required column).
     """
     if frame.empty:
         raise SchemaError("no passenger records: the input is empty")
-    columns, reasons, _ = _check_frame(frame, with_label)
+    columns, reasons, bad_fields = _check_frame(frame, with_label)
     if reasons:
         first, others = min(reasons), len(reasons) - 1
         more = f" (and {others} more bad row{'s' * (others > 1)})" if others else ""
-        raise SchemaError(f"row {first}: {reasons[first]}{more}")
+        raise SchemaError(f"row {first}: {reasons[first]}{more}", Counter(bad_fields.values()))
     return columns
 
 

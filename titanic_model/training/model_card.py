@@ -31,6 +31,8 @@ class ModelCardFacts:
         importance: Permutation importance of the raw columns.
         git_commit: Commit of the code that trained it, if known.
         train_params: The train run's parameters, to reproduce it.
+        model_digest: The digest of the version's files, checked by every loader.
+        decision: The gate's decision about this version, in words.
     """
 
     model_name: str
@@ -48,6 +50,8 @@ class ModelCardFacts:
     importance: pd.DataFrame
     git_commit: str | None
     train_params: dict[str, str]
+    model_digest: str
+    decision: str
 
 
 def render_model_card(facts: ModelCardFacts) -> str:
@@ -141,6 +145,12 @@ Titanic?" for historical, educational exploration.
   Imputed values carry less information.
 - Calibration is checked on this holdout only (see the reliability diagram and the Brier
   score). With a few hundred passengers, a probability is uncertain by a few points.
+
+## Release
+- Gate: {facts.decision}.
+- Files: digest `{facts.model_digest}` (sha256 of the manifest of every file of the version,
+  also its `model_digest` tag). Every loader checks it before it runs any of them; a release
+  pins it in Git as `MODEL_DIGEST`.
 
 ## How to reproduce
 - Code: git commit `{facts.git_commit or "unknown (not run from a git checkout)"}`.

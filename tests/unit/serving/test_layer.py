@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -76,12 +77,12 @@ def _raising_app(error: Exception):
     return app
 
 
-def _predicting_app(model):
+def _predicting_app(model, data=None):
     """An app that calls the model like MLflow's scoring app: in a worker thread."""
 
     async def app(scope, receive, send):
         await receive()
-        predictions = await asyncio.to_thread(model.predict, {"x": [1]}, None)
+        predictions = await asyncio.to_thread(model.predict, data or {"x": [1]}, None)
         body = json.dumps({"predictions": predictions.to_dict(orient="records")}).encode()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": body})
@@ -213,26 +214,59 @@ def test_metrics_are_served_by_the_layer_itself(tmp_path):
     assert headers[b"content-type"].startswith(b"text/plain")
 
 
-def test_a_scored_request_is_handed_to_the_log_with_what_the_model_answered(tmp_path):
+class _Loaded:
+    """Stands for MLflow's loaded pyfunc around one of our python models."""
+
+    metadata = None
+
+    def __init__(self, python_model):
+        self.python_model = python_model
+
+    def unwrap_python_model(self):
+        return self.python_model
+
+    def predict(self, data, params=None):
+        return self.python_model.predict(None, data, params)
+
+
+def test_a_scored_request_is_handed_to_the_log_with_what_the_model_validated(tmp_path):
     predictions = pd.DataFrame({"survived": [1, 0, 1], "probability": [0.9, 0.2, 0.7]})
+    validated = {"Pclass": np.array([1.0, 2.0, 3.0])}
 
     class Model:
-        metadata = None
+        def predict_validated(self, data):
+            return validated, predictions
 
-        def predict(self, data, params=None):
-            return predictions
-
-    observed = layer_module.ObservedModel(Model())
+    observed = layer_module.ObservedModel(_Loaded(Model()))
     app, metrics, recorder = _build(_predicting_app(observed), tmp_path)
     status, _, _ = _request(app, headers=(*JSON, ("X-Request-ID", "r-1")))
 
     assert status == 200
     [(request_id, records, logged)] = recorder.scored
-    assert (request_id, records) == ("r-1", {"x": [1]})
+    assert (request_id, records) == ("r-1", validated)
     assert logged is predictions
     assert _count(metrics.requests, status="200") == 1
     # Counted by the log's thread, off the request path (ServingMetrics.observe_predictions).
     assert _count(metrics.predictions) == 0
+
+
+def test_a_version_without_predict_validated_is_validated_again_for_the_log(tmp_path):
+    # Versions logged before the model handed its validated records over.
+    predictions = pd.DataFrame({"survived": [0], "probability": [0.1]})
+
+    class LegacyModel:
+        def predict(self, context, data, params=None):
+            return predictions
+
+    observed = layer_module.ObservedModel(_Loaded(LegacyModel()))
+    record = {"Pclass": 3, "Name": "A, Mr. B", "Sex": "male", "SibSp": 0, "Parch": 0,
+              "Ticket": "1", "Age": "22"}  # fmt: skip
+    app, _, recorder = _build(_predicting_app(observed, [record]), tmp_path)
+
+    assert _request(app, headers=JSON)[0] == 200
+    [(_, records, logged)] = recorder.scored
+    assert records["Age"].tolist() == [22.0]  # the canonical values, as the log needs them
+    assert logged is predictions
 
 
 def test_the_predictions_are_counted_by_outcome_and_probability(tmp_path):
@@ -251,10 +285,11 @@ def test_a_refusal_of_the_model_is_counted_by_field(tmp_path):
     from titanic_model.model.pyfunc import InvalidPassengersError
 
     class Model:
-        metadata = None
-
-        def predict(self, data, params=None):
-            raise InvalidPassengersError("row 0: field 'Sex': 'x' is not one of female, male")
+        def predict_validated(self, data):
+            # The model counts its bad records by field as it validates them, once.
+            raise InvalidPassengersError(
+                "row 0: field 'Sex': 'x' is not one of female, male", {"Sex": 1, "Pclass": 1}
+            )
 
     async def app(scope, receive, send):
         await receive()
@@ -268,7 +303,7 @@ def test_a_refusal_of_the_model_is_counted_by_field(tmp_path):
             await send({"type": "http.response.start", "status": 400, "headers": headers})
             await send({"type": "http.response.body", "body": body.encode()})
 
-    observed = layer_module.ObservedModel(Model())
+    observed = layer_module.ObservedModel(_Loaded(Model()))
     wrapped, metrics, recorder = _build(app, tmp_path)
     status, _, body = _request(wrapped, headers=JSON)
 

@@ -41,6 +41,8 @@ FACTS = ModelCardFacts(
     git_commit="0123456789abcdef0123456789abcdef01234567",
     train_params={"n_trees": "200", "max_depth": "6,8,none", "prepare_run_id": "run42",
                   "data_uri": "", "cv_folds": "5"},
+    model_digest="sha256:" + "ab" * 32,
+    decision="promoted: roc_auc 0.8541 vs champion v6 0.8400",
 )  # fmt: skip
 
 
@@ -104,3 +106,8 @@ def test_the_card_says_how_to_reproduce_the_version(card):
 def test_an_unknown_commit_is_said_to_be_unknown():
     facts = ModelCardFacts(**{**FACTS.__dict__, "git_commit": None})
     assert "- Code: git commit `unknown (not run from a git checkout)`." in render_model_card(facts)
+
+
+def test_the_card_states_the_gate_decision_and_the_files_digest(card):
+    assert "- Gate: promoted: roc_auc 0.8541 vs champion v6 0.8400." in card
+    assert f"- Files: digest `{FACTS.model_digest}`" in card
