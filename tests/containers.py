@@ -16,12 +16,13 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -48,7 +49,6 @@ class Engine:
     lock: IO | None
     build: subprocess.Popen | None = None
     build_log: Path | None = None
-    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -150,6 +150,8 @@ def stop_engine(engine: Engine) -> None:
             engine.process.wait()
     if engine.lock is not None:
         engine.lock.close()
+    else:  # a fresh engine's folder: its images go with it
+        shutil.rmtree(engine.folder, ignore_errors=True)
 
 
 @dataclass

@@ -107,29 +107,38 @@ def in_process(stack, version) -> mlflow.pyfunc.PyFuncModel:
         return mlflow.pyfunc.load_model(version)
 
 
+def serving_env(stack: dict, model_uri: str, **more: str) -> dict[str, str]:
+    """A container's environment: the serving user's variables, exactly as ``deployment/stack.sh
+    env serving`` prints them, ``model_uri``, and its own free ports on 127.0.0.1 (it shares
+    the host's network)."""
+    return {
+        **stack["serving"], "MODEL_URI": model_uri,
+        "WEB_ADDRESS": f"127.0.0.1:{free_port()}", "METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
+        "MODEL_ADDRESS": f"127.0.0.1:{free_port()}", **more,
+    }  # fmt: skip
+
+
+def error_lines(logs: str) -> list[str]:
+    return [line for line in logs.splitlines() if line.startswith("error:")]
+
+
 @pytest.fixture(scope="module")
 def served(docker_engine, version, stack, serving_image) -> Iterator[dict]:
-    """The image serving the pinned version with the serving user's variables, as a pod does.
-
-    Every address is 127.0.0.1's, on free ports: the container shares the host's network.
-    """
-    web, metrics = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    env = {
-        **stack["serving"], "MODEL_URI": version, "WORKERS": "2",
-        "WEB_ADDRESS": web, "METRICS_ADDRESS": metrics, "MODEL_ADDRESS": f"127.0.0.1:{free_port()}",
-        "PROMETHEUS_MULTIPROC_DIR": "/run/prometheus-multiproc",
-        "TITANIC_PREDICTION_LOG": "/tmp/prediction-log",
-    }  # fmt: skip
+    """The image serving the pinned version with the serving user's variables, as a pod does."""
+    env = serving_env(
+        stack, version, WORKERS="2", PROMETHEUS_MULTIPROC_DIR="/run/prometheus-multiproc",
+        TITANIC_PREDICTION_LOG="/tmp/prediction-log",
+    )  # fmt: skip
     with run_container(docker_engine, serving_image, env, options=FAST_HEALTH) as container:
         state = container.wait_for(
             lambda s: s["Health"]["Status"] != "starting" or s["Status"] != "running", "healthy"
         )
         assert state["Health"]["Status"] == "healthy", container.logs()
-        yield {"container": container, "web": f"http://{web}", "metrics": f"http://{metrics}"}
-
-
-def _error_lines(logs: str) -> list[str]:
-    return [line for line in logs.splitlines() if line.startswith("error:")]
+        yield {
+            "container": container,
+            "web": f"http://{env['WEB_ADDRESS']}",
+            "metrics": f"http://{env['METRICS_ADDRESS']}",
+        }
 
 
 def test_the_healthcheck_is_the_images_and_probes_the_address_it_was_given(served):
@@ -191,7 +200,7 @@ def test_docker_stop_ends_it_cleanly_within_the_grace_period(served):
     state = container.inspect()["State"]
     assert state["ExitCode"] == 0
     logs = container.logs()
-    assert _error_lines(logs) == []
+    assert error_lines(logs) == []
     assert "unbound variable" not in logs
     assert "Traceback" not in logs
 
@@ -199,14 +208,12 @@ def test_docker_stop_ends_it_cleanly_within_the_grace_period(served):
 def test_a_version_that_cannot_load_ends_the_container_with_one_error_line(
     docker_engine: Engine, stack, serving_image
 ):
-    env = {
-        **stack["serving"], "MODEL_URI": "models:/titanic/99",
-        "WEB_ADDRESS": f"127.0.0.1:{free_port()}", "METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
-        "MODEL_ADDRESS": f"127.0.0.1:{free_port()}",
-    }  # fmt: skip
-    with run_container(docker_engine, serving_image, env) as container:
+    with run_container(
+        docker_engine, serving_image, serving_env(stack, "models:/titanic/99")
+    ) as container:
         status = container.wait_exit()
         logs = container.logs()
     assert status != 0, logs
-    assert len(_error_lines(logs)) == 1, logs
+    (line,) = error_lines(logs)
+    assert "version=99" in line
     assert "Traceback" not in logs
