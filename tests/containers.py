@@ -150,7 +150,9 @@ def stop_engine(engine: Engine) -> None:
             engine.process.wait()
     if engine.lock is not None:
         engine.lock.close()
-    else:  # a fresh engine's folder: its images go with it
+    else:  # a fresh engine's folder: its images go with it, and the mount dockerd leaves
+        subprocess.run(["umount", str(engine.folder / "exec/netns/default")], check=False,
+                       capture_output=True)  # fmt: skip
         shutil.rmtree(engine.folder, ignore_errors=True)
 
 

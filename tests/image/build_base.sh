@@ -5,7 +5,8 @@
 #
 #   tests/image/build_base.sh TAG [CACHE_DIR]      e.g. titanic-base:bookworm
 #
-# CACHE_DIR keeps the downloaded .deb files between builds (default: a temporary folder).
+# CACHE_DIR keeps the downloaded .deb files between builds (default: a temporary folder);
+# DEBIAN_MIRROR overrides the mirror debootstrap downloads from.
 # So that apt and pip work inside `docker build --network host`, as they do on this machine,
 # the root file system gets this machine's ways to its package mirrors:
 #   - its CA bundle (/etc/ssl/certs/ca-certificates.crt), which may hold a proxy's CA;
@@ -18,7 +19,9 @@
 set -euo pipefail
 tag="${1:?usage: $0 TAG [CACHE_DIR]}"
 cache="${2:-}"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# This machine's Debian mirror: the first of its deb822 sources, else Debian's own.
+mirror="$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)"
+mirror="${DEBIAN_MIRROR:-${mirror:-http://deb.debian.org/debian}}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 root="$work/rootfs"
