@@ -14,7 +14,7 @@ MODEL_URI ?= models:/titanic@champion
 PORT ?= 5001
 WORKERS ?= 1
 
-.PHONY: help install system-deps lock lint format test test-unit bench run serve web stack stack-down ui clean
+.PHONY: help install system-deps lock lint format test test-unit bench run release serve web stack stack-down ui clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,12 @@ bench: install  ## Serving and batch benchmark (not part of `make test`); update
 run: install  ## The whole pipeline: prepare -> train -> evaluate, registered as "titanic".
 	$(BIN)/python -m titanic_model.credentials
 	$(BIN)/mlflow run . --env-manager local $(MLFLOW_RUN_ARGS)
+
+# The champion (or VERSION=N) pinned in deployment/kubernetes/release.yaml; commit it to roll out.
+VERSION ?=
+release: install  ## Pin the champion (VERSION=N: that approved version) in deployment/kubernetes/release.yaml.
+	$(BIN)/python -m titanic_model.credentials
+	$(BIN)/python -m entrypoints release --version "$(VERSION)"
 
 serve: install  ## Serve MODEL_URI (default models:/titanic@champion) on http://127.0.0.1:$(PORT), WORKERS processes, with /metrics and the prediction log.
 	$(BIN)/python -m titanic_model.serving --model_uri $(MODEL_URI) --host 127.0.0.1 --port $(PORT) --workers $(WORKERS)

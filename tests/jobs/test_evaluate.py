@@ -9,7 +9,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from titanic_model.config import ConfigError, EvaluateConfig, TrainConfig
+from titanic_model.config import ConfigError, EvaluateConfig, SearchConfig, TrainConfig
 from titanic_model.evaluation.metrics import accuracy_interval, holdout_metrics
 from titanic_model.io.runs import load_split
 from titanic_model.jobs.evaluate import evaluate
@@ -33,8 +33,8 @@ def history(store):
     prepare_run_id, _ = _run(prepare, store.prepare())
 
     def register(**search):
-        config = TrainConfig(
-            prepare_run_id=prepare_run_id, search=store.search(**search), model_name=name
+        config = TrainConfig.of(
+            store.search(**search), prepare_run_id=prepare_run_id, model_name=name
         )
         return _run(train, config)
 
@@ -153,7 +153,7 @@ def test_the_model_card_command_reproduces_the_train_run(store, history):
     assert given == {k: v for k, v in train_params.items() if not k.startswith("best_") and v} | {
         "prepare_run_id": history.prepare_run_id
     }
-    assert TrainConfig.from_params(given).search == store.search()
+    assert SearchConfig.of(TrainConfig.from_params(given)) == store.search()
 
 
 def test_an_unregistered_model_is_scored_but_not_gated(store, history):

@@ -35,8 +35,8 @@ def trained(store):
     prepare_run_id = _run(prepare, store.prepare())
 
     def register(**search):
-        config = TrainConfig(
-            prepare_run_id=prepare_run_id, search=store.search(**search), model_name=name
+        config = TrainConfig.of(
+            store.search(**search), prepare_run_id=prepare_run_id, model_name=name
         )
         return _run(train, config)
 
@@ -98,7 +98,7 @@ def test_a_failure_at_any_step_leaves_the_champion_and_marks_the_version(
 
 def test_main_marks_the_version_it_registered_when_evaluate_fails(store, monkeypatch):
     name = store.new_model_name()
-    config = MainConfig(prepare=store.prepare(), search=store.search(), model_name=name)
+    config = MainConfig.of(store.prepare(), store.search(), model_name=name)
 
     def broken(*args, **kwargs):
         raise RuntimeError("the holdout is gone")

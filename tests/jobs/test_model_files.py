@@ -45,8 +45,8 @@ def version(store):
     with mlflow.start_run():
         prepare_run_id = prepare(store.prepare())
     with mlflow.start_run():
-        config = TrainConfig(
-            prepare_run_id=prepare_run_id, search=store.search(candidates="random_forest"),
+        config = TrainConfig.of(
+            store.search(candidates="random_forest"), prepare_run_id=prepare_run_id,
             model_name=name,
         )  # fmt: skip
         return train(config)

@@ -30,7 +30,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812 (Spark's own convention)
 
-from titanic_model.config import SPARK_PYTHON_VARIABLE, SparkSettings
+from titanic_model.environment import SPARK_PYTHON_VARIABLE, SparkSettings
 from titanic_model.errors import one_line
 from titanic_model.io.data import DataSourceError
 from titanic_model.model.schema import PASSENGER_ID, check_required_columns

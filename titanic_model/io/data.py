@@ -17,7 +17,7 @@ import fsspec
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from titanic_model.config import DATA_URI_VARIABLE, StorageConfig
+from titanic_model.environment import DATA_URI_VARIABLE, StorageConfig
 from titanic_model.model.schema import PASSENGER_FIELDS, FieldKind
 
 DOWNLOAD_TIMEOUT_SECONDS = 30

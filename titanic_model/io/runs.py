@@ -15,7 +15,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from titanic_model.config import StorageConfig
+from titanic_model.environment import StorageConfig
 from titanic_model.io.data import read_passenger_csv
 from titanic_model.model.schema import LABEL
 from titanic_model.names import (
@@ -122,7 +122,8 @@ def load_split(run_id: str, name: str) -> pd.DataFrame:
         path = mlflow.artifacts.download_artifacts(
             run_id=run_id, artifact_path=split_artifact(name), dst_path=folder
         )
-        return read_passenger_csv(path, StorageConfig())
+        # A local file: the storage settings go unread, so none are read from the environment.
+        return read_passenger_csv(path, StorageConfig.model_construct())
 
 
 def source_commit(run_id: str) -> str | None:

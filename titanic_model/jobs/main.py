@@ -5,7 +5,7 @@ from __future__ import annotations
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 
-from titanic_model.config import EvaluateConfig, MainConfig, TrainConfig
+from titanic_model.config import EvaluateConfig, MainConfig, PrepareConfig, TrainConfig
 from titanic_model.errors import one_line
 from titanic_model.io.registry import mark_failed, version_uri
 from titanic_model.jobs.evaluate import evaluate
@@ -24,24 +24,14 @@ def main(config: MainConfig) -> ModelVersion:
         The version the train step registered (champion if the gate let it through).
     """
     with mlflow.start_run(run_name=PREPARE_RUN, nested=True):
-        prepare_run_id = prepare(config.prepare)
+        prepare_run_id = prepare(PrepareConfig.of(config))
     with mlflow.start_run(run_name=TRAIN_RUN, nested=True):
-        version = train(
-            TrainConfig(
-                prepare=config.prepare,
-                prepare_run_id=prepare_run_id,
-                search=config.search,
-                model_name=config.model_name,
-            )
-        )
+        version = train(TrainConfig.of(config, prepare_run_id=prepare_run_id))
     try:
         with mlflow.start_run(run_name=EVALUATE_RUN, nested=True):
             evaluate(
-                EvaluateConfig(
-                    model_uri=version_uri(version),
-                    model_name=config.model_name,
-                    gate_metric=config.gate_metric,
-                    prepare_run_id=prepare_run_id,
+                EvaluateConfig.of(
+                    config, model_uri=version_uri(version), prepare_run_id=prepare_run_id
                 )
             )
     except Exception as error:

@@ -64,7 +64,7 @@ def _in_chunks(config: PredictConfig) -> tuple[int, int]:
     """The single-process engine: CSV in, CSV out, ``chunk_rows`` at a time."""
     # The model's own adapter, without MLflow's signature casting: it validates every row
     # itself, once, and answers a bad one with its reason (as it does for Spark).
-    model = load_verified_model(config.model_uri).unwrap_python_model()
+    model = load_verified_model(config.model_uri, config.pin.digest).unwrap_python_model()
     reasons = {INVALID_ROWS_PARAM: REASON_FOR_INVALID_ROWS}
     scored_rows = rejected_rows = 0
     chunks = iter_passenger_csv(config.input_uri, config.storage, config.chunk_rows)
@@ -101,7 +101,7 @@ def _on_spark(config: PredictConfig) -> tuple[int, int]:
         outputs = (config.output_uri, config.rejects_uri)
         passengers = read_passengers(spark, config.input_uri)
         check_outputs_free(spark, outputs, config.overwrite)
-        checked = str(download_verified(config.model_uri).path)
+        checked = str(download_verified(config.model_uri, config.pin.digest).path)
         return score_passengers(spark, passengers, checked, outputs, config.overwrite)
     finally:
         spark.stop()

@@ -51,14 +51,15 @@ def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:
         The app to serve.
 
     Raises:
-        MlflowException: When the model cannot be resolved or loaded (an untrusted pipeline
-            among the reasons).
+        MlflowException: When the model cannot be resolved or loaded: its files differ from
+            their digest (``TamperedModelError``), or its pipeline is untrusted.
     """
-    from mlflow.pyfunc import load_model
     from mlflow.pyfunc.scoring_server import init
 
+    from titanic_model.io.model_files import load_verified_model
+
     identity, load_uri = resolve_model(config.params.model_uri)
-    model = load_model(load_uri)
+    model = load_verified_model(load_uri, config.pin.digest)
     if identity.run_id is None:
         identity = ModelIdentity(identity.name, identity.version, model.metadata.run_id)
     metrics = ServingMetrics(multiprocess_dir)

@@ -13,12 +13,13 @@ comes from the environment (the names are contracts, documented in the README):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 
-from titanic_model.config import ConfigError, Integer, Params, Rule, StorageConfig
+from titanic_model.environment import ModelPin, Settings, StorageConfig
 from titanic_model.names import CHAMPION_URI
+from titanic_model.parameters import ConfigError, Integer, Params, Rule, rule_of
 
 PREDICTION_LOG_VARIABLE = "TITANIC_PREDICTION_LOG"
 LOG_NAMES_VARIABLE = "TITANIC_PREDICTION_LOG_NAMES"
@@ -30,50 +31,53 @@ class ServingParams(Params):
     """What ``make serve`` passes on the command line."""
 
     model_uri: Annotated[
-        str,
-        BeforeValidator(lambda value: value or CHAMPION_URI),
-        Field(description="model to serve: models:/name@alias, models:/name/N, runs:/…, a path"),
-        Rule("a model URI"),
+        str, BeforeValidator(lambda value: value or CHAMPION_URI), Rule("a model URI")
     ] = CHAMPION_URI
-    host: Annotated[
-        str, Field(min_length=1, description="address to listen on"), Rule("an address")
-    ] = "127.0.0.1"
-    port: Annotated[
-        Integer, Field(ge=1, le=65535, description="port to listen on"), Rule("a port number")
-    ] = 5001
-    workers: Annotated[
-        Integer,
-        Field(ge=1, le=64, description="worker processes (each loads the model)"),
-        Rule("an integer between 1 and 64"),
-    ] = 1
+    """model to serve: models:/name@alias, models:/name/N, runs:/…, a path"""
+    host: Annotated[str, Field(min_length=1), Rule("an address")] = "127.0.0.1"
+    """address to listen on"""
+    port: Annotated[Integer, Field(ge=1, le=65535), Rule("a port number")] = 5001
+    """port to listen on"""
+    workers: Annotated[Integer, Field(ge=1, le=64), Rule("an integer between 1 and 64")] = 1
+    """worker processes (each loads the model)"""
 
 
-class ServingConfig(BaseModel):
+class ServingConfig(Settings):
     """Everything a serving worker needs; passed to spawned workers as JSON.
 
-    Attributes:
-        params: The command-line parameters.
-        prediction_log: Folder or ``s3://`` prefix of the prediction log, or None.
-        full_names: Log passengers' names whole instead of their titles.
-        max_body_bytes: Largest accepted request body.
-        storage: The S3 endpoint, for an ``s3://`` prediction log.
+    The command line's parameters, and settings that pydantic-settings reads from the
+    environment variables their aliases name when the config is made.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     params: ServingParams
-    prediction_log: str | None = None
-    full_names: bool = False
-    max_body_bytes: Annotated[Integer, Field(ge=1)] = DEFAULT_MAX_BODY_BYTES
-    storage: StorageConfig = StorageConfig()
+    prediction_log: Annotated[str | None, BeforeValidator(lambda value: value or None)] = Field(
+        None, validation_alias=PREDICTION_LOG_VARIABLE
+    )
+    """folder or ``s3://`` prefix of the prediction log, or None"""
+    log_names: Annotated[Literal["title", "full"], Rule("title or full")] = Field(
+        "title", validation_alias=LOG_NAMES_VARIABLE
+    )
+    """``full``: log passengers' names whole instead of their titles"""
+    max_body_bytes: Annotated[Integer, Field(ge=1), Rule("a whole number of bytes >= 1")] = Field(
+        DEFAULT_MAX_BODY_BYTES, validation_alias=MAX_BODY_VARIABLE
+    )
+    """largest accepted request body"""
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    """the S3 endpoint, for an ``s3://`` prediction log"""
+    pin: ModelPin = Field(default_factory=ModelPin)
+    """``MODEL_DIGEST``: the digest the model's files must have (the release pins it in Git)"""
+
+    @property
+    def full_names(self) -> bool:
+        """Whether passengers' names are logged whole."""
+        return self.log_names == "full"
 
     @classmethod
-    def from_command_line(cls, params: Mapping[str, str], environ: Mapping[str, str]) -> Self:
-        """Parse the parameters and the serving layer's environment variables.
+    def from_command_line(cls, params: Mapping[str, str]) -> Self:
+        """Parse the parameters, and read the serving layer's environment variables.
 
         Args:
             params: ``{name: text}`` from the command line.
-            environ: The process's environment.
 
         Returns:
             The config.
@@ -81,22 +85,15 @@ class ServingConfig(BaseModel):
         Raises:
             ConfigError: One line naming the parameter or variable and its rule.
         """
-        parsed = ServingParams.from_params(params, environ)
-        names = (environ.get(LOG_NAMES_VARIABLE) or "title").strip()
-        if names not in ("title", "full"):
-            raise ConfigError(f"invalid {LOG_NAMES_VARIABLE}={names!r}: must be title or full")
-        max_body = (environ.get(MAX_BODY_VARIABLE) or str(DEFAULT_MAX_BODY_BYTES)).strip()
+        parsed = ServingParams.from_params(params)
         try:
-            return cls(
-                params=parsed,
-                prediction_log=(environ.get(PREDICTION_LOG_VARIABLE) or "").strip() or None,
-                full_names=names == "full",
-                max_body_bytes=max_body,
-                storage=StorageConfig.from_environ(environ),
-            )
-        except ValidationError:
+            return cls(params=parsed)
+        except ValidationError as error:
+            first = error.errors()[0]
+            variable = first["loc"][0]
+            field = next(f for f in cls.model_fields.values() if f.validation_alias == variable)
             raise ConfigError(
-                f"invalid {MAX_BODY_VARIABLE}={max_body!r}: must be a whole number of bytes >= 1"
+                f"invalid {variable}={first['input']!r}: must be {rule_of(field)}"
             ) from None
 
     def serving(self, model_uri: str) -> Self:

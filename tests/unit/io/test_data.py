@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from titanic_model.config import StorageConfig
+from titanic_model.environment import StorageConfig
 from titanic_model.io.data import (
     DataSourceError,
     Location,
