@@ -38,6 +38,7 @@ SMALL = mlflow_params(
 )
 # What a pod's probes would wait for; the HEALTHCHECK's own command, polled every second.
 FAST_HEALTH = ["--health-interval", "1s", "--health-start-period", "120s"]
+WRONG_DIGEST = "sha256:" + "0" * 64
 
 
 def _exports(text: str) -> dict[str, str]:
@@ -205,15 +206,22 @@ def test_docker_stop_ends_it_cleanly_within_the_grace_period(served):
     assert "Traceback" not in logs
 
 
+@pytest.mark.parametrize(
+    ("model_uri", "more", "said"),
+    [
+        ("models:/titanic/99", {}, "version=99"),
+        (VERSION, {"MODEL_DIGEST": WRONG_DIGEST}, f"expected {WRONG_DIGEST}"),
+    ],
+    ids=["a missing version", "a wrong MODEL_DIGEST"],
+)
 def test_a_version_that_cannot_load_ends_the_container_with_one_error_line(
-    docker_engine: Engine, stack, serving_image
+    docker_engine: Engine, stack, version, serving_image, model_uri, more, said
 ):
-    with run_container(
-        docker_engine, serving_image, serving_env(stack, "models:/titanic/99")
-    ) as container:
+    env = serving_env(stack, model_uri, **more)
+    with run_container(docker_engine, serving_image, env) as container:
         status = container.wait_exit()
         logs = container.logs()
     assert status != 0, logs
     (line,) = error_lines(logs)
-    assert "version=99" in line
+    assert said in line
     assert "Traceback" not in logs
