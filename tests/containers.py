@@ -130,8 +130,12 @@ def wait_for_image(engine: Engine, timeout: float = 1200) -> str:
     except subprocess.TimeoutExpired:
         status = None
     if status != 0:
+        engine_log = ""
+        if engine.process.poll() is not None:  # dockerd itself did not start (not root?)
+            engine_log = (engine.folder / "dockerd.log").read_text()[-2000:]
         raise RuntimeError(
             f"the image build ended with {status}:\n{engine.build_log.read_text()[-4000:]}"
+            f"{engine_log}"
         )
     return IMAGE_TAG
 
