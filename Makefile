@@ -26,12 +26,14 @@ $(BIN)/activate: $(LOCK) deployment/install.sh tests/deployment/crd_schemas/pack
 install: $(BIN)/activate  ## Create .venv with the pinned dependencies.
 
 # Debian packages for the page, its browser tests, the tracking stack, the serving layer's
-# monitoring (Prometheus and promtool) and Spark's JVM (OpenJDK 17); root, or sudo.
-SYSTEM_PACKAGES := nginx chromium postgresql prometheus openjdk-17-jre-headless
-system-deps:  ## Install nginx, Chromium, PostgreSQL, Prometheus and OpenJDK 17 from Debian's packages if missing.
+# monitoring (Prometheus and promtool), Spark's JVM (OpenJDK 17), and the image's tests (Docker's
+# engine, and debootstrap for the base's stand-in); root, or sudo.
+SYSTEM_PACKAGES := nginx chromium postgresql prometheus openjdk-17-jre-headless docker.io debootstrap
+system-deps:  ## Install nginx, Chromium, PostgreSQL, Prometheus, OpenJDK 17, Docker and debootstrap from Debian's packages if missing.
 	@if ! command -v nginx >/dev/null || ! command -v chromium >/dev/null \
 	  || ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null \
-	  || ! command -v java >/dev/null \
+	  || ! command -v java >/dev/null || ! command -v docker >/dev/null \
+	  || [ ! -x /usr/sbin/dockerd ] || [ ! -x /usr/sbin/debootstrap ] \
 	  || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
 	  sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
