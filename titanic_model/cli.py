@@ -24,6 +24,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from titanic_model.config import (
+    CompareConfig,
     CrossValidateConfig,
     EvaluateBestConfig,
     EvaluateConfig,
@@ -31,6 +32,7 @@ from titanic_model.config import (
     MonitorConfig,
     PredictConfig,
     PrepareConfig,
+    PromoteConfig,
     ReleaseConfig,
     TrainConfig,
 )
@@ -93,6 +95,10 @@ JOBS: dict[str, Job] = {
                           "nested cross-validation of the whole training procedure"),
     "release": Job(ReleaseConfig, "titanic_model.jobs.release:release",
                    "pin the champion (or a version) in deployment/kubernetes/release.yaml"),
+    "compare": Job(CompareConfig, "titanic_model.jobs.compare:compare",
+                   "the served and the shadow version on the same logged records and labels"),
+    "promote": Job(PromoteConfig, "titanic_model.jobs.promote:promote",
+                   "champion to the challenger its last comparison says to promote; release"),
 }  # fmt: skip
 
 
