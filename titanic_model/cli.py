@@ -25,6 +25,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from titanic_model.config import (
+    CollectLabelsConfig,
     ConfigError,
     CrossValidateConfig,
     EvaluateBestConfig,
@@ -34,16 +35,18 @@ from titanic_model.config import (
     Params,
     PredictConfig,
     PrepareConfig,
+    RequestLabelsConfig,
     TrainConfig,
     parse_options,
 )
 from titanic_model.credentials import refusal_line
 from titanic_model.data import DataSourceError
 from titanic_model.drift import DriftDetectedError
+from titanic_model.io.label_studio import LabelStudioError
 from titanic_model.schema import SchemaError
 
 # Mistakes of the person running the job: a one-line message, not a stack trace.
-USER_ERRORS = (ConfigError, DataSourceError, SchemaError, DriftDetectedError)
+USER_ERRORS = (ConfigError, DataSourceError, SchemaError, DriftDetectedError, LabelStudioError)
 # MLflow's advice that does not apply here: the model's signature is explicit (model.py),
 # and local dataset sources are resolved the same way by both candidate readers.
 _IRRELEVANT_WARNINGS = (
@@ -93,6 +96,12 @@ JOBS: dict[str, Job] = {
     "cross_validate": Job(CrossValidateConfig,
                           "titanic_model.jobs.cross_validate:cross_validate",
                           "nested cross-validation of the whole training procedure"),
+    "request_labels": Job(RequestLabelsConfig,
+                          "titanic_model.jobs.request_labels:request_labels",
+                          "send a sample of the logged predictions to reviewers in Label Studio"),
+    "collect_labels": Job(CollectLabelsConfig,
+                          "titanic_model.jobs.collect_labels:collect_labels",
+                          "write the reviewers' majority answers as labels for monitor"),
 }  # fmt: skip
 
 

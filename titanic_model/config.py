@@ -630,13 +630,151 @@ class MonitorConfig(Params):
         Raises:
             ConfigError: When the window is empty.
         """
-        until = now - self.until if isinstance(self.until, timedelta) else self.until
-        since = self.since
-        if isinstance(since, timedelta):
-            since = (until or now) - since
-        if since is not None and until is not None and since >= until:
+        return _instants(self.since, self.until, now)
+
+
+def _instants(
+    since: datetime | timedelta | None, until: datetime | timedelta | None, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """A window's ends as instants: a duration counts back from ``until`` (or from ``now``)."""
+    until = now - until if isinstance(until, timedelta) else until
+    if isinstance(since, timedelta):
+        since = (until or now) - since
+    if since is not None and until is not None and since >= until:
+        raise ConfigError(
+            f"invalid window: since {since:%Y-%m-%dT%H:%M:%SZ} is not "
+            f"before until {until:%Y-%m-%dT%H:%M:%SZ}"
+        )
+    return since, until
+
+
+LABEL_STUDIO_URL_VARIABLE = "LABEL_STUDIO_URL"
+LABEL_STUDIO_API_KEY_VARIABLE = "LABEL_STUDIO_API_KEY"
+#: The Label Studio project reviewers work in, unless ``project`` says otherwise.
+REVIEW_PROJECT = "titanic-review"
+SAMPLING_STRATEGIES = ("uncertainty", "random")
+
+
+class LabelStudioSettings(EnvironmentSettings):
+    """Where Label Studio is and the key to its API: settings from the environment.
+
+    ``deployment/label_studio.sh up`` (or ``env``) prints both. The jobs that need them call
+    :meth:`require` before anything else, so that a missing one is a one-line error.
+
+    Attributes:
+        url: ``LABEL_STUDIO_URL``, the server's address (``http://127.0.0.1:8090``).
+        api_key: ``LABEL_STUDIO_API_KEY``, a user's API token (the admin's, from the script).
+    """
+
+    url: str | None = None
+    api_key: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> LabelStudioSettings:
+        """Read the Label Studio settings from environment variables (empty ones are unset)."""
+        return cls(
+            url=(environ.get(LABEL_STUDIO_URL_VARIABLE) or "").rstrip("/") or None,
+            api_key=environ.get(LABEL_STUDIO_API_KEY_VARIABLE) or None,
+        )
+
+    def require(self) -> tuple[str, str]:
+        """The address and the key.
+
+        Raises:
+            ConfigError: When one is unset or the address is not an http(s) URL.
+        """
+        for variable, value in ((LABEL_STUDIO_URL_VARIABLE, self.url),
+                                (LABEL_STUDIO_API_KEY_VARIABLE, self.api_key)):  # fmt: skip
+            if value is None:
+                raise ConfigError(
+                    f"{variable} is not set: `deployment/label_studio.sh env` prints it"
+                )
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.url):
             raise ConfigError(
-                f"invalid window: since {since:%Y-%m-%dT%H:%M:%SZ} is not "
-                f"before until {until:%Y-%m-%dT%H:%M:%SZ}"
+                f"invalid {LABEL_STUDIO_URL_VARIABLE}={self.url!r}: must be an http:// or "
+                "https:// URL"
             )
-        return since, until
+        return self.url, self.api_key
+
+
+ReviewProject = Annotated[
+    str,
+    Field(min_length=1, description="the Label Studio project (created when missing)"),
+    Rule("a project's title"),
+]
+
+
+class RequestLabelsConfig(Params):
+    """``request_labels``: which logged predictions go to reviewers in Label Studio."""
+
+    log_uri: Annotated[
+        str,
+        Field(min_length=1, description="prediction log: a folder or an s3:// prefix"),
+        Rule("a folder or s3:// prefix"),
+    ]
+    project: ReviewProject = REVIEW_PROJECT
+    sample_size: Annotated[
+        Integer,
+        Field(ge=1, description="scored records sampled from the window"),
+        Rule("an integer >= 1"),
+    ] = 200
+    strategy: Annotated[
+        Literal[SAMPLING_STRATEGIES],
+        Field(
+            description="uncertainty: the probabilities nearest 0.5 first; random: a seeded "
+            "uniform sample"
+        ),
+        Rule("uncertainty or random"),
+    ] = "uncertainty"
+    since: Annotated[
+        Window,
+        Field(description="window start: an instant, or a duration before until (PT1H)"),
+    ] = None
+    until: Annotated[
+        Window,
+        Field(description="window end (excluded): an instant, or a duration before now"),
+    ] = None
+    seed: Annotated[
+        Integer,
+        Field(ge=0, description="seed of the random sample (strategy=random)"),
+        Rule("an integer >= 0"),
+    ] = 42
+    label_studio: LabelStudioSettings = LabelStudioSettings()
+    storage: StorageConfig = StorageConfig()
+
+    def window(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        """The window as instants, as :meth:`MonitorConfig.window` reads it.
+
+        Raises:
+            ConfigError: When the window is empty.
+        """
+        return _instants(self.since, self.until, now)
+
+
+def _written_locally_or_to_s3(uri: str) -> str:
+    scheme = uri.partition("://")[0] if "://" in uri else ""
+    if scheme not in ("", "file", "s3"):
+        raise ValueError("neither a local path nor s3://")
+    return uri
+
+
+class CollectLabelsConfig(Params):
+    """``collect_labels``: the reviewers' answers, as labels the monitor job reads."""
+
+    project: ReviewProject = REVIEW_PROJECT
+    output_uri: Annotated[
+        str,
+        Field(
+            min_length=1,
+            description="the labels CSV (PassengerId,Survived,...): a local path or s3://",
+        ),
+        AfterValidator(_written_locally_or_to_s3),
+        Rule("a local path or s3:// URI"),
+    ]
+    min_annotations: Annotated[
+        Integer,
+        Field(ge=1, description="answers (not skipped) a task needs before it counts"),
+        Rule("an integer >= 1"),
+    ] = 1
+    label_studio: LabelStudioSettings = LabelStudioSettings()
+    storage: StorageConfig = StorageConfig()

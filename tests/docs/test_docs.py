@@ -14,7 +14,10 @@ from titanic_model.cli import JOBS
 
 README = PROJECT_ROOT / "README.md"
 PAGES = [README, *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
-REQUIRED_EXAMPLES = {"experiment_name": "workflow-1", "input_uri": "t.csv", "log_uri": "logs"}
+REQUIRED_EXAMPLES = {
+    "experiment_name": "workflow-1", "input_uri": "t.csv", "log_uri": "logs",
+    "output_uri": "labels.csv",
+}  # fmt: skip
 
 
 def _parameter_rows() -> list[tuple[str, list[str], str]]:

@@ -250,7 +250,8 @@ def monitor(config: MonitorConfig) -> None:
         labelled = join_labels(current.scored, labels)
         if labelled.joined.empty:
             raise DataSourceError(
-                f"none of the {len(labels)} labels matches a PassengerId scored in the window"
+                f"none of the {len(labels)} labels matches a record scored in the window "
+                "(by request_id and record, or by PassengerId)"
             )
         quality = live_quality(
             labelled.joined[LABEL].to_numpy(), labelled.joined["probability"].to_numpy()

@@ -1,0 +1,1 @@
+"""The I/O shell: clients of the services the jobs read from and write to."""
