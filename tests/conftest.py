@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import label_studio
 from tests.processes import (
     PROJECT_ROOT,
     SHARED_DATA,
@@ -21,6 +22,20 @@ from tests.processes import (
 
 # What the test run itself may leave in the checkout (all git-ignored).
 _TEST_OUTPUT = {"test-output", ".pytest_cache", ".hypothesis", "__pycache__"}
+_LABEL_STUDIO_INSTALL = pytest.StashKey()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Install Label Studio in the background while the tests before its module run."""
+    if any(item.path.name == label_studio.MODULE for item in session.items):
+        session.config.stash[_LABEL_STUDIO_INSTALL] = label_studio.install_in_background()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop an install still running (a run that stopped early)."""
+    installing = session.config.stash.get(_LABEL_STUDIO_INSTALL, None)
+    if installing is not None:
+        stop_process(installing)
 
 
 @pytest.fixture(scope="session", autouse=True)
