@@ -102,7 +102,8 @@ def test_every_relative_link_reaches_a_file_and_its_heading(page):
 
 
 def test_the_front_page_stays_short():
-    assert len(README.read_text().splitlines()) <= 200
+    # 200 before human review's contracts (its jobs' parameters, runs and settings) came in.
+    assert len(README.read_text().splitlines()) <= 210
 
 
 def test_the_readme_documents_the_serving_layers_metrics_and_settings(tmp_path):
