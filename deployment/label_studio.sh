@@ -145,7 +145,7 @@ up() {
     # Its own session (setsid): `down` stops it with whatever it started.
     # exec: the background subshell becomes Label Studio, so $! is its process (and group).
     (launcher="exec setsid" run_label_studio "$LABEL_STUDIO_DIR" start --no-browser \
-      --internal-host 127.0.0.1 --port "$LABEL_STUDIO_PORT" --enable-legacy-api-token \
+      --internal-host 127.0.0.1 --port "$LABEL_STUDIO_PORT" \
       </dev/null >"$LABEL_STUDIO_DIR/label_studio.log" 2>&1) &
     echo $! >"$pid_file"
     for _ in $(seq 1 360); do

@@ -91,7 +91,6 @@ def test_label_studio_takes_its_admin_and_token_from_a_secret_and_closes_sign_up
         assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": SECRET, "key": key}
     # A planted token is accepted only as a legacy token.
     assert env["LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN"]["value"] == "true"
-    assert "--enable-legacy-api-token" in _container()["command"]
     assert env["LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK"]["value"] == "true"
     for variable in ("LABEL_STUDIO_SENTRY_DSN", "LABEL_STUDIO_FRONTEND_SENTRY_DSN"):
         assert env[variable]["value"] == ""
