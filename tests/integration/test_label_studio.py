@@ -17,6 +17,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from tests.processes import (
 )
 from tests.projects import Project, mlflow_params, serve_layer
 from titanic_model.cli import main
+from titanic_model.serving.prediction_log import ModelIdentity, scored_lines
 
 pytestmark = pytest.mark.integration
 
@@ -313,6 +315,42 @@ def test_a_wrong_key_a_server_down_or_an_empty_log_is_one_error_line_and_changes
     assert studio.project("never-created") is None
     assert studio.tasks() == before
     assert not output.exists()
+
+
+def test_the_answers_of_the_version_that_answered_last_are_preselected(
+    studio, reviewing, tmp_path, capsys, monkeypatch
+):
+    """Two versions in one log (as the serving layer writes it), pushed in two windows: Label
+    Studio pre-selects the answers of the version pushed last."""
+    passengers = pd.DataFrame([
+        {"PassengerId": 900 + i, "Pclass": 1 + i % 3, "Name": f"Doe, Mr. John {i}", "Sex": "male",
+         "Age": 20 + i, "SibSp": 0, "Parch": 0, "Ticket": str(1000 + i), "Fare": 10.0 + i}
+        for i in range(6)
+    ])  # fmt: skip
+    answers = pd.DataFrame({"survived": [0, 1, 0, 1, 0, 1],
+                            "probability": [0.2, 0.7, 0.3, 0.8, 0.1, 0.9]})  # fmt: skip
+    log = tmp_path / "log"
+    log.mkdir()
+    lines = []
+    for version, hour in (("1", 8), ("2", 9)):
+        lines += scored_lines(
+            ModelIdentity("titanic", version, f"run-{version}"), f"req-{version}",
+            datetime(2026, 11, 25, hour, tzinfo=UTC), passengers, answers, full_names=False,
+        )  # fmt: skip
+    (log / "predictions-two-versions.jsonl").write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", reviewing.tracking_uri)
+    common = ["--log_uri", str(log), "--project", "two-versions", "--strategy", "random"]
+
+    first = main(["request_labels", *common, "--until", "2026-11-25T09:00:00Z"], reviewing.env)
+    assert studio.project("two-versions")["model_version"] == "titanic/1"
+    second = main(["request_labels", *common, "--sample_size", "4"], reviewing.env)
+
+    assert (first, second) == (0, 0), capsys.readouterr().err[-2000:]
+    assert studio.project("two-versions")["model_version"] == "titanic/2"
+    versions = Counter(task["data"]["model_version"] for task in studio.tasks("two-versions"))
+    # The seeded sample of 4 among the 12 records took some of version 2's.
+    assert versions["titanic/1"] == 6
+    assert 0 < versions["titanic/2"] <= 4
 
 
 def _annotate(studio: Studio, token: str, task_id: int, answer: str | None) -> None:

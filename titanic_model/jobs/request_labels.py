@@ -43,11 +43,8 @@ logger = logging.getLogger(__name__)
 PROJECT_SETTINGS = {
     "description": "Did the passenger survive? The model's answer is selected: keep it or "
     "correct it, then submit. Skip when the record does not let you tell.",
+    # Its choice is required: a submitted annotation carries an answer, "I cannot tell" is a skip.
     "label_config": LABEL_CONFIG,
-    # The model's answer shows as the selected choice.
-    "show_collab_predictions": True,
-    # A submitted annotation always carries an answer; "I cannot tell" is a skip.
-    "enable_empty_annotation": False,
 }
 
 
