@@ -36,7 +36,7 @@ from tests.processes import (
     free_port,
     stop_process,
 )
-from tests.projects import Project, mlflow_params, serve_layer
+from tests.projects import EXPERIMENT, Project, mlflow_params, serve_layer
 from titanic_model.cli import main
 from titanic_model.serving.prediction_log import ModelIdentity, scored_lines
 
@@ -160,6 +160,15 @@ def pushed(reviewing, served, studio):
     return _run(reviewing, "request_labels", log_uri=str(served.log), sample_size="20")
 
 
+@pytest.fixture
+def in_process(reviewing, monkeypatch) -> Project:
+    """The jobs run in this process (``titanic_model.cli.main``), logging where ``mlflow run``
+    does: a second of work each, where a process spends ten starting."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", reviewing.tracking_uri)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
+    return reviewing
+
+
 def _key(task: dict) -> tuple[str, int]:
     return task["data"]["request_id"], task["data"]["record"]
 
@@ -235,7 +244,7 @@ def _join(studio: Studio, email: str) -> tuple[int, str]:
 
 
 def test_a_push_sends_the_least_certain_records_once_each_with_the_models_answer(
-    studio, served, pushed, reviewing
+    studio, served, pushed, in_process
 ):
     project = studio.project()
     assert '<Choices name="survived" toName="passenger"' in project["label_config"]
@@ -259,14 +268,17 @@ def test_a_push_sends_the_least_certain_records_once_each_with_the_models_answer
     assert pushed.data.metrics == {"rows_scored": 24, "tasks_created": 20, "tasks": 20}
     assert pushed.data.tags["label_studio_project_id"] == str(project["id"])
 
-    again = _run(reviewing, "request_labels", log_uri=str(served.log), sample_size="20")
+    status = main(["request_labels", "--log_uri", str(served.log), "--sample_size", "20"],
+                  in_process.env)  # fmt: skip
 
+    assert status == 0
+    again = in_process.latest_run()
     assert again.data.metrics == {"rows_scored": 24, "tasks_created": 0, "tasks": 20}
     assert len(studio.tasks()) == 20
 
 
 def test_a_wrong_key_a_server_down_or_an_empty_log_is_one_error_line_and_changes_nothing(
-    studio, served, pushed, reviewing, tmp_path, capsys, monkeypatch
+    studio, served, pushed, in_process, tmp_path, capsys
 ):
     empty = tmp_path / "empty-log"
     empty.mkdir()
@@ -297,16 +309,15 @@ def test_a_wrong_key_a_server_down_or_an_empty_log_is_one_error_line_and_changes
     command = subprocess.run(
         [str(VENV_BIN / "python"), "-m", "entrypoints", "request_labels", "--log_uri",
          str(served.log), "--project", "never-created"],
-        cwd=PROJECT_ROOT, env={**reviewing.env, "LABEL_STUDIO_API_KEY": "wrong"},
+        cwd=PROJECT_ROOT, env={**in_process.env, "LABEL_STUDIO_API_KEY": "wrong"},
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert command.returncode == 1
     assert [line for line in command.stderr.splitlines() if line.startswith("error:")] == [refused]
     assert "Traceback" not in command.stderr
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", reviewing.tracking_uri)
     for job, env, params, error in cases:
         options = [part for name, value in params.items() for part in (f"--{name}", value)]
-        status = main([job, *options], {**reviewing.env, **env})
+        status = main([job, *options], {**in_process.env, **env})
         stderr = capsys.readouterr().err
         assert status == 1, (job, env, stderr[-2000:])
         assert [line for line in stderr.splitlines() if line.startswith("error:")] == [error]
@@ -318,7 +329,7 @@ def test_a_wrong_key_a_server_down_or_an_empty_log_is_one_error_line_and_changes
 
 
 def test_the_answers_of_the_version_that_answered_last_are_preselected(
-    studio, reviewing, tmp_path, capsys, monkeypatch
+    studio, in_process, tmp_path, capsys
 ):
     """Two versions in one log (as the serving layer writes it), pushed in two windows: Label
     Studio pre-selects the answers of the version pushed last."""
@@ -338,12 +349,11 @@ def test_the_answers_of_the_version_that_answered_last_are_preselected(
             datetime(2026, 11, 25, hour, tzinfo=UTC), passengers, answers, full_names=False,
         )  # fmt: skip
     (log / "predictions-two-versions.jsonl").write_text("\n".join(lines) + "\n")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", reviewing.tracking_uri)
     common = ["--log_uri", str(log), "--project", "two-versions", "--strategy", "random"]
 
-    first = main(["request_labels", *common, "--until", "2026-11-25T09:00:00Z"], reviewing.env)
+    first = main(["request_labels", *common, "--until", "2026-11-25T09:00:00Z"], in_process.env)
     assert studio.project("two-versions")["model_version"] == "titanic/1"
-    second = main(["request_labels", *common, "--sample_size", "4"], reviewing.env)
+    second = main(["request_labels", *common, "--sample_size", "4"], in_process.env)
 
     assert (first, second) == (0, 0), capsys.readouterr().err[-2000:]
     assert studio.project("two-versions")["model_version"] == "titanic/2"

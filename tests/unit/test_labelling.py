@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from titanic_model.config import CollectLabelsConfig, ConfigError, RequestLabelsConfig
 from titanic_model.labelling.tasks import (
     LABEL_CONFIG,
     build_task,
@@ -226,3 +227,42 @@ def test_bad_keyed_labels_are_one_line_naming_the_row_and_column(labels, message
     with pytest.raises(SchemaError) as raised:
         check_labels(pd.DataFrame(labels))
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("config", "params", "message"),
+    [
+        (RequestLabelsConfig, {"log_uri": "log", "strategy": "newest"},
+         "invalid parameter strategy='newest': must be uncertainty or random"),
+        (RequestLabelsConfig, {"log_uri": "log", "sample_size": "0"},
+         "invalid parameter sample_size='0': must be an integer >= 1"),
+        (RequestLabelsConfig, {"log_uri": "log", "since": "yesterday"},
+         "invalid parameter since='yesterday': must be an ISO 8601 instant "
+         "(2026-11-25T06:00:00Z) or duration (P1D, PT6H)"),
+        (CollectLabelsConfig, {"output_uri": "https://example.org/labels.csv"},
+         "invalid parameter output_uri='https://example.org/labels.csv': must be a local path "
+         "or s3:// URI"),
+        (CollectLabelsConfig, {"output_uri": "labels.csv", "min_annotations": "0"},
+         "invalid parameter min_annotations='0': must be an integer >= 1"),
+    ],
+)  # fmt: skip
+def test_bad_review_parameters_are_one_line_naming_the_rule(config, params, message):
+    with pytest.raises(ConfigError) as raised:
+        config.from_params(params)
+    assert str(raised.value) == message
+
+
+def test_label_studio_is_found_from_the_environment_and_must_be_there():
+    settings = CollectLabelsConfig.from_params(
+        {"output_uri": "s3://bucket/labels.csv"},
+        {"LABEL_STUDIO_URL": "http://127.0.0.1:8090/", "LABEL_STUDIO_API_KEY": "key"},
+    ).label_studio
+    assert settings.require() == ("http://127.0.0.1:8090", "key")
+    missing = CollectLabelsConfig.from_params({"output_uri": "l.csv"}, {"LABEL_STUDIO_URL": "x"})
+    with pytest.raises(ConfigError, match=r"^LABEL_STUDIO_API_KEY is not set"):
+        missing.label_studio.require()
+    wrong = CollectLabelsConfig.from_params(
+        {"output_uri": "l.csv"}, {"LABEL_STUDIO_URL": "ftp://host", "LABEL_STUDIO_API_KEY": "k"}
+    )
+    with pytest.raises(ConfigError, match=r"must be an http:// or https:// URL$"):
+        wrong.label_studio.require()
