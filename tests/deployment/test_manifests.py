@@ -33,8 +33,23 @@ def test_manifests_pass_strict_kubernetes_schemas(name):
 
 
 def test_kustomization_lists_every_manifest():
-    listed = set(_manifest("kustomization.yaml")["resources"])
+    kustomization = _manifest("kustomization.yaml")
+    listed = set(kustomization["resources"]) | {p["path"] for p in kustomization["patches"]}
     assert listed == {p.name for p in KUBERNETES.glob("*.yaml")} - {"kustomization.yaml"}
+
+
+def test_the_manifests_pin_the_released_version_and_its_digest():
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(KUBERNETES)], capture_output=True, text=True, check=True
+    ).stdout
+    documents = yaml.safe_load_all(built)
+    (deployment,) = [
+        d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == "titanic"
+    ]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value", "") for item in container["env"]}
+    assert re.fullmatch(r"models:/titanic/[1-9][0-9]*", env["MODEL_URI"])
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", env["MODEL_DIGEST"])
 
 
 def _container() -> dict:

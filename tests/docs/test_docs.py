@@ -107,7 +107,7 @@ def test_the_front_page_stays_short():
 
 
 def test_the_readme_documents_the_serving_layers_metrics_and_settings(tmp_path):
-    from titanic_model.serving import config
+    from titanic_model.serving import settings as config
 
     text = README.read_text()
     metric_names = list(exposed_metrics(tmp_path))
@@ -124,7 +124,7 @@ def test_the_readme_documents_every_field_of_the_prediction_log():
 
     import pandas as pd
 
-    from titanic_model.serving.prediction_log import ModelIdentity, rejected_line, scored_lines
+    from titanic_model.serving.log_writer import ModelIdentity, rejected_line, scored_lines
 
     identity = ModelIdentity("titanic", "1", "run")
     records = pd.DataFrame([{"Pclass": 1, "Name": "A, Mr. B", "Sex": "male", "SibSp": 0,

@@ -38,7 +38,7 @@ from tests.processes import (
 )
 from tests.projects import EXPERIMENT, Project, mlflow_params, serve_layer
 from titanic_model.cli import main
-from titanic_model.serving.prediction_log import ModelIdentity, scored_lines
+from titanic_model.serving.log_writer import ModelIdentity, scored_lines
 
 pytestmark = pytest.mark.integration
 
@@ -162,9 +162,11 @@ def pushed(reviewing, served, studio):
 
 @pytest.fixture
 def in_process(reviewing, monkeypatch) -> Project:
-    """The jobs run in this process (``titanic_model.cli.main``), logging where ``mlflow run``
-    does: a second of work each, where a process spends ten starting."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", reviewing.tracking_uri)
+    """The jobs run in this process (``titanic_model.cli.main``), with the environment and the
+    store ``mlflow run`` gives them: a second of work each, where a process spends ten starting.
+    """
+    for name in ("MLFLOW_TRACKING_URI", "LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"):
+        monkeypatch.setenv(name, reviewing.env[name])
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", EXPERIMENT)
     return reviewing
 
@@ -268,8 +270,7 @@ def test_a_push_sends_the_least_certain_records_once_each_with_the_models_answer
     assert pushed.data.metrics == {"rows_scored": 24, "tasks_created": 20, "tasks": 20}
     assert pushed.data.tags["label_studio_project_id"] == str(project["id"])
 
-    status = main(["request_labels", "--log_uri", str(served.log), "--sample_size", "20"],
-                  in_process.env)  # fmt: skip
+    status = main(["request_labels", "--log_uri", str(served.log), "--sample_size", "20"])
 
     assert status == 0
     again = in_process.latest_run()
@@ -278,7 +279,7 @@ def test_a_push_sends_the_least_certain_records_once_each_with_the_models_answer
 
 
 def test_a_wrong_key_a_server_down_or_an_empty_log_is_one_error_line_and_changes_nothing(
-    studio, served, pushed, in_process, tmp_path, capsys
+    studio, served, pushed, in_process, tmp_path, capsys, monkeypatch
 ):
     empty = tmp_path / "empty-log"
     empty.mkdir()
@@ -317,7 +318,10 @@ def test_a_wrong_key_a_server_down_or_an_empty_log_is_one_error_line_and_changes
     assert "Traceback" not in command.stderr
     for job, env, params, error in cases:
         options = [part for name, value in params.items() for part in (f"--{name}", value)]
-        status = main([job, *options], {**in_process.env, **env})
+        with monkeypatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            status = main([job, *options])
         stderr = capsys.readouterr().err
         assert status == 1, (job, env, stderr[-2000:])
         assert [line for line in stderr.splitlines() if line.startswith("error:")] == [error]
@@ -351,9 +355,9 @@ def test_the_answers_of_the_version_that_answered_last_are_preselected(
     (log / "predictions-two-versions.jsonl").write_text("\n".join(lines) + "\n")
     common = ["--log_uri", str(log), "--project", "two-versions", "--strategy", "random"]
 
-    first = main(["request_labels", *common, "--until", "2026-11-25T09:00:00Z"], in_process.env)
+    first = main(["request_labels", *common, "--until", "2026-11-25T09:00:00Z"])
     assert studio.project("two-versions")["model_version"] == "titanic/1"
-    second = main(["request_labels", *common, "--sample_size", "4"], in_process.env)
+    second = main(["request_labels", *common, "--sample_size", "4"])
 
     assert (first, second) == (0, 0), capsys.readouterr().err[-2000:]
     assert studio.project("two-versions")["model_version"] == "titanic/2"

@@ -1,1 +1,1 @@
-"""The I/O shell: clients of the services the jobs read from and write to."""
+"""The I/O shell: data URIs, MLflow runs, the registry and Label Studio's API."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import requests
 
@@ -64,9 +65,9 @@ class LabelStudio:
         method: str,
         path: str,
         *,
-        params: Mapping[str, object] | None = None,
+        params: dict[str, Any] | None = None,
         json: object = None,
-    ) -> object:
+    ) -> Any:
         """One call; its JSON answer.
 
         Raises:

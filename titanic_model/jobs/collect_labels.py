@@ -17,8 +17,9 @@ import math
 import mlflow
 
 from titanic_model.config import CollectLabelsConfig
-from titanic_model.data import open_output
+from titanic_model.io.data import open_output
 from titanic_model.io.label_studio import LabelStudio, LabelStudioError
+from titanic_model.io.runs import log_new_params
 from titanic_model.labelling.votes import collect, model_answers
 from titanic_model.names import (
     LABEL_STUDIO_PROJECT_TAG,
@@ -32,7 +33,6 @@ from titanic_model.names import (
     TASKS_TIED_METRIC,
     TASKS_TOO_FEW_ANSWERS_METRIC,
 )
-from titanic_model.runs import log_new_params
 
 logger = logging.getLogger(__name__)
 

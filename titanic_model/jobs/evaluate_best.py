@@ -9,9 +9,9 @@ from __future__ import annotations
 import mlflow
 
 from titanic_model.config import EvaluateBestConfig, EvaluateConfig
+from titanic_model.io.registry import best_version, version_uri
 from titanic_model.jobs.evaluate import evaluate
 from titanic_model.names import BEST_OF_EXPERIMENT_TAG
-from titanic_model.registry import best_version, version_uri
 
 
 def evaluate_best(config: EvaluateBestConfig) -> dict[str, float]:
@@ -25,10 +25,4 @@ def evaluate_best(config: EvaluateBestConfig) -> dict[str, float]:
     """
     best = best_version(config.model_name, config.experiment_name)
     mlflow.set_tag(BEST_OF_EXPERIMENT_TAG, config.experiment_name)
-    return evaluate(
-        EvaluateConfig(
-            model_uri=version_uri(best),
-            model_name=config.model_name,
-            gate_metric=config.gate_metric,
-        )
-    )
+    return evaluate(EvaluateConfig.of(config, model_uri=version_uri(best)))

@@ -25,8 +25,15 @@ from mlflow import MlflowClient
 
 from titanic_model import names
 from titanic_model.config import ConfigError, MonitorConfig
-from titanic_model.data import DataSourceError, read_labels_csv, read_log_files
-from titanic_model.drift import (
+from titanic_model.evaluation.metrics import live_metrics
+from titanic_model.evaluation.plots import calibration_figure, distribution_figure
+from titanic_model.io.data import DataSourceError, read_labels_csv, read_log_files
+from titanic_model.io.registry import registered_version, tag_version
+from titanic_model.io.runs import load_split, log_new_params
+from titanic_model.model.features import extract_titles
+from titanic_model.model.prediction import DECISION_THRESHOLD
+from titanic_model.model.schema import LABEL, PASSENGER_FIELDS, FieldKind, validate_passengers
+from titanic_model.monitoring.drift import (
     MONITORED_FIELDS,
     DriftDetectedError,
     DriftKind,
@@ -36,9 +43,7 @@ from titanic_model.drift import (
     flagged_fields,
     numeric_drift,
 )
-from titanic_model.features import extract_titles
-from titanic_model.metrics import live_metrics
-from titanic_model.monitoring import (
+from titanic_model.monitoring.quality import (
     LiveQuality,
     PredictionLogTable,
     check_labels,
@@ -47,11 +52,6 @@ from titanic_model.monitoring import (
     parse_prediction_log,
     rejected_by_field,
 )
-from titanic_model.plots import calibration_figure, distribution_figure
-from titanic_model.prediction import DECISION_THRESHOLD
-from titanic_model.registry import registered_version, tag_version
-from titanic_model.runs import load_split, log_new_params
-from titanic_model.schema import LABEL, PASSENGER_FIELDS, FieldKind, validate_passengers
 
 logger = logging.getLogger(__name__)
 

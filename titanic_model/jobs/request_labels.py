@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 import mlflow
 
 from titanic_model.config import RequestLabelsConfig
-from titanic_model.data import DataSourceError, read_log_files
+from titanic_model.io.data import DataSourceError, read_log_files
 from titanic_model.io.label_studio import LabelStudio
+from titanic_model.io.runs import log_new_params
 from titanic_model.labelling.tasks import (
     KEY,
     LABEL_CONFIG,
@@ -28,14 +29,13 @@ from titanic_model.labelling.tasks import (
     record_key,
     sample_records,
 )
-from titanic_model.monitoring import parse_prediction_log
+from titanic_model.monitoring.quality import parse_prediction_log
 from titanic_model.names import (
     LABEL_STUDIO_PROJECT_TAG,
     ROWS_SCORED_METRIC,
     TASKS_CREATED_METRIC,
     TASKS_METRIC,
 )
-from titanic_model.runs import log_new_params
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,8 @@ def request_labels(config: RequestLabelsConfig) -> int:
     if table.scored.empty:
         raise DataSourceError(
             f"no scored record in log_uri {config.log_uri} between {since or 'the start'} and "
-            f"{until or 'now'} ({table.lines} line(s) read, {table.corrupt_lines} unreadable)"
+            f"{'now' if config.until is None else until} ({table.lines} line(s) read, "
+            f"{table.corrupt_lines} unreadable)"
         )
     records = distinct_records(table.scored)
     sample = sample_records(records, config.sample_size, config.strategy, config.seed)
@@ -92,7 +93,7 @@ def request_labels(config: RequestLabelsConfig) -> int:
             project["id"], [build_task(row) for row in new.to_dict(orient="records")]
         )
         # Label Studio pre-selects the predictions of one model version: the latest one's.
-        latest = new.loc[new["time"].idxmax()]
+        latest = new.iloc[int(new["time"].to_numpy().argmax())]
         version = model_version_label(latest["model_name"], latest["model_version"],
                                       latest["run_id"])  # fmt: skip
         if project.get("model_version") != version:

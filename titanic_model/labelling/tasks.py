@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from titanic_model.schema import PASSENGER_FIELDS, PASSENGER_ID, FieldKind
+from titanic_model.model.schema import PASSENGER_FIELDS, PASSENGER_ID, FieldKind
 
 #: The choice control reviewers answer with, the text it is about, and its two answers.
 CONTROL = "survived"
@@ -49,11 +50,11 @@ _PORTS = {"C": "Cherbourg", "Q": "Queenstown", "S": "Southampton"}
 _UNKNOWN = "unknown"
 
 
-def _missing(value: object) -> bool:
+def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _plain(name: str, value: object) -> object:
+def _plain(name: str, value: Any) -> Any:
     """A logged value as JSON carries it: integers as integers, missing as null."""
     if _missing(value):
         return None
@@ -65,7 +66,7 @@ def _plain(name: str, value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def model_version_label(model_name: str, version: object, run_id: str) -> str:
+def model_version_label(model_name: str, version: Any, run_id: str) -> str:
     """Which model answered, as reviewers and Label Studio see it: ``titanic/3``.
 
     A model served from outside the registry has no version: ``run/<run id>``.
@@ -75,7 +76,7 @@ def model_version_label(model_name: str, version: object, run_id: str) -> str:
     return f"{model_name}/{version}"
 
 
-def _family(siblings: object, parents: object) -> str:
+def _family(siblings: Any, parents: Any) -> str:
     if _missing(siblings) or _missing(parents):
         return _UNKNOWN
     parts = []
@@ -88,7 +89,7 @@ def _family(siblings: object, parents: object) -> str:
     return ", ".join(parts) or "none"
 
 
-def _age(age: object) -> str:
+def _age(age: Any) -> str:
     if _missing(age):
         return _UNKNOWN
     if age < 1:
@@ -97,7 +98,7 @@ def _age(age: object) -> str:
     return f"{float(age):g}"
 
 
-def describe_passenger(fields: Mapping[str, object]) -> str:
+def describe_passenger(fields: Mapping[str, Any]) -> str:
     """The passenger as a person reads it, one line per field.
 
     Args:
@@ -112,8 +113,8 @@ def describe_passenger(fields: Mapping[str, object]) -> str:
         value = fields.get(name)
         return _UNKNOWN if _missing(value) or value == "" else str(value)
 
-    fare = fields.get("Fare")
-    pclass = fields.get("Pclass")
+    fare: Any = fields.get("Fare")
+    pclass: Any = fields.get("Pclass")
     lines = [f"Name: {text('Name')}"] if "Name" in fields else []
     lines += [
         f"Class: {_UNKNOWN if _missing(pclass) else _CLASSES.get(int(pclass), str(pclass))}",
@@ -158,12 +159,12 @@ def sample_records(scored: pd.DataFrame, size: int, strategy: str, seed: int) ->
     return scored.iloc[picked]
 
 
-def record_key(request_id: object, record: object) -> tuple[str, int]:
+def record_key(request_id: Any, record: Any) -> tuple[str, int]:
     """A record's key, typed alike whether it comes from the log or from a task."""
     return str(request_id), int(record)
 
 
-def build_task(row: Mapping[str, object]) -> dict:
+def build_task(row: Mapping[Any, Any]) -> dict:
     """One Label Studio task, with the model's answer as its pre-annotation.
 
     Args:

@@ -16,7 +16,7 @@ from itertools import combinations
 import pandas as pd
 
 from titanic_model.labelling.tasks import CONTROL, OUTCOMES, record_key
-from titanic_model.schema import LABEL, PASSENGER_ID
+from titanic_model.model.schema import LABEL, PASSENGER_ID
 
 #: The labels file's columns: what ``monitor`` reads as ``labels_uri``, then the provenance.
 LABEL_COLUMNS = (PASSENGER_ID, LABEL, "request_id", "record", "annotations", "agreement")
@@ -96,7 +96,7 @@ def collect(
         The labels and the counts.
     """
     rows = []
-    counts = Counter()
+    counts: Counter[str] = Counter()
     pairs = agreeing_pairs = answers_seen = answers_kept = 0
     for task in tasks:
         counts["tasks"] += 1
