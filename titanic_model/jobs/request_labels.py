@@ -29,13 +29,13 @@ from titanic_model.labelling.tasks import (
     record_key,
     sample_records,
 )
-from titanic_model.monitoring.quality import parse_prediction_log
 from titanic_model.names import (
     LABEL_STUDIO_PROJECT_TAG,
     ROWS_SCORED_METRIC,
     TASKS_CREATED_METRIC,
     TASKS_METRIC,
 )
+from titanic_model.prediction_log import read_prediction_log
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def request_labels(config: RequestLabelsConfig) -> int:
     url, api_key = config.label_studio.require()
     log_new_params(config.parameters())
     since, until = config.window(datetime.now(UTC))
-    table = parse_prediction_log(read_log_files(config.log_uri, config.storage), since, until)
+    table = read_prediction_log(read_log_files(config.log_uri, config.storage), since, until)
     if table.scored.empty:
         raise DataSourceError(
             f"no scored record in log_uri {config.log_uri} between {since or 'the start'} and "

@@ -20,9 +20,10 @@ from titanic_model.labelling.tasks import (
     sample_records,
 )
 from titanic_model.labelling.votes import LABEL_COLUMNS, collect, model_answers
-from titanic_model.model.schema import SchemaError
-from titanic_model.monitoring.quality import check_labels, join_labels, parse_prediction_log
+from titanic_model.model.schema import SchemaError, check_passengers
+from titanic_model.monitoring.quality import check_labels, join_labels
 from titanic_model.parameters import ConfigError
+from titanic_model.prediction_log import read_prediction_log
 from titanic_model.serving.log_writer import ModelIdentity, scored_lines
 
 ARRIVED = datetime(2026, 11, 25, 8, tzinfo=UTC)
@@ -43,9 +44,9 @@ PREDICTIONS = pd.DataFrame({"survived": [0, 1, 1, 0], "probability": [0.1, 0.9, 
 
 def _scored(request_id: str = "req-a", *, full_names: bool = False, records=RECORDS):
     identity = ModelIdentity("titanic", "3", "run-3")
-    lines = scored_lines(identity, request_id, ARRIVED, records, PREDICTIONS,
-                         full_names=full_names)  # fmt: skip
-    return parse_prediction_log(["\n".join(lines)]).scored
+    columns = check_passengers(records)
+    lines = scored_lines(identity, request_id, ARRIVED, columns, PREDICTIONS, full_names=full_names)
+    return read_prediction_log(["\n".join(lines)]).scored
 
 
 def test_a_passenger_reads_as_a_person_reads_it():
