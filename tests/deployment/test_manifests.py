@@ -42,7 +42,10 @@ def test_the_manifests_pin_the_released_version_and_its_digest():
     built = subprocess.run(
         ["kubectl", "kustomize", str(KUBERNETES)], capture_output=True, text=True, check=True
     ).stdout
-    (deployment,) = [d for d in yaml.safe_load_all(built) if d["kind"] == "Deployment"]
+    documents = yaml.safe_load_all(built)
+    (deployment,) = [
+        d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == "titanic"
+    ]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {item["name"]: item.get("value", "") for item in container["env"]}
     assert re.fullmatch(r"models:/titanic/[1-9][0-9]*", env["MODEL_URI"])

@@ -17,6 +17,8 @@ REQUIRED = {
     "predict": {"input_uri": "t.csv"},
     "monitor": {"log_uri": "predictions"},
     "compare": {"log_uri": "predictions"},
+    "request_labels": {"log_uri": "predictions"},
+    "collect_labels": {"output_uri": "labels.csv"},
 }
 
 

@@ -212,3 +212,15 @@ def test_one_labelled_record_has_no_interval(passengers):
     assert math.isnan(comparison.interval[0])
     assert comparison.decision == "keep"
     assert "accuracy_gain_ci_low" not in comparison.metrics()
+
+
+def test_labels_of_logged_records_join_by_their_key(passengers):
+    # What collect_labels writes: the reviewed records' request and position, no id needed.
+    keyed = pd.DataFrame({"request_id": ["r0-0", "r0-5"], "record": [3, 4], LABEL: [1, 0]})
+    _, comparison = _compare(passengers, times=1, labels=keyed)
+
+    # Passenger 4 (r0-0, record 3): only the served answer, 1, is right; passenger 10
+    # (r0-5, record 4): both answered 1, both wrong.
+    assert comparison.labelled_pairs == 2
+    assert (comparison.accuracy_served, comparison.accuracy_shadow) == (0.5, 0.0)
+    assert (comparison.served_only_correct, comparison.shadow_only_correct) == (1, 0)
