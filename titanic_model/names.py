@@ -41,7 +41,7 @@ MODEL_NAME = "titanic"
 #: The alias of the version in production, moved only through the gate (or ``promote``).
 CHAMPION_ALIAS = "champion"
 #: The alias of a version that passed the gate to be tried in shadow on live traffic first
-#: (``promote_to=challenger``); ``promote`` moves champion to it, and removes it.
+#: (``promote_to=challenger``); ``promote`` moves champion to it (and leaves it there).
 CHALLENGER_ALIAS = "challenger"
 #: The aliases the gate can give (parameter ``promote_to``).
 GATE_ALIASES: tuple[str, ...] = (CHAMPION_ALIAS, CHALLENGER_ALIAS)

@@ -336,7 +336,7 @@ def test_a_better_challenger_is_promoted_a_worse_one_or_too_few_labels_never(
     assert better.data.tags["decision"] == "promote"
     assert _cli(capsys, *promote) == (0, [])
 
-    assert versions.project.registry_state()[1] == {"champion": "2"}
+    assert versions.project.registry_state()[1] == {"champion": "2", "challenger": "2"}
     version = versions.project.client.get_model_version("titanic", "2")
     assert version.tags["comparison_run_id"] == better.info.run_id
     assert output.read_text() == release_patch("models:/titanic/2", version.tags["model_digest"])

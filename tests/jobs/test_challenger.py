@@ -327,7 +327,8 @@ def test_promote_moves_champion_removes_challenger_and_pins_the_release(store, g
             )
         )
 
-    assert _aliases(store, gated.name) == {"champion": "2"}
+    # challenger stays on the new champion: removing an alias takes MANAGE, which no role has.
+    assert _aliases(store, gated.name) == {"champion": "2", "challenger": "2"}
     version = store.client.get_model_version(gated.name, "2")
     assert version.tags["comparison_run_id"] == comparison.info.run_id
     digest = version.tags["model_digest"]
@@ -337,6 +338,21 @@ def test_promote_moves_champion_removes_challenger_and_pins_the_release(store, g
         "1", comparison.info.run_id,
     )  # fmt: skip
     assert (tags["model_uri"], tags["model_digest"]) == (f"models:/{gated.name}/2", digest)
-    # Nothing left to promote.
-    with pytest.raises(ConfigError, match="has no challenger to promote"):
+    # A challenger that is the champion is no challenger.
+    with pytest.raises(ConfigError, match=f"challenger v2 of '{gated.name}' is champion already"):
         promotion.promoted()
+
+
+def test_a_shadow_that_is_the_served_version_is_not_loaded(store, gated, tmp_path, caplog):
+    from titanic_model.serving.app import load_shadow, resolve_model
+    from titanic_model.serving.prometheus import ServingMetrics
+
+    served, _ = resolve_model(f"models:/{gated.name}@champion")
+    metrics = ServingMetrics(str(tmp_path))
+    other = load_shadow(f"models:/{gated.name}/1", None, metrics, served)
+    itself = load_shadow(f"models:/{gated.name}@challenger", None, metrics, served)
+
+    assert served.version == "2"
+    assert (other.identity.version, other.model is not None) == ("1", True)
+    assert itself is None
+    assert "is the served version: no shadow" in caplog.text

@@ -249,11 +249,6 @@ def promote(model_version: ModelVersion, alias: str = CHAMPION_ALIAS) -> None:
     MlflowClient().set_registered_model_alias(model_version.name, alias, model_version.version)
 
 
-def remove_alias(model_name: str, alias: str) -> None:
-    """Remove ``alias`` from whichever version of ``model_name`` holds it."""
-    MlflowClient().delete_registered_model_alias(model_name, alias)
-
-
 def describe_version(model_version: ModelVersion, description: str, tags: dict[str, str]) -> None:
     """Set the registry description and tags of a model version.
 

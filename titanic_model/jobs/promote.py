@@ -11,9 +11,13 @@ labelled records. Under the gate's lock, ``promote`` checks every condition firs
 - the challenger's files still match their digest.
 
 Anything else is one ``error:`` line and nothing moves. Then the version is tagged with the
-comparison, ``champion`` moves to it and ``challenger`` is removed (the version is champion
-now; the next challenger comes from the gate), and the release step pins it in the kustomize
-patch: committed, the canary rollout takes it to production.
+comparison, ``champion`` moves to it, and the release step pins it in the kustomize patch:
+committed, the canary rollout takes it to production.
+
+``challenger`` stays where it is, on the version that is now champion: removing an alias
+takes MANAGE on the registered model, which no role has (docs/deployment.md#who-may-do-what),
+and a challenger that is the champion is no challenger. ``promote`` refuses it, and a serving
+layer given it as its shadow serves without one, until the gate names the next challenger.
 """
 
 from __future__ import annotations
@@ -94,7 +98,6 @@ def promote(config: PromoteConfig) -> str:
         digest = download_verified(model_uri).digest
         registry.tag_version(name, challenger_v, {names.COMPARISON_RUN_TAG: comparison.info.run_id})
         registry.promote(trying)
-        registry.remove_alias(name, names.CHALLENGER_ALIAS)
         mlflow.set_tags(
             {
                 names.CHAMPION_BEFORE_TAG: champion_v,

@@ -53,7 +53,9 @@ def _with_run_id(identity: ModelIdentity, model) -> ModelIdentity:
     return ModelIdentity(identity.name, identity.version, model.metadata.run_id)
 
 
-def load_shadow(uri: str, digest: str | None, metrics: ServingMetrics) -> ShadowScorer:
+def load_shadow(
+    uri: str, digest: str | None, metrics: ServingMetrics, served: ModelIdentity
+) -> ShadowScorer | None:
     """Load and verify the shadow as the served model is; one that fails serves nobody.
 
     The shadow must never stop the served model: whatever keeps it from loading (no such
@@ -64,9 +66,11 @@ def load_shadow(uri: str, digest: str | None, metrics: ServingMetrics) -> Shadow
         uri: ``TITANIC_SHADOW_MODEL_URI``.
         digest: ``TITANIC_SHADOW_MODEL_DIGEST``, or None for the version's own tag.
         metrics: This worker's metrics (``titanic_shadow_errors_total``, the model info).
+        served: The served model's version.
 
     Returns:
-        The scorer the prediction log's thread calls.
+        The scorer the prediction log's thread calls; None when the shadow is the served
+        version itself (``challenger`` after ``promote``): there is nothing to compare.
     """
     from titanic_model.io.model_files import load_verified_model
 
@@ -77,6 +81,10 @@ def load_shadow(uri: str, digest: str | None, metrics: ServingMetrics) -> Shadow
         metrics.shadow_errors.labels(stage)
     try:
         identity, load_uri = resolve_model(uri)
+        same = (identity.name, identity.version) == (served.name, served.version)
+        if identity.version is not None and same:
+            _logger.warning("shadow model %s is the served version: no shadow", uri)
+            return None
         model = load_verified_model(load_uri, digest)
     except Exception as error:
         reason = one_line(getattr(error, "message", None) or error)
@@ -116,7 +124,7 @@ def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:
     ).set(1)
     shadow = None
     if config.shadow_model_uri:
-        shadow = load_shadow(config.shadow_model_uri, config.shadow_digest, metrics)
+        shadow = load_shadow(config.shadow_model_uri, config.shadow_digest, metrics, identity)
     sink = None
     if config.prediction_log:
         sink = open_sink(config.prediction_log, config.storage.s3_endpoint_url)
