@@ -224,3 +224,22 @@ def test_labels_of_logged_records_join_by_their_key(passengers):
     assert comparison.labelled_pairs == 2
     assert (comparison.accuracy_served, comparison.accuracy_shadow) == (0.5, 0.0)
     assert (comparison.served_only_correct, comparison.shadow_only_correct) == (1, 0)
+
+
+def test_pairing_is_what_shows_a_small_gain_on_records_both_mostly_agree_on():
+    # 200 labelled records: both right on 150, both wrong on 40, only the shadow right on 10.
+    # Per record the gain d is 1 on those 10, else 0: mean 0.05, variance 0.05 - 0.05^2, a
+    # standard error of 0.0154, where two unpaired samples (accuracies 0.75 and 0.80) would
+    # have one of 0.0417 and an interval holding 0.
+    truth = np.ones(200, dtype=int)
+    served = np.r_[np.ones(150), np.zeros(50)].astype(int)
+    shadow = np.r_[np.ones(150), np.zeros(40), np.ones(10)].astype(int)
+    pairs = pd.DataFrame({"survived_served": served, "survived_shadow": shadow})
+
+    comparison = compare_pairs(pairs, pairs.assign(**{LABEL: truth}), RULE)
+
+    paired_error = math.sqrt((0.05 - 0.05**2) / 200)
+    assert comparison.interval[0] == pytest.approx(0.05 - 1.96 * paired_error, abs=0.01)
+    assert comparison.interval[0] > 0
+    assert comparison.decision == "promote"
+    assert comparison.mcnemar_p_value == pytest.approx(2 / 2**10)
