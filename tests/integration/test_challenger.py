@@ -362,7 +362,7 @@ def test_a_failing_shadow_never_reaches_a_client_and_is_counted(versions, failur
         uri, digest = _broken_copy(versions)
         stage = "predict"
     else:
-        uri, digest = "models:/titanic/1", "sha256:" + "0" * 64
+        uri, digest = "models:/titanic/2", "sha256:" + "0" * 64
         stage = "load"
     env = {"TITANIC_PREDICTION_LOG": str(log), "TITANIC_SHADOW_MODEL_URI": str(uri),
            "TITANIC_SHADOW_MODEL_DIGEST": digest}  # fmt: skip

@@ -45,7 +45,7 @@ from titanic_model.prediction_log import (
 )
 
 if TYPE_CHECKING:
-    from titanic_model.serving.shadow import ShadowScorer
+    from titanic_model.serving.shadow import ShadowAnswers, ShadowScorer
 
 # How long a line may wait in memory before it is written.
 FLUSH_SECONDS = 2.0
@@ -120,9 +120,13 @@ def scored_lines(
     Returns:
         JSON texts without newlines.
     """
-    return _answer_lines(
-        identity, request_id, arrived, _logged_input(columns, full_names), predictions, role
-    )
+    return [
+        format_line(line)
+        for line in _scored_models(
+            identity, request_id, arrived, _logged_input(columns, full_names),
+            predictions[SURVIVED_COLUMN].tolist(), predictions[PROBABILITY_COLUMN].tolist(), role,
+        )
+    ]  # fmt: skip
 
 
 def _logged_input(columns: Mapping[str, np.ndarray], full_names: bool) -> dict[str, list]:
@@ -141,27 +145,24 @@ def _logged_input(columns: Mapping[str, np.ndarray], full_names: bool) -> dict[s
     return fields
 
 
-def _answer_lines(
+def _scored_models(
     identity: ModelIdentity,
     request_id: str,
     arrived: datetime,
     fields: dict[str, list],
-    predictions: pd.DataFrame,
+    survived: list,
+    probability: list,
     role: Role,
-) -> list[str]:
+) -> list[ScoredLine]:
     """One line per record of a request: its logged input and one model's answer."""
     head = _head(identity, request_id, arrived, 200, role)
-    survived = predictions[SURVIVED_COLUMN].tolist()
-    probability = predictions[PROBABILITY_COLUMN].tolist()
     return [
-        format_line(
-            ScoredLine(
-                **head,
-                record=i,
-                input={name: values[i] for name, values in fields.items()},
-                survived=survived[i],
-                probability=probability[i],
-            )
+        ScoredLine(
+            **head,
+            record=i,
+            input={name: values[i] for name, values in fields.items()},
+            survived=survived[i],
+            probability=probability[i],
         )
         for i in range(len(survived))
     ]
@@ -441,7 +442,7 @@ class PredictionLog:
                 _logger.warning("prediction log: writing again")
             self._failing = False
 
-    def _shadow_answers(self, entries: list[_Scored | _Rejected]) -> dict[int, pd.DataFrame]:
+    def _shadow_answers(self, entries: list[_Scored | _Rejected]) -> dict[int, ShadowAnswers]:
         """The shadow's answers to the scored entries, by position (none where it failed)."""
         if self.shadow is None:
             return {}
@@ -451,7 +452,7 @@ class PredictionLog:
         return {i: answer for (i, _), answer in pairs if answer is not None}
 
     def _lines_of(
-        self, entry: _Scored | _Rejected, shadow_answer: pd.DataFrame | None = None
+        self, entry: _Scored | _Rejected, shadow_answer: ShadowAnswers | None = None
     ) -> list[str]:
         if isinstance(entry, _Rejected):
             if self.sink is None:
@@ -466,17 +467,37 @@ class PredictionLog:
         if self.sink is None:
             return []
         try:
-            fields = _logged_input(entry.columns, self.full_names)
-            lines = _answer_lines(
-                self.identity, entry.request_id, entry.arrived, fields, entry.predictions, SERVED
-            )
-            if shadow_answer is not None:
-                lines += _answer_lines(
-                    self.shadow.identity, entry.request_id, entry.arrived, fields,
-                    shadow_answer, SHADOW,
-                )  # fmt: skip
-            return lines
+            served = _scored_models(
+                self.identity, entry.request_id, entry.arrived,
+                _logged_input(entry.columns, self.full_names),
+                entry.predictions[SURVIVED_COLUMN].tolist(),
+                entry.predictions[PROBABILITY_COLUMN].tolist(), SERVED,
+            )  # fmt: skip
+            lines = [format_line(line) for line in served]
         except Exception:  # a bug here must not stop the thread: count it and say so
             _logger.exception("could not format the log lines of request %s", entry.request_id)
             self.on_dropped(len(entry.predictions))
             return []
+        if shadow_answer is not None:
+            try:
+                lines += self._shadow_lines(served, shadow_answer)
+            except Exception:  # the served lines are written whatever becomes of these
+                _logger.exception("could not format the shadow lines of %s", entry.request_id)
+                self.on_dropped(len(served))
+        return lines
+
+    def _shadow_lines(self, served: list[ScoredLine], answer: ShadowAnswers) -> list[str]:
+        """The shadow's lines: the served ones, with the shadow's version and answers.
+
+        Copied, not validated again: the input is the served line's, already validated, the
+        identity is text, and :class:`ShadowScorer` checked the answers (0 or 1, and a
+        probability in [0, 1], as Python numbers); validating the same input twice was half
+        the cost of a shadow.
+        """
+        shadow = self.shadow.identity
+        same = {"model_name": shadow.name, "model_version": shadow.version,
+                "run_id": shadow.run_id, "role": SHADOW}  # fmt: skip
+        return [
+            format_line(line.model_copy(update=same | {"survived": s, "probability": p}))
+            for line, s, p in zip(served, answer.survived, answer.probability, strict=True)
+        ]

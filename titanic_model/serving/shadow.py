@@ -20,6 +20,7 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,19 @@ STAGES = (LOAD_STAGE, PREDICT_STAGE)
 _logger = logging.getLogger(__name__)
 
 Columns = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ShadowAnswers:
+    """The shadow's answers to one request's records, as Python numbers.
+
+    Attributes:
+        survived: 0 or 1 per record.
+        probability: The probability of survival per record, in [0, 1].
+    """
+
+    survived: list[int]
+    probability: list[float]
 
 
 def _records(columns: Columns) -> int:
@@ -84,7 +98,7 @@ class ShadowScorer:
         self.batch_records = batch_records
         self._failing = False
 
-    def score(self, requests: Sequence[Columns]) -> list[pd.DataFrame | None]:
+    def score(self, requests: Sequence[Columns]) -> list[ShadowAnswers | None]:
         """The shadow's answers to each request's records.
 
         Args:
@@ -93,20 +107,19 @@ class ShadowScorer:
                 which the shadow, running its own code, validates again).
 
         Returns:
-            Per request, ``survived`` and ``probability`` per record, or None where the
-            shadow failed (counted).
+            Per request, its answers, or None where the shadow failed (counted).
         """
         if self.model is None:
             if requests:
                 self.on_failed(LOAD_STAGE, len(requests))
             return [None] * len(requests)
-        answers: list[pd.DataFrame | None] = []
+        answers: list[ShadowAnswers | None] = []
         for batch in _batches(requests, self.batch_records):
             answers += self._score_batch(batch)
             time.sleep(0)  # the event loop gets the GIL back between calls
         return answers
 
-    def _score_batch(self, batch: list[Columns]) -> list[pd.DataFrame | None]:
+    def _score_batch(self, batch: list[Columns]) -> list[ShadowAnswers | None]:
         try:
             answers = self._predict(batch)
         except Exception as error:  # whatever the shadow does, it must not stop the thread
@@ -123,16 +136,23 @@ class ShadowScorer:
         self._failing = False
         return answers
 
-    def _predict(self, batch: list[Columns]) -> list[pd.DataFrame]:
-        """One call of the shadow on the batch's records; its answers split by request."""
+    def _predict(self, batch: list[Columns]) -> list[ShadowAnswers]:
+        """One call of the shadow on the batch's records; its answers, checked, by request."""
         frame = pd.DataFrame({name: np.concatenate([c[name] for c in batch]) for name in batch[0]})
         answers = self.model.predict(frame)
         if not isinstance(answers, pd.DataFrame) or len(answers) != len(frame):
             raise ValueError(f"the shadow answered {len(answers)} rows for {len(frame)} records")
-        answers = answers[[SURVIVED_COLUMN, PROBABILITY_COLUMN]].reset_index(drop=True)
-        bounds = np.cumsum([0, *(_records(columns) for columns in batch)])
+        survived = answers[SURVIVED_COLUMN].to_numpy()
+        probability = answers[PROBABILITY_COLUMN].to_numpy(dtype=float)
+        # What the log's lines will say without validating them again (log_writer).
+        in_range = (probability >= 0) & (probability <= 1)  # NaN is not
+        if not (np.isin(survived, (0, 1)).all() and in_range.all()):
+            raise ValueError("the shadow answered outcomes other than 0 and 1, or probabilities "
+                             "outside [0, 1]")  # fmt: skip
+        outcomes, probabilities = survived.astype(int).tolist(), probability.tolist()
+        bounds = itertools.accumulate((_records(columns) for columns in batch), initial=0)
         return [
-            answers.iloc[start:end].reset_index(drop=True)
+            ShadowAnswers(outcomes[start:end], probabilities[start:end])
             for start, end in itertools.pairwise(bounds)
         ]
 

@@ -12,7 +12,7 @@ import pytest
 from tests.passengers import make_passengers
 from titanic_model.model.schema import LABEL, check_passengers
 from titanic_model.serving.log_writer import FolderSink, ModelIdentity, PredictionLog
-from titanic_model.serving.shadow import ShadowScorer
+from titanic_model.serving.shadow import ShadowAnswers, ShadowScorer
 
 SERVED = ModelIdentity("titanic", "1", "run-1")
 SHADOW = ModelIdentity("titanic", "2", "run-2")
@@ -61,9 +61,9 @@ def test_a_flush_of_requests_is_scored_in_one_call_and_split_back():
     answers = scorer.score([_columns(0, 3), _columns(3, 4), _columns(4, 8)])
 
     assert model.calls == [list(range(1, 9))]
-    assert [len(a) for a in answers] == [3, 1, 4]
-    assert answers[2]["survived"].tolist() == [0, 1, 0, 1]  # passengers 5 to 8: m, f, m, f
-    assert list(answers[0].columns) == ["survived", "probability"]
+    assert [len(a.survived) for a in answers] == [3, 1, 4]
+    assert answers[2] == ShadowAnswers([0, 1, 0, 1], [0.0, 0.9, 0.0, 0.9])  # m, f, m, f
+    assert all(type(s) is int for a in answers for s in a.survived)
     assert failures.counted == []
 
 
@@ -74,7 +74,7 @@ def test_a_large_flush_is_split_into_calls_of_bounded_size():
     answers = scorer.score([_columns(0, 3), _columns(3, 5), _columns(5, 6), _columns(6, 12)])
 
     assert [len(call) for call in model.calls] == [3, 3, 6]  # a request is never split
-    assert [len(a) for a in answers] == [3, 2, 1, 6]
+    assert [len(a.probability) for a in answers] == [3, 2, 1, 6]
 
 
 def test_a_request_the_shadow_refuses_costs_the_others_nothing_and_is_counted():
@@ -84,14 +84,31 @@ def test_a_request_the_shadow_refuses_costs_the_others_nothing_and_is_counted():
     answers = scorer.score([_columns(0, 3), _columns(3, 5), _columns(5, 6)])
 
     assert answers[1] is None
-    assert [len(answers[0]), len(answers[2])] == [3, 1]
+    assert [len(answers[0].survived), len(answers[2].survived)] == [3, 1]
     assert failures.counted == [("predict", 1)]
     assert len(model.calls) == 1 + 3  # the batch, then each request alone
 
 
-def test_a_shadow_answering_the_wrong_number_of_rows_is_a_failure():
+class _Answering(_Model):
+    """A shadow answering whatever it is told to."""
+
+    def __init__(self, **answers):
+        super().__init__()
+        self.answers = answers
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return super().predict(frame).assign(**self.answers)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [_Model(rows=1), _Answering(survived=2), _Answering(probability=1.5),
+     _Answering(probability=np.nan), _Answering(survived="yes")],
+    ids=["too-few-rows", "outcome-2", "probability-1.5", "probability-nan", "outcome-text"],
+)  # fmt: skip
+def test_a_shadow_answering_outside_the_contract_is_a_failure(model):
     failures = _Failures()
-    answers = ShadowScorer(_Model(rows=1), SHADOW, failures).score([_columns(0, 2)])
+    answers = ShadowScorer(model, SHADOW, failures).score([_columns(0, 2)])
     assert answers == [None]
     assert failures.counted == [("predict", 1)]
 
@@ -151,3 +168,24 @@ def test_without_a_sink_the_shadow_scores_nothing():
     log.scored("a", ARRIVED, _columns(0, 2), _answers(2, 0))
     log.close()
     assert model.calls == []
+
+
+def test_shadow_lines_that_cannot_be_written_cost_the_served_lines_nothing(tmp_path):
+    class Broken:
+        """Answers one record short: its lines cannot be written."""
+
+        identity = SHADOW
+
+        def score(self, requests):
+            return [ShadowAnswers([1], [0.5]) for _ in requests]
+
+    dropped = []
+    log = PredictionLog(
+        SERVED, FolderSink(tmp_path, worker="w"), full_names=False, on_dropped=dropped.append,
+        observe=lambda predictions: None, flush_seconds=3600, shadow=Broken(),
+    )  # fmt: skip
+    log.scored("a", ARRIVED, _columns(0, 2), _answers(2, 0))
+    log.close()
+
+    assert [line["role"] for line in _log_lines(tmp_path)] == ["served", "served"]
+    assert dropped == [2]
