@@ -168,6 +168,24 @@ def _scored_models(
     ]
 
 
+def _shadow_lines(
+    served: list[ScoredLine], shadow: ModelIdentity, answer: ShadowAnswers
+) -> list[str]:
+    """The shadow's lines: the served ones, with the shadow's version and answers.
+
+    Copied, not validated again: the input is the served line's, already validated, the
+    identity is text, and :class:`ShadowScorer` checked the answers (0 or 1, and a
+    probability in [0, 1], as Python numbers); validating the same input twice was half the
+    cost of a shadow.
+    """
+    same = {"model_name": shadow.name, "model_version": shadow.version,
+            "run_id": shadow.run_id, "role": SHADOW}  # fmt: skip
+    return [
+        format_line(line.model_copy(update=same | {"survived": s, "probability": p}))
+        for line, s, p in zip(served, answer.survived, answer.probability, strict=True)
+    ]
+
+
 def rejected_line(
     identity: ModelIdentity,
     request_id: str,
@@ -478,26 +496,11 @@ class PredictionLog:
             _logger.exception("could not format the log lines of request %s", entry.request_id)
             self.on_dropped(len(entry.predictions))
             return []
-        if shadow_answer is not None:
+        shadow = self.shadow.identity if self.shadow is not None else None
+        if shadow_answer is not None and shadow is not None:
             try:
-                lines += self._shadow_lines(served, shadow_answer)
+                lines += _shadow_lines(served, shadow, shadow_answer)
             except Exception:  # the served lines are written whatever becomes of these
                 _logger.exception("could not format the shadow lines of %s", entry.request_id)
                 self.on_dropped(len(served))
         return lines
-
-    def _shadow_lines(self, served: list[ScoredLine], answer: ShadowAnswers) -> list[str]:
-        """The shadow's lines: the served ones, with the shadow's version and answers.
-
-        Copied, not validated again: the input is the served line's, already validated, the
-        identity is text, and :class:`ShadowScorer` checked the answers (0 or 1, and a
-        probability in [0, 1], as Python numbers); validating the same input twice was half
-        the cost of a shadow.
-        """
-        shadow = self.shadow.identity
-        same = {"model_name": shadow.name, "model_version": shadow.version,
-                "run_id": shadow.run_id, "role": SHADOW}  # fmt: skip
-        return [
-            format_line(line.model_copy(update=same | {"survived": s, "probability": p}))
-            for line, s, p in zip(served, answer.survived, answer.probability, strict=True)
-        ]

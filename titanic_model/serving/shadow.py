@@ -121,7 +121,7 @@ class ShadowScorer:
 
     def _score_batch(self, batch: list[Columns]) -> list[ShadowAnswers | None]:
         try:
-            answers = self._predict(batch)
+            answers: list[ShadowAnswers | None] = [*self._predict(batch)]
         except Exception as error:  # whatever the shadow does, it must not stop the thread
             if len(batch) > 1:
                 # Each request alone: one the shadow refuses does not cost the others theirs.
