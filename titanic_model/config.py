@@ -46,6 +46,11 @@ DATA_URI_VARIABLE = "TITANIC_DATA_URI"
 CACHE_DIR_VARIABLE = "TITANIC_CACHE_DIR"
 # MLflow's own variable for S3-compatible stores first, then the AWS SDK's.
 S3_ENDPOINT_VARIABLES = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+# The prediction log's own S3 endpoint and keys (its bucket is not the artifact store's): the
+# serving layer writes the log with them, the monitoring job reads it with them.
+LOG_S3_ENDPOINT_VARIABLE = "TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL"
+LOG_ACCESS_KEY_VARIABLE = "TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID"
+LOG_SECRET_KEY_VARIABLE = "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY"
 
 
 class ConfigError(ValueError):
@@ -164,10 +169,22 @@ class StorageConfig(EnvironmentSettings):
     Attributes:
         cache_dir: Folder for downloaded copies of ``https://`` data (git-ignored ``data/``).
         s3_endpoint_url: Endpoint of an S3-compatible store (MinIO, moto), or None for AWS.
+        aws_access_key_id: The S3 keys, or None for the AWS SDK's own (``AWS_*`` variables,
+            a pod's role).
+        aws_secret_access_key: Its secret.
     """
 
     cache_dir: Path = Path("data")
     s3_endpoint_url: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = Field(None, repr=False)
+
+    @property
+    def s3_keys(self) -> tuple[str, str] | None:
+        """The access key id and secret, when both are set."""
+        if self.aws_access_key_id and self.aws_secret_access_key:
+            return self.aws_access_key_id, self.aws_secret_access_key
+        return None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> StorageConfig:
@@ -175,6 +192,31 @@ class StorageConfig(EnvironmentSettings):
         endpoint = next((environ[v] for v in S3_ENDPOINT_VARIABLES if environ.get(v)), None)
         return cls(
             cache_dir=Path(environ.get(CACHE_DIR_VARIABLE) or "data"), s3_endpoint_url=endpoint
+        )
+
+
+class PredictionLogStorage(StorageConfig):
+    """The prediction log's S3 settings: its own endpoint and keys, else the general ones."""
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> PredictionLogStorage:
+        """Read ``TITANIC_PREDICTION_LOG_*`` (empty ones are unset).
+
+        Raises:
+            ConfigError: When only one of the two keys is set.
+        """
+        general = StorageConfig.from_environ(environ)
+        key, secret = (environ.get(LOG_ACCESS_KEY_VARIABLE) or None,
+                       environ.get(LOG_SECRET_KEY_VARIABLE) or None)  # fmt: skip
+        if (key is None) != (secret is None):
+            raise ConfigError(
+                f"set both {LOG_ACCESS_KEY_VARIABLE} and {LOG_SECRET_KEY_VARIABLE}, or neither"
+            )
+        return cls(
+            cache_dir=general.cache_dir,
+            s3_endpoint_url=environ.get(LOG_S3_ENDPOINT_VARIABLE) or general.s3_endpoint_url,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
         )
 
 
@@ -445,13 +487,18 @@ class MainConfig(Params):
 
 
 class EvaluateBestConfig(Params):
-    """``evaluate_best``: gate the best version one experiment trained."""
+    """``evaluate_best``: gate the best version one experiment (or its runs of one name) trained."""
 
     experiment_name: Annotated[
         str,
         Field(min_length=1, description="evaluate the best-CV version trained in it"),
         Rule("an experiment's name"),
     ]
+    run_name: Annotated[
+        str,
+        Field(description="only versions whose train run has this name compete; empty: all"),
+        Rule("a run's name"),
+    ] = ""
     model_name: ModelName = MODEL_NAME
     gate_metric: GateMetric = "roc_auc"
 
@@ -623,6 +670,7 @@ class MonitorConfig(Params):
         Rule("true or false"),
     ] = False
     storage: StorageConfig = StorageConfig()
+    log_storage: PredictionLogStorage = PredictionLogStorage()
 
     def window(self, now: datetime) -> tuple[datetime | None, datetime | None]:
         """The window as instants: a duration counts back from ``until`` (or from ``now``).

@@ -38,6 +38,9 @@ MAJORITY_CLASS_BASELINE = "majority_class"
 
 #: The registered model, unless ``model_name`` says otherwise.
 MODEL_NAME = "titanic"
+#: The experiment every training run on the shared tracking server writes into (the Argo
+#: workflow's too, its runs named after the workflow): the one the readers are granted.
+TRAINING_EXPERIMENT = "titanic"
 #: The alias of the version in production, moved only through the gate.
 CHAMPION_ALIAS = "champion"
 #: The champion's URI: what servers and batch scoring load by default.
@@ -125,6 +128,7 @@ MODEL_URI_TAG = "model_uri"
 CHAMPION_DECISION_TAG = "champion_decision"
 CHAMPION_BEFORE_TAG = "champion_version_before"
 BEST_OF_EXPERIMENT_TAG = "best_of_experiment"
+BEST_OF_RUN_NAME_TAG = "best_of_run_name"
 INPUT_URI_TAG = "input_uri"
 OUTPUT_URI_TAG = "output_uri"
 REJECTS_URI_TAG = "rejects_uri"

@@ -47,12 +47,14 @@ def _port(name: str) -> int:
     return port
 
 
-def test_deployment_serves_the_champion_with_credentials_from_a_secret():
+def test_deployment_serves_the_champion_through_the_tracking_server_without_store_keys():
     env = {item["name"]: item for item in _container()["env"]}
     assert env["MODEL_URI"]["value"] == "models:/titanic@champion"
-    for name in ("MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        assert "value" not in env[name]
-        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "titanic-mlflow"
+    assert env["MLFLOW_TRACKING_URI"]["valueFrom"]["secretKeyRef"] == {
+        "name": "titanic-mlflow", "key": "tracking-uri"
+    }  # fmt: skip
+    # Models come through the tracking server's proxy: no key or endpoint of the artifact store.
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL"} & set(env)
 
 
 def _secret_of_user(env: list[dict]) -> str:
@@ -72,10 +74,14 @@ def test_each_role_reads_its_own_credentials_from_its_own_secret():
     assert _secret_of_user(monitor["container"]["env"]) == "titanic-mlflow-monitoring"
     workflow = yaml.safe_load((DEPLOYMENT / "argo" / "training-workflow.yaml").read_text())
     steps = [t["container"] for t in workflow["spec"]["templates"] if "container" in t]
-    assert len(steps) == 5
+    assert len(steps) == 4
     for step in steps:
-        # envFrom: the Secret's keys are the variables' names, as in the other two.
-        assert {"secretRef": {"name": "titanic-mlflow-training"}} in step["envFrom"]
+        # envFrom: the Secret's keys are the variables' names, as in the other two. The data
+        # bucket's read-only keys have their own; the artifact store's are nobody's.
+        assert step["envFrom"] == [
+            {"secretRef": {"name": name}}
+            for name in ("titanic-mlflow-env", "titanic-mlflow-training", "titanic-training-data")
+        ]
         assert not any(item["name"] in USER_VARIABLES for item in step.get("env", []))
 
 
@@ -156,11 +162,14 @@ def test_the_workers_share_metrics_through_a_per_pod_memory_folder():
     assert volume == {"name": mount["name"], "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
 
 
-def test_predictions_are_logged_to_s3_with_the_secrets_credentials():
+def test_predictions_are_logged_to_s3_with_the_log_buckets_own_keys():
     env = {item["name"]: item for item in _container()["env"]}
     assert re.fullmatch(r"s3://[a-z0-9.-]+/[\w./-]+", env["TITANIC_PREDICTION_LOG"]["value"])
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "titanic-mlflow"
+    for name in ("S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        variable = f"TITANIC_PREDICTION_LOG_{name}"
+        assert env[variable]["valueFrom"]["secretKeyRef"] == {
+            "name": "titanic-prediction-log-writer", "key": variable
+        }  # fmt: skip
 
 
 def test_service_and_ingress_reach_the_container_port():

@@ -193,7 +193,7 @@ def assess(reference: Reference, scored: pd.DataFrame, thresholds: Thresholds) -
 
 
 def _read(config: MonitorConfig, since, until) -> PredictionLogTable:
-    table = parse_prediction_log(read_log_files(config.log_uri, config.storage), since, until)
+    table = parse_prediction_log(read_log_files(config.log_uri, config.log_storage), since, until)
     if table.lines == table.corrupt_lines:
         raise DataSourceError(
             f"cannot read log_uri {config.log_uri}: none of its {table.lines} line(s) is a "

@@ -3,7 +3,10 @@
 ``python -m titanic_model.serving --model_uri … --host … --port … --workers …``; the rest
 comes from the environment (the names are contracts, documented in the README):
 
-- ``TITANIC_PREDICTION_LOG``: a local folder or ``s3://bucket/prefix``; unset: no log.
+- ``TITANIC_PREDICTION_LOG``: a local folder or ``s3://bucket/prefix``; unset: no log. On S3
+  it is written with ``TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL``,
+  ``TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID`` and ``TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY``
+  (its own bucket's), else the general S3 settings.
 - ``TITANIC_PREDICTION_LOG_NAMES``: ``title`` (default: a passenger's name is personal data,
   only its title is logged) or ``full``.
 - ``TITANIC_MAX_BODY_BYTES``: the largest request body, 20 MiB by default (nginx's
@@ -17,7 +20,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from titanic_model.config import ConfigError, Integer, Params, Rule, StorageConfig
+from titanic_model.config import ConfigError, Integer, Params, PredictionLogStorage, Rule
 from titanic_model.names import CHAMPION_URI
 
 PREDICTION_LOG_VARIABLE = "TITANIC_PREDICTION_LOG"
@@ -56,7 +59,7 @@ class ServingConfig(BaseModel):
         prediction_log: Folder or ``s3://`` prefix of the prediction log, or None.
         full_names: Log passengers' names whole instead of their titles.
         max_body_bytes: Largest accepted request body.
-        storage: The S3 endpoint, for an ``s3://`` prediction log.
+        storage: The S3 endpoint and keys of an ``s3://`` prediction log.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -65,7 +68,7 @@ class ServingConfig(BaseModel):
     prediction_log: str | None = None
     full_names: bool = False
     max_body_bytes: Annotated[Integer, Field(ge=1)] = DEFAULT_MAX_BODY_BYTES
-    storage: StorageConfig = StorageConfig()
+    storage: PredictionLogStorage = PredictionLogStorage()
 
     @classmethod
     def from_command_line(cls, params: Mapping[str, str], environ: Mapping[str, str]) -> Self:
@@ -92,7 +95,7 @@ class ServingConfig(BaseModel):
                 prediction_log=(environ.get(PREDICTION_LOG_VARIABLE) or "").strip() or None,
                 full_names=names == "full",
                 max_body_bytes=max_body,
-                storage=StorageConfig.from_environ(environ),
+                storage=PredictionLogStorage.from_environ(environ),
             )
         except ValidationError:
             raise ConfigError(
