@@ -19,8 +19,8 @@
 # BUCKET (mlflow), and, for an external object store instead of moto, MLFLOW_S3_ENDPOINT_URL
 # with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: the server's alone, never printed. The
 # prediction log has a bucket and keys of its own, which `env serving|monitoring` print:
-# LOG_BUCKET (prediction-log), LOG_S3_ENDPOINT_URL (the stack's S3 server),
-# LOG_AWS_ACCESS_KEY_ID / LOG_AWS_SECRET_ACCESS_KEY. Passwords: MLFLOW_AUTH_ADMIN_PASSWORD (the
+# LOG_BUCKET (prediction-log), TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL (the stack's S3 server),
+# TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID and _SECRET_ACCESS_KEY. Passwords: MLFLOW_AUTH_ADMIN_PASSWORD (the
 # admin's, used when the permission database is first created) and TITANIC_TRAINING_PASSWORD,
 # TITANIC_SERVING_PASSWORD, TITANIC_MONITORING_PASSWORD; each one unset is generated on the first
 # `up`, printed once and kept in $STACK_DIR/credentials (mode 600), never in the repository.
@@ -42,9 +42,9 @@ export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 use_moto=$([ -z "${MLFLOW_S3_ENDPOINT_URL:-}" ] && echo yes || echo no)
 export MLFLOW_S3_ENDPOINT_URL="${MLFLOW_S3_ENDPOINT_URL:-http://127.0.0.1:$S3_PORT}"
 LOG_BUCKET="${LOG_BUCKET:-prediction-log}"
-LOG_S3_ENDPOINT_URL="${LOG_S3_ENDPOINT_URL:-$MLFLOW_S3_ENDPOINT_URL}"
-LOG_AWS_ACCESS_KEY_ID="${LOG_AWS_ACCESS_KEY_ID:-prediction-log}"
-LOG_AWS_SECRET_ACCESS_KEY="${LOG_AWS_SECRET_ACCESS_KEY:-prediction-log}"
+log_endpoint="${TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL:-$MLFLOW_S3_ENDPOINT_URL}"
+log_key="${TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID:-prediction-log}"
+log_secret="${TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY:-prediction-log}"
 PATH="$root/.venv/bin:$PATH"
 # Debian keeps PostgreSQL's tools in /usr/lib/postgresql/<version>/bin, off the PATH.
 pg_bin="$(dirname "$(readlink -f "$(command -v initdb 2>/dev/null \
@@ -203,9 +203,9 @@ variables() {
         'from titanic_model.names import TRAINING_EXPERIMENT; print(TRAINING_EXPERIMENT)')" ;;
     serving | monitoring)
       [ "$1" = monitoring ] || echo "export TITANIC_PREDICTION_LOG=s3://$LOG_BUCKET/predictions"
-      echo "export TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL=$LOG_S3_ENDPOINT_URL"
-      echo "export TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID=$LOG_AWS_ACCESS_KEY_ID" \
-        "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY=$LOG_AWS_SECRET_ACCESS_KEY" ;;
+      echo "export TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL=$log_endpoint"
+      echo "export TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID=$log_key" \
+        "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY=$log_secret" ;;
   esac
 }
 
@@ -213,7 +213,7 @@ up() {
   postgres_up
   [ "$use_moto" = no ] || moto_up
   bucket_up "$BUCKET" "$MLFLOW_S3_ENDPOINT_URL" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
-  bucket_up "$LOG_BUCKET" "$LOG_S3_ENDPOINT_URL" "$LOG_AWS_ACCESS_KEY_ID" "$LOG_AWS_SECRET_ACCESS_KEY"
+  bucket_up "$LOG_BUCKET" "$log_endpoint" "$log_key" "$log_secret"
   mlflow_up
   access_up
   echo "# The stack is up (logs in $STACK_DIR). Point MLflow, the project and its clients at it,"

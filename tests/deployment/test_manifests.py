@@ -208,3 +208,65 @@ def test_the_image_gets_no_data_stores_or_credentials():
         "entrypoints", "deployment",
     }  # fmt: skip
     assert not list((PROJECT_ROOT / "deployment").rglob("*.csv"))
+
+
+def _secrets_read(node: object) -> set[tuple[str, str | None]]:
+    """Every (Secret, key) a manifest reads; the key None for a whole Secret (``envFrom``)."""
+    if isinstance(node, list):
+        return set().union(*map(_secrets_read, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found = set().union(*map(_secrets_read, node.values())) if node else set()
+    if "secretKeyRef" in node:
+        found.add((node["secretKeyRef"]["name"], node["secretKeyRef"]["key"]))
+    if "secretRef" in node:
+        found.add((node["secretRef"]["name"], None))
+    return found
+
+
+def _documented_secrets() -> dict[str, set[str]]:
+    """What docs/deployment.md's ``kubectl create secret`` commands put in each Secret."""
+    text = (PROJECT_ROOT / "docs" / "deployment.md").read_text().replace("\\\n", " ")
+    commands = re.findall(r"kubectl create secret generic (\S+)((?:\s+--from-literal=\S+)+)", text)
+    return {name: set(re.findall(r"--from-literal=([^=\s]+)=", rest)) for name, rest in commands}
+
+
+# What would reach the artifact store: its keys and endpoint, as variables or as Secret keys.
+STORE_KEYS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL",
+              "aws-access-key-id", "aws-secret-access-key", "s3-endpoint-url"}  # fmt: skip
+
+
+def test_every_secret_read_is_documented_and_serving_and_monitoring_hold_no_store_key():
+    documented = _documented_secrets()
+    argo = DEPLOYMENT / "argo"
+    manifests = {
+        "serving": _manifest("deployment.yaml"),
+        "monitoring": yaml.safe_load((argo / "monitoring-cronworkflow.yaml").read_text()),
+        "training": yaml.safe_load((argo / "training-workflow.yaml").read_text()),
+    }
+    for role, manifest in manifests.items():
+        read = _secrets_read(manifest)
+        assert read, role
+        for name, key in read:
+            assert name in documented, (role, name)
+            assert key is None or key in documented[name], (role, name, key)
+        if role != "training":  # the training data's read-only keys are training's alone
+            held = set().union(*(documented[name] for name, _ in read))
+            assert not held & STORE_KEYS, (role, held & STORE_KEYS)
+
+
+def test_every_manifest_that_loads_a_model_and_the_image_refuse_pickles():
+    argo = DEPLOYMENT / "argo"
+    containers = [
+        _container(),
+        *(t["container"] for t in yaml.safe_load((argo / "monitoring-cronworkflow.yaml")
+          .read_text())["spec"]["workflowSpec"]["templates"]),
+        *(t["container"] for t in yaml.safe_load((argo / "training-workflow.yaml").read_text())
+          ["spec"]["templates"] if "container" in t),
+    ]  # fmt: skip
+    assert len(containers) == 6
+    for container in containers:
+        env = {item["name"]: item.get("value") for item in container["env"]}
+        assert env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false", container["image"]
+    assert re.search(r"^\s+MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false$", DOCKERFILE.read_text(),
+                     flags=re.MULTILINE)  # fmt: skip

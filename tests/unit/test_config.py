@@ -12,7 +12,9 @@ from titanic_model.config import (
     EvaluateBestConfig,
     EvaluateConfig,
     MainConfig,
+    MonitorConfig,
     PredictConfig,
+    PredictionLogStorage,
     PrepareConfig,
     SearchConfig,
     StorageConfig,
@@ -367,6 +369,38 @@ def test_storage_is_read_from_the_given_environ():
     storage = train({}, environ).prepare.storage
 
     assert storage == StorageConfig(cache_dir=Path("/c"), s3_endpoint_url="http://minio:9000")
+
+
+def test_the_prediction_log_has_its_own_s3_endpoint_and_keys():
+    general = {"MLFLOW_S3_ENDPOINT_URL": "http://artifacts:9000"}
+    own = {
+        "TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL": "http://log:9000",
+        "TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID": "log-key",
+        "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY": "log-secret",
+    }
+    storage = PredictionLogStorage.from_environ(general | own)
+    assert (storage.s3_endpoint_url, storage.s3_keys) == (
+        "http://log:9000",
+        ("log-key", "log-secret"),
+    )
+    assert "log-secret" not in repr(storage)
+    # Without its own settings: the general endpoint and the AWS SDK's own credentials.
+    storage = PredictionLogStorage.from_environ(general)
+    assert (storage.s3_endpoint_url, storage.s3_keys) == ("http://artifacts:9000", None)
+    monitor = MonitorConfig.from_params({"log_uri": "s3://log/x"}, general | own)
+    assert monitor.log_storage.s3_keys == ("log-key", "log-secret")
+    assert monitor.storage.s3_keys is None
+
+
+@pytest.mark.parametrize("half", ["TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID",
+                                  "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+def test_one_key_of_the_prediction_log_without_the_other_is_one_line_naming_both(half):
+    with pytest.raises(ConfigError) as raised:
+        PredictionLogStorage.from_environ({half: "x"})
+    assert str(raised.value) == (
+        "set both TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID and "
+        "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY, or neither"
+    )
 
 
 # ---------------------------------------------------------------- parameters, for logging

@@ -65,11 +65,12 @@ def log_refusal(caller: Caller, method: str, path: str, status: int, message: st
 
 
 async def _answer(send: Send, refusal: Refusal) -> None:
-    headers = [(b"content-type", b"application/json")]
+    body = refusal.body()
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     if refusal.status == 401:
         headers.append((b"www-authenticate", b'Basic realm="mlflow"'))
     await send({"type": "http.response.start", "status": refusal.status, "headers": headers})
-    await send({"type": "http.response.body", "body": refusal.body()})
+    await send({"type": "http.response.body", "body": body})
 
 
 class TrackingFilter:
