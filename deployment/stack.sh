@@ -157,13 +157,13 @@ INI
   wait_http "http://127.0.0.1:$MLFLOW_PORT/health"
 }
 
-# Stop the process group a pid file names (each server leads its own), SIGKILL after 10 s.
+# Stop the process group a pid file names (each server leads its own), SIGKILL after 5 s.
 stop_pid() {
   if alive "$1"; then
     local group
     group="$(cat "$1")"
     kill -TERM -- "-$group" 2>/dev/null || kill "$group"
-    for _ in $(seq 1 40); do kill -0 "$group" 2>/dev/null || break; sleep 0.25; done
+    for _ in $(seq 1 20); do kill -0 "$group" 2>/dev/null || break; sleep 0.25; done
     kill -KILL -- "-$group" 2>/dev/null || true
   fi
   rm -f "$1"
@@ -228,7 +228,7 @@ case "${1:-}" in
       training | serving | monitoring | admin) variables "$2" ;;
       *) echo "usage: $0 env training | serving | monitoring | admin" >&2; exit 2 ;;
     esac ;;
-  down) tracking_down; stop_pid "$STACK_DIR/moto.pid" ;;
+  down) stop_pid "$STACK_DIR/moto.pid" & tracking_down; wait ;;
   restart-tracking) tracking_down; postgres_up; mlflow_up ;;
   *) echo "usage: $0 up | env ROLE | down | restart-tracking" >&2; exit 2 ;;
 esac

@@ -223,14 +223,14 @@ def _hold(stack: dict, snapshot: Snapshot, cases: list[Case]) -> None:
     log.seek(0, 2)
     for case in cases:
         status, body = _send(stack, case)
+        after = snapshot()
+        changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+        assert not changed, (case, status, changed)
         expected = case.status if isinstance(case.status, tuple) else (case.status,)
         assert status in expected, (case, status, body[:300])
         answer = json.loads(body)
         assert set(answer) >= {"error_code", "message"}, (case, answer)
         assert b"\n" not in body.strip(), case
-        after = snapshot()
-        changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
-        assert not changed, (case, changed)
         written = log.read().decode("utf-8", "replace")
         if case.logged or (case.logged is None and status != 400):
             route = json.dumps(unquote(case.target.split("?", 1)[0]))

@@ -111,9 +111,10 @@ class TrackingFilter:
             body = await _read_body(receive)
             receive = _replay(body, receive)
         request = Request(method, path, scope.get("query_string", b""), headers, body)
-        caller = await anyio.to_thread.run_sync(
-            self.identify, [value for name, value in headers if name == b"authorization"]
-        )
+        caller = Caller(None)
+        if route is None or route.kind is not Kind.PUBLIC:  # no password hashed for a script
+            credentials = [value for name, value in headers if name == b"authorization"]
+            caller = await anyio.to_thread.run_sync(self.identify, credentials)
         verdict = judge(request, caller)
         if isinstance(verdict, Needed):
             granted = await anyio.to_thread.run_sync(self.confirm, caller.name, verdict)
@@ -151,21 +152,30 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def _refusals_as_json(send: Send, caller: Caller, method: str, path: str) -> Send:
-    """``send`` with MLflow's plain-text 401 and 403 rewritten as one JSON line, and logged."""
+def _rewritten(
+    send: Send, holds: Callable[[int], bool], rewrite: Callable[[Message, bytes], Awaitable[None]]
+) -> Send:
+    """``send`` passing answers on, but holding those whose status ``holds`` for ``rewrite``."""
     held: dict[str, Any] = {}
 
     async def rewriting(message: Message) -> None:
-        if message["type"] == "http.response.start" and message["status"] in (401, 403):
+        if message["type"] == "http.response.start" and holds(message["status"]):
             held["start"], held["body"] = message, b""
             return
         if "start" not in held:
             await send(message)
             return
         held["body"] += message.get("body", b"")
-        if message.get("more_body", False):
-            return
-        start, body = held.pop("start"), held.pop("body")
+        if not message.get("more_body", False):
+            await rewrite(held.pop("start"), held.pop("body"))
+
+    return rewriting
+
+
+def _refusals_as_json(send: Send, caller: Caller, method: str, path: str) -> Send:
+    """``send`` with MLflow's plain-text 401 and 403 rewritten as one JSON line, and logged."""
+
+    async def rewrite(start: Message, body: bytes) -> None:
         status, text = start["status"], body.decode("utf-8", "replace")
         try:
             reason = str(json.loads(text)["message"])
@@ -182,30 +192,20 @@ def _refusals_as_json(send: Send, caller: Caller, method: str, path: str) -> Sen
         await send(start)
         await send({"type": "http.response.body", "body": body})
 
-    return rewriting
+    return _rewritten(send, lambda status: status in (401, 403), rewrite)
 
 
 def _server_info_rewritten(send: Send) -> Send:
     """``send`` with MLflow's ``server-info`` answer as :func:`~rules.server_info` gives it."""
-    held: dict[str, Any] = {}
 
-    async def rewriting(message: Message) -> None:
-        if message["type"] == "http.response.start" and message["status"] == 200:
-            held["start"], held["body"] = message, b""
-            return
-        if "start" not in held:
-            await send(message)
-            return
-        held["body"] += message.get("body", b"")
-        if message.get("more_body", False):
-            return
-        start, body = held.pop("start"), server_info(held.pop("body"))
+    async def rewrite(start: Message, body: bytes) -> None:
+        body = server_info(body)
         headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
+        headers.append((b"content-length", b"%d" % len(body)))
         await send({**start, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    return rewriting
+    return _rewritten(send, lambda status: status == 200, rewrite)
 
 
 def _identify(values: list[bytes]) -> Caller:

@@ -291,10 +291,12 @@ class _MalformedError(ValueError):
 
 
 def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    keys = [key for key, _ in pairs]
-    if repeated := sorted({key for key in keys if keys.count(key) > 1}):
-        raise _MalformedError(f"the JSON body gives {repeated[0]!r} twice")
-    return dict(pairs)
+    unique = dict(pairs)
+    if len(unique) < len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise _MalformedError(f"the JSON body gives {repeated!r} twice")
+    return unique
 
 
 def _json_object(body: bytes, content_type: bytes | None) -> dict[str, object]:
