@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.containers import Engine, start_build, start_engine, stop_engine, wait_for_image
 from tests.processes import (
     PROJECT_ROOT,
     SHARED_DATA,
@@ -74,3 +75,40 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop_process(process)
+
+
+# The Docker engine of this session, started once a collected test needs it.
+_ENGINE = pytest.StashKey[Engine]()
+
+
+def _needs_engine(item: pytest.Item) -> bool:
+    return "docker_engine" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests of the serving image run last: the image builds while the others run."""
+    items.sort(key=_needs_engine)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the engine and the image's build in the background, if a test will need them."""
+    if session.config.option.collectonly or not any(map(_needs_engine, session.items)):
+        return
+    engine = start_engine()
+    session.config.stash[_ENGINE] = engine
+    session.config.add_cleanup(lambda: stop_engine(engine))
+    start_build(engine)
+
+
+@pytest.fixture(scope="session")
+def docker_engine(request: pytest.FixtureRequest) -> Engine:
+    """The session's Docker engine (``tests/containers.py``)."""
+    return request.config.stash[_ENGINE]
+
+
+# Module-scoped, as cheap after the first wait: pytest sets up session fixtures first, and a
+# module's own (a tracking stack, a trained version) should get ready while the build ends.
+@pytest.fixture(scope="module")
+def serving_image(docker_engine: Engine) -> str:
+    """The tag of the serving image, built on the stand-in base; waits for its build."""
+    return wait_for_image(docker_engine)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from titanic_model.schema import LABEL, validate_passengers
+from titanic_model.model.schema import LABEL, validate_passengers
 
 #: Kaggle's first passenger as a client sends it (JSON-ready: None where a value is missing).
 BRAUND = {

@@ -135,6 +135,17 @@ def project_on_sqlite(folder: Path, train_csv: Path) -> Project:
     )
 
 
+def json_records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts of plain Python values at full precision; NaN becomes None.
+
+    What a server's JSON answer must equal, to the bit, for the same model's predictions.
+    """
+    return [
+        {k: None if pd.isna(v) else getattr(v, "item", lambda v=v: v)() for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
 def _start_server(command: list[str], log: Path, env: dict[str, str]) -> tuple[str, object]:
     """Start a model server whose command ends with its port; wait for its ``/ping``."""
     port = free_port()

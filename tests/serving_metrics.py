@@ -16,7 +16,7 @@ def exposed_metrics(folder: Path) -> dict[str, str]:
     """
     from prometheus_client.metrics import MetricWrapperBase
 
-    from titanic_model.serving.metrics import ServingMetrics
+    from titanic_model.serving.prometheus import ServingMetrics
 
     metrics = ServingMetrics(str(folder))
     families = [

@@ -12,7 +12,8 @@ The registered model ``titanic`` and the experiments ``titanic`` (training's) an
 ``titanic-monitoring`` are created here, as the admin, when missing: MLflow gives MANAGE on a
 resource to whoever creates it, and no role should own them (MANAGE on ``titanic`` would let
 training delete versions and aliases). No other user may create experiments or registered
-models: the tracking server's filter keeps those routes for the admin.
+models (the tracking server's filter keeps those routes for the admin), but for a gate's lock,
+which the gate creates and deletes in seconds and whose grant is spared here.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from titanic_model.names import (
     MODEL_NAME,
     MONITORING_EXPERIMENT,
     TRAINING_EXPERIMENT,
+    gated_model,
 )
 
 #: Stand for the ids of :data:`~titanic_model.names.TRAINING_EXPERIMENT` and
@@ -144,12 +146,18 @@ def _revoke_the_rest(auth, tracking_uri: str, username: str, grants: tuple[Grant
     wanted = {(grant.resource_type, grant.resource_id) for grant in grants}
     assigned = set()
     for row in response.json()["permissions"]:
+        granted = (row["resource_type"], row["resource_pattern"])
         if not _OWN_ROLE.fullmatch(row["role_name"]):
             assigned.add(row["role_id"])
-        elif (row["resource_type"], row["resource_pattern"]) not in wanted:
-            auth.revoke_user_permission(username, row["resource_type"], row["resource_pattern"])
+        elif granted not in wanted and not _held_lock(*granted):
+            auth.revoke_user_permission(username, *granted)
     for role_id in assigned:
         auth.unassign_role(username, role_id)
+
+
+def _held_lock(resource_type: str, resource_id: str) -> bool:
+    """A gate's lock, which its creator holds for seconds and MLflow forgets with it."""
+    return resource_type == "registered_model" and gated_model(resource_id) is not None
 
 
 def _set_grant(auth, username: str, grant: Grant) -> None:

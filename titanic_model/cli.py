@@ -15,32 +15,30 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import mlflow
 from mlflow.exceptions import MlflowException
 
 from titanic_model.config import (
-    ConfigError,
     CrossValidateConfig,
     EvaluateBestConfig,
     EvaluateConfig,
     MainConfig,
     MonitorConfig,
-    Params,
     PredictConfig,
     PrepareConfig,
+    ReleaseConfig,
     TrainConfig,
-    parse_options,
 )
 from titanic_model.credentials import refusal_line
-from titanic_model.data import DataSourceError
-from titanic_model.drift import DriftDetectedError
-from titanic_model.schema import SchemaError
+from titanic_model.io.data import DataSourceError
+from titanic_model.model.schema import SchemaError
+from titanic_model.monitoring.drift import DriftDetectedError
+from titanic_model.parameters import ConfigError, Params, parse_options
 
 # Mistakes of the person running the job: a one-line message, not a stack trace.
 USER_ERRORS = (ConfigError, DataSourceError, SchemaError, DriftDetectedError)
@@ -93,6 +91,8 @@ JOBS: dict[str, Job] = {
     "cross_validate": Job(CrossValidateConfig,
                           "titanic_model.jobs.cross_validate:cross_validate",
                           "nested cross-validation of the whole training procedure"),
+    "release": Job(ReleaseConfig, "titanic_model.jobs.release:release",
+                   "pin the champion (or a version) in deployment/kubernetes/release.yaml"),
 }  # fmt: skip
 
 
@@ -127,7 +127,7 @@ def parse_command_line(argv: Sequence[str]) -> tuple[str, dict[str, str]]:
         raise ConfigError(f"no job given: expected one of {', '.join(JOBS)}")
     if argv[0] not in JOBS:
         raise ConfigError(f"unknown job {argv[0]!r}: expected one of {', '.join(JOBS)}")
-    return argv[0], parse_options(argv[1:])
+    return argv[0], parse_options(JOBS[argv[0]].config, argv[1:])
 
 
 def _set_up_output() -> None:
@@ -137,18 +137,16 @@ def _set_up_output() -> None:
         warnings.filterwarnings("ignore", message=f".*{advice}")
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    """Run one job from the command line.
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one job from the command line; its settings come from the process's environment.
 
     Args:
         argv: ``<job> --name value …``; default: the process's arguments.
-        environ: The environment the settings come from; default: the process's.
 
     Returns:
         The exit status: 0, or 1 after a one-line ``error:`` on standard error.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    environ = os.environ if environ is None else environ
     if len(argv) == 1 and argv[0] in HELP:
         print(_usage())
         return 0
@@ -158,7 +156,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         job_name, params = parse_command_line(argv)
         job = JOBS[job_name]
-        config = job.config.from_params(params, environ)
+        config = job.config.from_params(params)
         _set_up_output()
         run = job.load()
         with mlflow.start_run():
@@ -167,6 +165,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"error: {error}", file=sys.stderr)
         return 1
     except MlflowException as error:
-        print(refusal_line(error, environ), file=sys.stderr)
+        print(refusal_line(error), file=sys.stderr)
         return 1
     return 0

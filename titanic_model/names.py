@@ -43,13 +43,61 @@ MODEL_NAME = "titanic"
 TRAINING_EXPERIMENT = "titanic"
 #: The alias of the version in production, moved only through the gate.
 CHAMPION_ALIAS = "champion"
+#: The scheme of registry URIs.
+REGISTRY_SCHEME = "models:/"
+
+
+def version_model_uri(model_name: str, version: str | int) -> str:
+    """``models:/<name>/<version>``: one registered version, whatever its aliases do."""
+    return f"{REGISTRY_SCHEME}{model_name}/{version}"
+
+
+def alias_model_uri(model_name: str, alias: str) -> str:
+    """``models:/<name>@<alias>``: the version an alias points at when it is resolved."""
+    return f"{REGISTRY_SCHEME}{model_name}@{alias}"
+
+
+def run_model_uri(run_id: str) -> str:
+    """``runs:/<run id>/model``: the model a run logged, registered or not."""
+    return f"runs:/{run_id}/{MODEL_ARTIFACT}"
+
+
 #: The champion's URI: what servers and batch scoring load by default.
-CHAMPION_URI = f"models:/{MODEL_NAME}@{CHAMPION_ALIAS}"
+CHAMPION_URI = alias_model_uri(MODEL_NAME, CHAMPION_ALIAS)
 
 # Tags of a registered version (besides PREPARE_RUN_TAG and split_digest_tag's, which
 # the version shares with the runs it comes from).
 VERSION_GIT_COMMIT_TAG = "git_commit"
 HOLDOUT_ACCURACY_TAG = "holdout_accuracy"
+#: The digest of a version's files (``sha256:<hex>`` of its manifest): what every loader
+#: checks before it runs any of them, and what a release pins in Git (``MODEL_DIGEST``).
+MODEL_DIGEST_TAG = "model_digest"
+#: The manifest itself, ``{path: sha256}`` as JSON: names the file that differs.
+MODEL_MANIFEST_TAG = "model_manifest"
+#: The gate's verdict on a version, written before any alias moves: ``approved`` (it may
+#: take its alias), ``rejected`` (kept out by the gate) or ``failed`` (a step failed: its
+#: alias did not move).
+APPROVAL_TAG = "approval"
+APPROVED = "approved"
+REJECTED = "rejected"
+FAILED = "failed"
+#: The gate's decision about the version, in words (as the evaluate run's champion_decision).
+GATE_DECISION_TAG = "gate_decision"
+
+
+def gate_lock_model(model_name: str) -> str:
+    """The registered model whose existence is the gate's lock on ``model_name``'s aliases.
+
+    Creating a registered model is the one registry call that fails when another caller got
+    there first, so gates take turns through it (on any store and server).
+    """
+    return f"{model_name}-gate-lock"
+
+
+def gated_model(lock_model: str) -> str | None:
+    """The registered model whose gate ``lock_model`` is the lock of, or None for another name."""
+    gated = lock_model.removesuffix(gate_lock_model(""))
+    return gated if gated and gate_lock_model(gated) == lock_model else None
 
 
 def cv_score_tag(refit_metric: str) -> str:
@@ -229,6 +277,13 @@ SPLITS_DIR = "splits"
 MODEL_ARTIFACT = "model"
 #: The fitted pipeline's key among the pyfunc model's artifacts.
 PIPELINE_ARTIFACT = "pipeline"
+#: The model's output columns (its signature's), and batch scoring's row number.
+SURVIVED_COLUMN = "survived"
+PROBABILITY_COLUMN = "probability"
+#: With ``invalid_rows=reason``: the rule a bad row broke ("" for a scored row).
+REASON_COLUMN = "reason"
+#: Batch outputs: the row's position in the input.
+ROW_COLUMN = "row"
 #: The key of the input schema in the logged model's metadata (``MLmodel``).
 INPUT_SCHEMA_METADATA = "input_schema"
 #: The model's inference parameter (signature ``params``) for what becomes of invalid rows:

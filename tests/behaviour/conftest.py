@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from titanic_model.config import TrainConfig
-from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.training import SearchResult, grid_search, holdout_split
+from titanic_model.model.schema import LABEL, validate_passengers
+from titanic_model.training.search import SearchResult, grid_search, holdout_split
 
 
 @pytest.fixture(scope="session")
@@ -15,16 +15,14 @@ def search(train_csv) -> SearchResult:
     """The default search on the training split that ``prepare`` cuts, as ``make run`` does."""
     config = TrainConfig()
     labelled = validate_passengers(pd.read_csv(train_csv), with_label=True)
-    training, _ = holdout_split(
-        labelled, labelled[LABEL], config.prepare.test_fraction, config.prepare.seed
-    )
+    training, _ = holdout_split(labelled, labelled[LABEL], config.test_fraction, config.seed)
     return grid_search(
         training.drop(columns=[LABEL]),
         training[LABEL].astype(int),
-        config.search.candidate_grids(),
-        cv_folds=config.search.cv_folds,
-        seed=config.search.seed,
-        refit_metric=config.search.refit_metric,
+        config.candidate_grids(),
+        cv_folds=config.cv_folds,
+        seed=config.seed,
+        refit_metric=config.refit_metric,
     )
 
 

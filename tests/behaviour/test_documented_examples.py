@@ -15,7 +15,7 @@ import pytest
 from mlflow.pyfunc.scoring_server import infer_and_parse_data, parse_csv_input
 
 from tests.processes import PROJECT_ROOT
-from titanic_model.model import InvalidPassengersError, TitanicSurvivalModel
+from titanic_model.model.pyfunc import InvalidPassengersError, TitanicSurvivalModel
 
 PAGES = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "docs" / "serving.md"]
 # A curl example: its JSON body (-d '…') or CSV file (--data-binary @…), then the answer as

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from titanic_model.prediction import predict_survival
+from titanic_model.model.prediction import predict_survival
 
 
 def test_the_default_search_chooses_the_documented_model(search):

@@ -1,9 +1,11 @@
-"""The Argo CD Application, the Argo Workflow and CronWorkflow, against their CRDs' schemas.
+"""The Argo CD Application, the Argo Workflow and CronWorkflow, the Argo Rollout and its
+AnalysisTemplate, against their CRDs' schemas.
 
 No Python package carries those schemas, so ``crd_schemas/validate.mjs`` validates them offline
-with the pinned npm packages ``@kubernetes-models/argo-cd`` and
-``@kubernetes-models/argo-workflows`` (installed by ``deployment/install.sh``). Broken copies
-prove the check can fail. The Workflow is also checked strictly against the argo-workflows SDK
+with the pinned npm packages ``@kubernetes-models/argo-cd``, ``@kubernetes-models/argo-workflows``
+and ``@kubernetes-models/argo-rollouts`` (installed by ``deployment/install.sh``). Broken copies
+prove the check can fail. The Rollout's wiring and its analysis' queries are tested in
+test_canary_analysis.py. The Workflow is also checked strictly against the argo-workflows SDK
 in tests/integration/test_argo_workflow.py, and the CronWorkflow here; the CronWorkflow's
 command is held to the ``monitor`` entry point of MLproject.
 """
@@ -32,6 +34,8 @@ APPLICATION = PROJECT_ROOT / "deployment" / "argocd" / "application.yaml"
 WORKFLOW = PROJECT_ROOT / "deployment" / "argo" / "training-workflow.yaml"
 CRON_WORKFLOW = PROJECT_ROOT / "deployment" / "argo" / "monitoring-cronworkflow.yaml"
 DEPLOYMENT = PROJECT_ROOT / "deployment" / "kubernetes" / "deployment.yaml"
+ROLLOUT = PROJECT_ROOT / "deployment" / "kubernetes" / "rollout.yaml"
+ANALYSIS_TEMPLATE = PROJECT_ROOT / "deployment" / "kubernetes" / "analysis-template.yaml"
 MLPROJECT = PROJECT_ROOT / "MLproject"
 
 
@@ -46,13 +50,15 @@ def _validate(*manifests: Path) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_the_application_and_the_workflows_match_their_crd_schemas():
-    result = _validate(APPLICATION, WORKFLOW, CRON_WORKFLOW)
+def test_the_argo_resources_match_their_crd_schemas():
+    result = _validate(APPLICATION, WORKFLOW, CRON_WORKFLOW, ROLLOUT, ANALYSIS_TEMPLATE)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
         f"ok {APPLICATION} Application/titanic",
         f"ok {WORKFLOW} Workflow/titanic-training-",
         f"ok {CRON_WORKFLOW} CronWorkflow/titanic-monitoring",
+        f"ok {ROLLOUT} Rollout/titanic",
+        f"ok {ANALYSIS_TEMPLATE} AnalysisTemplate/titanic-canary",
     ]
 
 
@@ -112,50 +118,119 @@ def _monitor_command_as_a_string(manifest: dict) -> None:
     manifest["spec"]["workflowSpec"]["templates"][0]["container"]["command"] = "mlflow run ."
 
 
-@pytest.mark.parametrize(
-    ("source", "breakage", "reason"),
-    [
-        (APPLICATION, _self_heal_as_a_string, "spec/syncPolicy/automated/selfHeal must be boolean"),
-        (APPLICATION, _no_repo_url, "spec/source must have required property repoURL"),
-        (WORKFLOW, _parallelism_as_a_word, "spec/parallelism must be integer"),
-        (WORKFLOW, _command_as_a_string, "spec/templates/1/container/command must be array"),
-        (WORKFLOW, _steps_not_in_parallel_groups, "spec/templates/0/steps/0 must have required"),
-        (CRON_WORKFLOW, _schedule_as_a_number, "spec/schedules/0 must be string"),
-        (CRON_WORKFLOW, _schedule_not_in_a_list, "spec must have required property schedules"),
-        (
-            CRON_WORKFLOW,
-            _unknown_concurrency_policy,
-            "spec/concurrencyPolicy must be equal to one of the allowed values",
-        ),
-        (
-            CRON_WORKFLOW,
-            _metric_name_with_a_dash,
-            "spec/workflowSpec/metrics/prometheus/0/name must match pattern",
-        ),
-        (
-            CRON_WORKFLOW,
-            _monitor_command_as_a_string,
-            "spec/workflowSpec/templates/0/container/command must be array",
-        ),
-    ],
-    ids=[
-        "selfHeal", "repoURL", "parallelism", "command", "steps",
-        "schedules", "schedule", "concurrencyPolicy", "metric-name", "cron-command",
-    ],
-)  # fmt: skip
-def test_the_check_fails_a_broken_copy_and_names_the_field(
-    source: Path, breakage: Callable[[dict], None], reason: str, tmp_path
-):
-    manifest = yaml.safe_load(source.read_text())
-    breakage(manifest)
-    broken = tmp_path / source.name
-    broken.write_text(yaml.safe_dump(manifest))
-    result = _validate(broken)
+def _weight_as_a_percentage(manifest: dict) -> None:
+    manifest["spec"]["strategy"]["canary"]["steps"][0]["setWeight"] = "25%"
+
+
+def _pause_as_a_list(manifest: dict) -> None:
+    manifest["spec"]["strategy"]["canary"]["steps"][1]["pause"]["duration"] = ["5m"]
+
+
+def _workload_ref_as_a_name(manifest: dict) -> None:
+    manifest["spec"]["workloadRef"] = "titanic"
+
+
+def _metric_without_a_provider(manifest: dict) -> None:
+    del manifest["spec"]["metrics"][0]["provider"]
+
+
+def _query_not_a_string(manifest: dict) -> None:
+    query = manifest["spec"]["metrics"][1]["provider"]["prometheus"]["query"]
+    manifest["spec"]["metrics"][1]["provider"]["prometheus"]["query"] = query.splitlines()
+
+
+def _minimum_as_a_number(manifest: dict) -> None:
+    # Argument values are strings (substituted into the query), never numbers.
+    (minimum,) = [arg for arg in manifest["spec"]["args"] if arg["name"] == "min-requests"]
+    minimum["value"] = int(minimum["value"])
+
+
+# Each broken copy, by id: the manifest it comes from, how it is broken, and the reason the
+# check must give. All of them are validated in one run of node (the packages load once).
+BROKEN_COPIES: dict[str, tuple[Path, Callable[[dict], None], str]] = {
+    "selfHeal": (
+        APPLICATION,
+        _self_heal_as_a_string,
+        "spec/syncPolicy/automated/selfHeal must be boolean",
+    ),
+    "repoURL": (APPLICATION, _no_repo_url, "spec/source must have required property repoURL"),
+    "parallelism": (WORKFLOW, _parallelism_as_a_word, "spec/parallelism must be integer"),
+    "command": (WORKFLOW, _command_as_a_string, "spec/templates/1/container/command must be array"),
+    "steps": (
+        WORKFLOW,
+        _steps_not_in_parallel_groups,
+        "spec/templates/0/steps/0 must have required",
+    ),
+    "schedules": (CRON_WORKFLOW, _schedule_as_a_number, "spec/schedules/0 must be string"),
+    "schedule": (
+        CRON_WORKFLOW,
+        _schedule_not_in_a_list,
+        "spec must have required property schedules",
+    ),
+    "concurrencyPolicy": (
+        CRON_WORKFLOW,
+        _unknown_concurrency_policy,
+        "spec/concurrencyPolicy must be equal to one of the allowed values",
+    ),
+    "metric-name": (
+        CRON_WORKFLOW,
+        _metric_name_with_a_dash,
+        "spec/workflowSpec/metrics/prometheus/0/name must match pattern",
+    ),
+    "cron-command": (
+        CRON_WORKFLOW,
+        _monitor_command_as_a_string,
+        "spec/workflowSpec/templates/0/container/command must be array",
+    ),
+    "setWeight": (
+        ROLLOUT,
+        _weight_as_a_percentage,
+        "spec/strategy/canary/steps/0/setWeight must be integer",
+    ),
+    "pause": (
+        ROLLOUT,
+        _pause_as_a_list,
+        "spec/strategy/canary/steps/1/pause/duration must be string",
+    ),
+    "workloadRef": (ROLLOUT, _workload_ref_as_a_name, "spec/workloadRef must be object"),
+    "provider": (
+        ANALYSIS_TEMPLATE,
+        _metric_without_a_provider,
+        "spec/metrics/0 must have required property provider",
+    ),
+    "query": (
+        ANALYSIS_TEMPLATE,
+        _query_not_a_string,
+        "spec/metrics/1/provider/prometheus/query must be string",
+    ),
+    "arg-value": (ANALYSIS_TEMPLATE, _minimum_as_a_number, "spec/args/3/value must be string"),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_copies_checked(tmp_path_factory) -> dict[str, tuple[Path, dict, str]]:
+    """Each broken copy's path, manifest and line of the check's report."""
+    folder = tmp_path_factory.mktemp("broken")
+    copies = {}
+    for name, (source, breakage, _) in BROKEN_COPIES.items():
+        manifest = yaml.safe_load(source.read_text())
+        breakage(manifest)
+        broken = folder / f"{name}-{source.name}"
+        broken.write_text(yaml.safe_dump(manifest))
+        copies[name] = (broken, manifest)
+    result = _validate(*(path for path, _ in copies.values()))
     assert result.returncode == 1, result.stdout + result.stderr
-    (line,) = result.stdout.splitlines()
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(copies), result.stdout + result.stderr
+    return {name: (*copies[name], line) for name, line in zip(copies, lines, strict=True)}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_COPIES))
+def test_the_check_fails_a_broken_copy_and_names_the_field(case, broken_copies_checked):
+    broken, manifest, line = broken_copies_checked[case]
     name = manifest["metadata"].get("name") or manifest["metadata"]["generateName"]
     assert line.startswith(f"invalid {broken} {manifest['kind']}/{name}: ")
-    assert reason in line
+    assert BROKEN_COPIES[case][2] in line
 
 
 def test_a_kind_with_no_schema_fails(tmp_path):

@@ -38,7 +38,7 @@ def test_conda_has_every_runtime_dependency_of_the_project():
 
 def test_conda_pins_the_interpreter_of_the_image_exactly():
     (python,) = [entry for entry in CONDA if isinstance(entry, str) and entry.startswith("python")]
-    image = re.search(r"^FROM python:(\d+\.\d+\.\d+)-", (PROJECT_ROOT / "deployment" /
+    image = re.search(r"^ARG BASE_IMAGE=python:(\d+\.\d+\.\d+)-", (PROJECT_ROOT / "deployment" /
                       "Dockerfile").read_text(), flags=re.MULTILINE)  # fmt: skip
     assert python == f"python={image[1]}"
     assert PYPROJECT["requires-python"] == ">=3.11,<3.12"

@@ -33,8 +33,20 @@ def test_manifests_pass_strict_kubernetes_schemas(name):
 
 
 def test_kustomization_lists_every_manifest():
-    listed = set(_manifest("kustomization.yaml")["resources"])
+    kustomization = _manifest("kustomization.yaml")
+    listed = set(kustomization["resources"]) | {p["path"] for p in kustomization["patches"]}
     assert listed == {p.name for p in KUBERNETES.glob("*.yaml")} - {"kustomization.yaml"}
+
+
+def test_the_manifests_pin_the_released_version_and_its_digest():
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(KUBERNETES)], capture_output=True, text=True, check=True
+    ).stdout
+    (deployment,) = [d for d in yaml.safe_load_all(built) if d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value", "") for item in container["env"]}
+    assert re.fullmatch(r"models:/titanic/[1-9][0-9]*", env["MODEL_URI"])
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", env["MODEL_DIGEST"])
 
 
 def _container() -> dict:
@@ -106,6 +118,7 @@ def test_deployment_is_pinned_probed_bounded_and_non_root():
     pod = _manifest("deployment.yaml")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def _pod_template() -> dict:
@@ -191,11 +204,14 @@ def test_ingress_allows_pages_hosted_elsewhere_to_call_the_model():
 
 def test_image_is_pinned_non_root_healthy_and_installed_by_the_ci_script():
     dockerfile = DOCKERFILE.read_text()
-    assert re.search(r"^FROM python:\d+\.\d+\.\d+-slim-\w+$", dockerfile, re.MULTILINE)
+    # The real base by default; the tests' stand-in only as a build argument.
+    assert re.search(r"^ARG BASE_IMAGE=python:\d+\.\d+\.\d+-slim-\w+$", dockerfile, re.MULTILINE)
+    assert re.findall(r"^FROM .*$", dockerfile, re.MULTILINE) == ["FROM ${BASE_IMAGE}"]
     assert re.search(r"^USER app$", dockerfile, re.MULTILINE)
     assert "deployment/install.sh" in dockerfile
     assert "PROFILE=runtime" in dockerfile
-    assert re.search(r"^HEALTHCHECK .*\n?.*/ping", dockerfile, re.MULTILINE)
+    assert re.search(r'^HEALTHCHECK .*\n?.*CMD \["deployment/web.sh", "health"\]$', dockerfile,
+                     re.MULTILINE)  # fmt: skip
     assert 'CMD ["deployment/web.sh", "start"]' in dockerfile
 
 

@@ -103,7 +103,7 @@ def test_the_front_page_stays_short():
 
 
 def test_the_readme_documents_the_serving_layers_metrics_and_settings(tmp_path):
-    from titanic_model.serving import config
+    from titanic_model.serving import settings as config
 
     text = README.read_text()
     metric_names = list(exposed_metrics(tmp_path))
@@ -120,14 +120,16 @@ def test_the_readme_documents_every_field_of_the_prediction_log():
 
     import pandas as pd
 
-    from titanic_model.serving.prediction_log import ModelIdentity, rejected_line, scored_lines
+    from titanic_model.model.schema import check_passengers
+    from titanic_model.serving.log_writer import ModelIdentity, rejected_line, scored_lines
 
     identity = ModelIdentity("titanic", "1", "run")
     records = pd.DataFrame([{"Pclass": 1, "Name": "A, Mr. B", "Sex": "male", "SibSp": 0,
                              "Parch": 0, "Ticket": "1"}])  # fmt: skip
     predictions = pd.DataFrame({"survived": [0], "probability": [0.1]})
     now = datetime.now(UTC)
-    scored = json.loads(scored_lines(identity, "r", now, records, predictions, full_names=True)[0])
+    columns = check_passengers(records)
+    scored = json.loads(scored_lines(identity, "r", now, columns, predictions, full_names=True)[0])
     refused = json.loads(rejected_line(identity, "r", now, 400, "why", {}))
     section = README.read_text().split("**Prediction log**")[1].split("\n\n")[0]
     for field in {*scored, *refused, "Title"}:

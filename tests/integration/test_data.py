@@ -16,8 +16,8 @@ from mlflow import MlflowClient
 
 from tests.processes import PROJECT_ROOT, VENV_BIN, free_port
 from tests.projects import S3_CREDENTIALS, s3_client
-from titanic_model.config import StorageConfig
-from titanic_model.data import DataSourceError, read_passenger_csv
+from titanic_model.environment import StorageConfig
+from titanic_model.io.data import DataSourceError, read_passenger_csv
 
 pytestmark = pytest.mark.integration
 

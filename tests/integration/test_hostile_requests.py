@@ -37,8 +37,9 @@ from playwright.sync_api import sync_playwright
 
 from tests.processes import CHROMIUM, CHROMIUM_ARGS
 from tests.stack import STORE_KEYS, running_stack
+from titanic_model.io.digests import digest_tags
 from titanic_model.serving.app import build_app
-from titanic_model.serving.config import ServingConfig
+from titanic_model.serving.settings import ServingConfig
 
 pytestmark = pytest.mark.integration
 
@@ -358,6 +359,18 @@ def test_registry_routes_given_one_name_in_the_query_and_another_in_the_body_are
         else:
             cases.append(Case("anonymous", method, target + urlencode(body), content_type=None,
                               status=401))  # fmt: skip
+    # The gate's lock is the one registered model training may create and delete: nobody
+    # else may, and training no other.
+    lock = _json({"name": "titanic-gate-lock"})
+    for prefix in PREFIXES:
+        cases += [
+            Case("monitoring", "POST", f"{prefix}/registered-models/create", lock, status=403),
+            Case("serving", "DELETE", f"{prefix}/registered-models/delete", lock, status=403),
+            Case("training", "DELETE", f"{prefix}/registered-models/delete",
+                 _json({"name": "titanic"}), status=403),
+            Case("training", "POST", f"{prefix}/registered-models/create",
+                 _json({"name": "mallory"}), status=403),
+        ]  # fmt: skip
     # The version and the alias, named twice.
     for prefix in PREFIXES:
         cases += [
@@ -611,22 +624,27 @@ def test_the_ui_shows_the_registry_to_training_through_the_filter(stack, world):
 
 
 def test_a_pickled_model_is_refused_where_the_serving_user_loads_it(stack, world, tmp_path):
-    # Training may register what it likes; a pickle must still not load where it is served.
+    # Training may register what it likes, its files' digest rightly tagged; a pickle must
+    # still not load where it is served.
     with _as(stack, "training") as training:
         run = training.create_run(world.training_experiment, run_name="pickled").info.run_id
         with mlflow.start_run(run_id=run):
             info = mlflow.pyfunc.log_model(
                 name="pickled", python_model=_Pickled(), pip_requirements=["mlflow"]
             )
-        version = training.create_model_version("titanic", info.model_uri, model_id=info.model_id)
-    serving = stack["env"]["serving"]
-    config = ServingConfig.from_command_line({"model_uri": f"models:/titanic/{version.version}"},
-                                             serving)  # fmt: skip
+        stored = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(tmp_path))
+        files = digest_tags(Path(stored))
+        version = training.create_model_version(
+            "titanic", info.model_uri, tags=files, model_id=info.model_id
+        )
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in serving.items():  # the serving layer as `stack.sh env serving` sets it
+        for name, value in stack["env"]["serving"].items():  # as `stack.sh env serving` sets
             patch.setenv(name, value)
+        config = ServingConfig.from_command_line(
+            {"model_uri": f"models:/titanic/{version.version}"}
+        )
         with pytest.raises(MlflowException, match="pickle is disallowed"):
-            build_app(config, str(tmp_path))
+            build_app(config, str(tmp_path / "metrics"))
 
 
 class _Pickled(mlflow.pyfunc.PythonModel):

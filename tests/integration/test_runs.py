@@ -15,7 +15,7 @@ from mlflow.entities import DatasetInput
 from mlflow.exceptions import MlflowException
 
 from tests.projects import activate_sqlite_store
-from titanic_model.runs import log_dataset
+from titanic_model.io.runs import log_dataset
 
 pytestmark = pytest.mark.integration
 

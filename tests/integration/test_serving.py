@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.passengers import BRAUND
 from tests.processes import VENV_BIN, free_port, start_process, stop_process
-from tests.projects import serve_layer, serve_model, tampered_copy
+from tests.projects import json_records, serve_layer, serve_model, tampered_copy
 
 pytestmark = pytest.mark.integration
 
@@ -44,20 +44,12 @@ def server(request, registered, tmp_path_factory) -> Iterator[str]:
         stop_process(process)
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as JSON-ready dicts of plain Python values at full precision; NaN becomes None."""
-    return [
-        {k: None if pd.isna(v) else getattr(v, "item", lambda v=v: v)() for k, v in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]
-
-
 def _post(url: str, payload: object, session: requests.Session | None = None) -> requests.Response:
     return (session or requests).post(f"{url}/invocations", json=payload, timeout=60)
 
 
 def _expected(in_process, frame: pd.DataFrame) -> list[dict]:
-    return _records(in_process.predict(frame))
+    return json_records(in_process.predict(frame))
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +59,7 @@ def sample(test_csv) -> pd.DataFrame:
 
 
 def test_every_json_payload_form_answers_raw_records(server, in_process, sample):
-    records = _records(sample)
+    records = json_records(sample)
     columns = {name: [r[name] for r in records] for name in sample.columns}
     payloads = {
         "dataframe_split": {
@@ -127,7 +119,7 @@ def test_registered_version_and_run_uris_serve_too(registered, tmp_path, sample,
     for model_uri in ("models:/titanic/1", f"runs:/{run_id}/model"):
         url, process = serve_model(registered, model_uri, tmp_path)
         try:
-            response = _post(url, {"dataframe_records": _records(sample)})
+            response = _post(url, {"dataframe_records": json_records(sample)})
             assert response.status_code == 200, (model_uri, response.text)
             assert response.json()["predictions"] == _expected(in_process, sample)
         finally:
@@ -310,7 +302,7 @@ def test_the_server_is_still_up_after_the_fuzzing(server):
 def test_concurrent_clients_get_exactly_the_in_process_answers(server, in_process, test_csv):
     passengers = pd.read_csv(test_csv)
     expected = _expected(in_process, passengers)
-    records = _records(passengers)
+    records = json_records(passengers)
     clients, requests_per_client = 8, 300
 
     def client(offset: int) -> tuple[int, list[str]]:
@@ -338,7 +330,7 @@ def test_concurrent_clients_get_exactly_the_in_process_answers(server, in_proces
 
 
 def test_predictions_are_deterministic(server, sample):
-    payload = {"dataframe_records": _records(sample)}
+    payload = {"dataframe_records": json_records(sample)}
     first, second = _post(server, payload).json(), _post(server, payload).json()
     assert first == second
     assert all(math.isfinite(p["probability"]) for p in first["predictions"])

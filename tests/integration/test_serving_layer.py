@@ -34,7 +34,7 @@ from tests.processes import (
     wait_for_http,
 )
 from tests.projects import S3_CREDENTIALS, s3_client, serve_layer, tampered_copy
-from titanic_model.serving.prediction_log import FLUSH_SECONDS
+from titanic_model.serving.log_writer import FLUSH_SECONDS
 
 pytestmark = pytest.mark.integration
 

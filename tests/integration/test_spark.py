@@ -18,10 +18,10 @@ import pytest
 
 from tests.processes import PROJECT_ROOT
 from tests.projects import EXPERIMENT, Project
-from titanic_model.config import SparkSettings
-from titanic_model.data import DataSourceError
-from titanic_model.schema import SchemaError
-from titanic_model.spark_scoring import check_outputs_free, read_passengers, spark_session
+from titanic_model.batch.spark import check_outputs_free, read_passengers, spark_session
+from titanic_model.environment import SparkSettings
+from titanic_model.io.data import DataSourceError
+from titanic_model.model.schema import SchemaError
 
 pytestmark = pytest.mark.integration
 

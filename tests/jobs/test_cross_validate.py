@@ -7,13 +7,13 @@ import pandas as pd
 
 from titanic_model.config import CrossValidateConfig
 from titanic_model.jobs.cross_validate import cross_validate
-from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.training import nested_cross_validation
+from titanic_model.model.schema import LABEL, validate_passengers
+from titanic_model.training.search import nested_cross_validation
 
 
 def test_cross_validate_logs_the_nested_cv_of_the_search(store):
     search = store.search(candidates="logistic_regression,random_forest", cv_folds="3")
-    config = CrossValidateConfig(data_uri=store.data_uri, search=search)
+    config = CrossValidateConfig.of(search, data_uri=store.data_uri)
 
     with mlflow.start_run() as run:
         summary = cross_validate(config)

@@ -9,12 +9,12 @@ import mlflow
 import pandas as pd
 import pytest
 
-from titanic_model.config import ConfigError, EvaluateConfig, TrainConfig
+from titanic_model.config import ConfigError, EvaluateConfig, SearchConfig, TrainConfig
+from titanic_model.evaluation.metrics import accuracy_interval, holdout_metrics
+from titanic_model.io.runs import load_split
 from titanic_model.jobs.evaluate import evaluate
 from titanic_model.jobs.prepare import prepare
 from titanic_model.jobs.train import train
-from titanic_model.metrics import accuracy_interval, holdout_metrics
-from titanic_model.runs import load_split
 
 # A model that cannot split: one tree, leaves of 100 rows out of 128. It predicts a constant.
 WEAK = {"candidates": "random_forest", "n_trees": "1", "max_depth": "1", "min_samples_leaf": "100"}
@@ -33,8 +33,8 @@ def history(store):
     prepare_run_id, _ = _run(prepare, store.prepare())
 
     def register(**search):
-        config = TrainConfig(
-            prepare_run_id=prepare_run_id, search=store.search(**search), model_name=name
+        config = TrainConfig.of(
+            store.search(**search), prepare_run_id=prepare_run_id, model_name=name
         )
         return _run(train, config)
 
@@ -112,8 +112,10 @@ def test_evaluation_logs_plots_importance_and_the_version_tag(store, history):
 
 
 def test_the_model_card_states_the_versions_own_figures(store, history):
+    # Evaluated last by history.again (the same holdout): the card of that evaluation.
     card = store.client.get_model_version(history.name, "1").description
-    assert card == mlflow.artifacts.load_text(f"runs:/{history.good_evaluation}/model_card.md")
+    assert card == mlflow.artifacts.load_text(f"runs:/{history.again}/model_card.md")
+    assert "- Gate: kept: already champion." in card
     train_run = store.client.get_run(history.good_train_run)
     prepare_run = store.client.get_run(history.prepare_run_id)
     metrics = history.good_metrics
@@ -151,7 +153,7 @@ def test_the_model_card_command_reproduces_the_train_run(store, history):
     assert given == {k: v for k, v in train_params.items() if not k.startswith("best_") and v} | {
         "prepare_run_id": history.prepare_run_id
     }
-    assert TrainConfig.from_params(given).search == store.search()
+    assert SearchConfig.of(TrainConfig.from_params(given)) == store.search()
 
 
 def test_an_unregistered_model_is_scored_but_not_gated(store, history):

@@ -21,7 +21,7 @@ def _workflow(store, prepared, name: str, grids: list[dict[str, str]]) -> str:
     experiment = f"workflow-of-{name}"
     experiment_id = store.client.create_experiment(experiment, str(store.folder / experiment))
     for grid in grids:
-        config = TrainConfig(prepare_run_id=prepared, search=store.search(**grid), model_name=name)
+        config = TrainConfig.of(store.search(**grid), prepare_run_id=prepared, model_name=name)
         with mlflow.start_run(experiment_id=experiment_id):
             train(config)
     return experiment

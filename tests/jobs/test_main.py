@@ -8,7 +8,7 @@ from titanic_model.jobs.main import main
 
 def test_main_chains_prepare_train_and_evaluate_as_child_runs(store):
     name = store.new_model_name()
-    config = MainConfig(prepare=store.prepare(), search=store.search(), model_name=name)
+    config = MainConfig.of(store.prepare(), store.search(), model_name=name)
 
     with mlflow.start_run() as parent:
         version = main(config)

@@ -14,13 +14,13 @@ import pytest
 
 from tests.passengers import make_passengers
 from titanic_model.config import MonitorConfig, TrainConfig
-from titanic_model.data import DataSourceError
-from titanic_model.drift import MONITORED_FIELDS, DriftDetectedError
+from titanic_model.io.data import DataSourceError
 from titanic_model.jobs.monitor import monitor
 from titanic_model.jobs.prepare import prepare
 from titanic_model.jobs.train import train
-from titanic_model.schema import LABEL, PASSENGER_ID, SchemaError
-from titanic_model.serving.prediction_log import ModelIdentity, rejected_line, scored_lines
+from titanic_model.model.schema import LABEL, PASSENGER_ID, SchemaError, check_passengers
+from titanic_model.monitoring.drift import MONITORED_FIELDS, DriftDetectedError
+from titanic_model.serving.log_writer import ModelIdentity, rejected_line, scored_lines
 
 _experiments = itertools.count(1)
 
@@ -33,7 +33,7 @@ def served(store):
         prepare_run_id = mlflow.active_run().info.run_id
         prepare(store.prepare())
     with mlflow.start_run():
-        train(TrainConfig(prepare_run_id=prepare_run_id, search=store.search(), model_name=name))
+        train(TrainConfig.of(store.search(), prepare_run_id=prepare_run_id, model_name=name))
     version = store.client.get_model_version(name, "1")
     model = mlflow.pyfunc.load_model(f"models:/{name}/1")
     return SimpleNamespace(
@@ -50,8 +50,9 @@ def _write_log(served, folder: Path, passengers: pd.DataFrame, arrived: datetime
     for start in range(0, len(passengers), 10):
         records = passengers.iloc[start : start + 10].drop(columns=[LABEL], errors="ignore")
         predictions = served.model.predict(records)
+        columns = check_passengers(records)  # as the model validated them
         lines += scored_lines(
-            served.identity, f"req-{start}", arrived, records, predictions, full_names=False
+            served.identity, f"req-{start}", arrived, columns, predictions, full_names=False
         )
         answers += predictions.to_dict(orient="records")
     with (folder / "predictions-test.jsonl").open("a") as file:
@@ -183,6 +184,8 @@ def test_corrupt_lines_and_refusals_are_counted_not_fatal(store, served, passeng
 def test_the_window_selects_lines_by_time(store, served, passengers, tmp_path):
     _write_log(served, tmp_path / "log", passengers, NOW - timedelta(days=3))
     _write_log(served, tmp_path / "log", passengers.head(40), NOW)
+    # From a clock ahead: after the job's now, where a window with an empty until ends.
+    _write_log(served, tmp_path / "log", passengers.head(20), NOW + timedelta(days=1))
 
     run, _ = _run(_config(store, tmp_path / "log", since="P1D"))
 

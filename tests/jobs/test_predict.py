@@ -14,7 +14,7 @@ from titanic_model.jobs.predict import predict
 def model_uri(store) -> str:
     name = store.new_model_name()
     with mlflow.start_run():
-        main(MainConfig(prepare=store.prepare(), search=store.search(), model_name=name))
+        main(MainConfig.of(store.prepare(), store.search(), model_name=name))
     return f"models:/{name}@champion"
 
 

@@ -4,10 +4,10 @@ import mlflow
 import pandas as pd
 import pytest
 
-from titanic_model.data import DataSourceError
+from titanic_model.io.data import DataSourceError
+from titanic_model.io.runs import load_split
 from titanic_model.jobs.prepare import prepare
-from titanic_model.runs import load_split
-from titanic_model.schema import SchemaError
+from titanic_model.model.schema import SchemaError
 
 
 def test_prepare_logs_a_stratified_split_with_its_lineage(store):

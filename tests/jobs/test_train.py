@@ -17,10 +17,10 @@ def prepared(store) -> str:
 
 
 def _train(store, prepare_run_id: str | None, model_name: str, **search: str):
-    config = TrainConfig(
-        prepare=store.prepare(),
+    config = TrainConfig.of(
+        store.prepare(),
+        store.search(**search),
         prepare_run_id=prepare_run_id,
-        search=store.search(**search),
         model_name=model_name,
     )
     with mlflow.start_run() as run:

@@ -6,10 +6,52 @@ from collections.abc import Callable
 
 import pandas as pd
 import pytest
+from pydantic import AliasChoices
 from sklearn.pipeline import Pipeline
 
 from tests.passengers import make_passengers, split_features
-from titanic_model.pipeline import build_pipeline
+from titanic_model.environment import (
+    DataSettings,
+    PredictionLogStorage,
+    SparkSettings,
+    StorageConfig,
+)
+from titanic_model.model.pipeline import build_pipeline
+from titanic_model.serving.settings import ServingConfig
+
+
+def _variables() -> set[str]:
+    """Every environment variable that a settings class reads (its fields' aliases)."""
+    aliases = [
+        field.validation_alias
+        for settings in (
+            DataSettings,
+            StorageConfig,
+            PredictionLogStorage,
+            SparkSettings,
+            ServingConfig,
+        )
+        for field in settings.model_fields.values()
+    ]
+    return {
+        name
+        for alias in aliases
+        for name in (alias.choices if isinstance(alias, AliasChoices) else [alias])
+        if name
+    }
+
+
+@pytest.fixture
+def environ(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], None]:
+    """Set the variables the settings read to exactly ``variables``: the others are unset."""
+
+    def set_exactly(variables: dict[str, str]) -> None:
+        for name in _variables():
+            monkeypatch.delenv(name, raising=False)
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+
+    return set_exactly
 
 
 @pytest.fixture(name="make_passengers", scope="session")

@@ -9,7 +9,12 @@ from tests.passengers import make_passengers
 from tests.processes import PROJECT_ROOT
 from tests.projects import activate_sqlite_store
 from titanic_model.cli import JOBS, main, parse_command_line
-from titanic_model.config import ConfigError
+from titanic_model.parameters import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _no_settings_in_the_environment(environ) -> None:
+    environ({})
 
 
 @pytest.fixture
@@ -47,7 +52,7 @@ def test_a_malformed_command_line_is_a_config_error(argv, message):
 
 
 def test_a_bad_parameter_fails_in_one_line_before_any_run(store, capsys):
-    status = main(["train", "--n_trees", "-3"], environ={})
+    status = main(["train", "--n_trees", "-3"])
 
     assert status == 1
     assert capsys.readouterr().err == (
@@ -57,7 +62,7 @@ def test_a_bad_parameter_fails_in_one_line_before_any_run(store, capsys):
 
 
 def test_an_unknown_parameter_fails_in_one_line(store, capsys):
-    assert main(["prepare", "--colour", "red"], environ={}) == 1
+    assert main(["prepare", "--colour", "red"]) == 1
     assert capsys.readouterr().err.startswith(
         "error: unknown parameter colour='red': expected one of data_uri, test_fraction, seed\n"
     )
@@ -67,18 +72,19 @@ def test_an_unknown_parameter_fails_in_one_line(store, capsys):
 def test_a_data_error_fails_in_one_line_and_marks_the_run_failed(store, capsys, tmp_path):
     missing = tmp_path / "missing.csv"
 
-    assert main(["prepare", "--data_uri", str(missing)], environ={}) == 1
+    assert main(["prepare", "--data_uri", str(missing)]) == 1
 
     assert capsys.readouterr().err == f"error: cannot read data_uri {missing}: no such file\n"
     (run,) = _runs(store)
     assert run.info.status == RunStatus.to_string(RunStatus.FAILED)
 
 
-def test_a_job_runs_in_a_run_with_its_settings_from_the_environment(store, tmp_path):
+def test_a_job_runs_in_a_run_with_its_settings_from_the_environment(store, tmp_path, environ):
     data = tmp_path / "passengers.csv"
     make_passengers(40).to_csv(data, index=False)
+    environ({"TITANIC_DATA_URI": str(data)})
 
-    assert main(["prepare", "--seed", "7"], environ={"TITANIC_DATA_URI": str(data)}) == 0
+    assert main(["prepare", "--seed", "7"]) == 0
 
     (run,) = _runs(store)
     assert run.info.status == RunStatus.to_string(RunStatus.FINISHED)
@@ -98,17 +104,20 @@ def test_help_lists_the_jobs_and_a_jobs_parameters_with_their_defaults(capsys):
 
 
 def test_no_job_is_an_error(capsys):
-    assert main([], environ={}) == 1
+    assert main([]) == 1
     assert capsys.readouterr().err.startswith("error: no job given: expected one of main")
 
 
-def test_a_value_that_looks_like_help_is_a_value(store, capsys):
-    assert main(["prepare", "--data_uri", "--help"], environ={}) == 1
+def test_a_value_that_looks_like_help_is_a_value_not_the_help(store, capsys):
+    assert main(["prepare", "--data_uri=--help"]) == 1
     assert capsys.readouterr().err == "error: cannot read data_uri --help: no such file\n"
+    # Apart from its option, argparse reads it as an option: an error still, not the help.
+    assert main(["prepare", "--data_uri", "--help"]) == 1
+    assert capsys.readouterr() == ("", "error: option '--data_uri' has no value\n")
 
 
 def test_an_mlflow_refusal_fails_in_one_line(store, capsys):
-    assert main(["evaluate", "--model_name", "nobody"], environ={}) == 1
+    assert main(["evaluate", "--model_name", "nobody"]) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: ")
     assert "nobody" in line

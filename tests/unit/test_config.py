@@ -1,34 +1,42 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pydantic
 import pytest
 
 from titanic_model.config import (
-    PUBLIC_DATA_URI,
-    ConfigError,
     CrossValidateConfig,
     EvaluateBestConfig,
     EvaluateConfig,
     MainConfig,
     MonitorConfig,
     PredictConfig,
-    PredictionLogStorage,
     PrepareConfig,
     SearchConfig,
-    StorageConfig,
     TrainConfig,
 )
+from titanic_model.environment import PUBLIC_DATA_URI, PredictionLogStorage, StorageConfig
 from titanic_model.names import CANDIDATES, CV_METRICS, HOLDOUT_METRICS
+from titanic_model.parameters import ConfigError
+
+ALL_CONFIGS = [TrainConfig, EvaluateConfig, PredictConfig, EvaluateBestConfig, MainConfig,
+               CrossValidateConfig, PrepareConfig, MonitorConfig]  # fmt: skip
 
 
-def train(params: dict[str, str], environ: dict[str, str] | None = None) -> TrainConfig:
-    return TrainConfig.from_params(params, environ or {})
+@pytest.fixture(autouse=True)
+def _no_settings_in_the_environment(environ) -> None:
+    """Each test sets the variables it reads: none comes from the shell running the suite."""
+    environ({})
 
 
-def prepare(params: dict[str, str], environ: dict[str, str] | None = None) -> PrepareConfig:
-    return PrepareConfig.from_params(params, environ or {})
+def train(params: dict[str, str]) -> TrainConfig:
+    return TrainConfig.from_params(params)
+
+
+def prepare(params: dict[str, str]) -> PrepareConfig:
+    return PrepareConfig.from_params(params)
 
 
 # ---------------------------------------------------------------- defaults
@@ -48,19 +56,19 @@ def test_train_defaults():
     config = train({})
 
     assert config == TrainConfig()
-    assert config.prepare == PrepareConfig()
+    assert PrepareConfig.of(config) == PrepareConfig()
+    assert SearchConfig.of(config) == SearchConfig()
     assert config.prepare_run_id is None
-    forest = config.search.random_forest
-    assert forest.n_trees == (200,)
-    assert forest.max_depth == (6, 8, None)
-    assert forest.min_samples_leaf == (2, 4)
-    assert forest.max_features == (0.5,)
-    assert config.search.hist_gradient_boosting.learning_rate == (0.05, 0.1)
-    assert config.search.logistic_regression.logistic_c == (0.1, 1.0)
-    assert config.search.candidates == CANDIDATES
-    assert config.search.cv_folds == 5
-    assert config.search.seed == 42
-    assert config.search.refit_metric == "accuracy"
+    assert config.n_trees == (200,)
+    assert config.max_depth == (6, 8, None)
+    assert config.min_samples_leaf == (2, 4)
+    assert config.max_features == (0.5,)
+    assert config.learning_rate == (0.05, 0.1)
+    assert config.logistic_c == (0.1, 1.0)
+    assert config.candidates == CANDIDATES
+    assert config.cv_folds == 5
+    assert config.seed == 42
+    assert config.refit_metric == "accuracy"
     assert config.model_name == "titanic"
 
 
@@ -78,7 +86,9 @@ def test_configs_are_frozen():
     with pytest.raises(pydantic.ValidationError, match="frozen"):
         TrainConfig().model_name = "other"  # type: ignore[misc]
     with pytest.raises(pydantic.ValidationError, match="frozen"):
-        TrainConfig().search.cv_folds = 3  # type: ignore[misc]
+        TrainConfig().cv_folds = 3  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        TrainConfig().storage.cache_dir = Path("elsewhere")  # type: ignore[misc]
 
 
 def test_configs_refuse_unknown_keys():
@@ -86,11 +96,15 @@ def test_configs_refuse_unknown_keys():
         EvaluateConfig(gate_metrc="roc_auc")  # type: ignore[call-arg]
     with pytest.raises(ConfigError) as caught:
         train({"n_tree": "50"})
-    assert str(caught.value).startswith("unknown parameter n_tree='50': expected one of data_uri")
+    assert str(caught.value) == (
+        "unknown parameter n_tree='50': expected one of data_uri, test_fraction, seed, "
+        "prepare_run_id, candidates, n_trees, max_depth, min_samples_leaf, max_features, "
+        "learning_rate, logistic_c, cv_folds, refit_metric, model_name"
+    )
 
 
 def test_default_metrics_are_known_metrics():
-    assert TrainConfig().search.refit_metric in CV_METRICS
+    assert TrainConfig().refit_metric in CV_METRICS
     assert EvaluateConfig().gate_metric in HOLDOUT_METRICS
 
 
@@ -114,15 +128,15 @@ def test_train_parses_every_parameter():
     )
 
     assert config.prepare_run_id == "abc123"
-    assert config.prepare.data_uri == "s3://bucket/train.csv"
-    assert config.prepare.test_fraction == 0.25
-    assert config.prepare.seed == 7
-    assert config.search.seed == 7
-    assert config.search.random_forest.n_trees == (50, 100)
-    assert config.search.random_forest.max_depth == (4, None, 10)
-    assert config.search.random_forest.min_samples_leaf == (1,)
-    assert config.search.cv_folds == 3
-    assert config.search.refit_metric == "roc_auc"
+    assert config.data_uri == "s3://bucket/train.csv"
+    assert config.test_fraction == 0.25
+    assert PrepareConfig.of(config).seed == 7
+    assert SearchConfig.of(config).seed == 7
+    assert config.n_trees == (50, 100)
+    assert config.max_depth == (4, None, 10)
+    assert config.min_samples_leaf == (1,)
+    assert config.cv_folds == 3
+    assert config.refit_metric == "roc_auc"
     assert config.model_name == "titanic-dev"
 
 
@@ -131,7 +145,7 @@ def test_each_candidate_reads_its_own_grid():
         {"candidates": "logistic_regression, random_forest", "n_trees": "10", "max_depth": "3",
          "min_samples_leaf": "1", "max_features": "SQRT,0.5,0.5", "logistic_c": "0.5,2",
          "learning_rate": "0.3"}
-    ).search  # fmt: skip
+    )  # fmt: skip
 
     assert config.candidate_grids() == {
         "logistic_regression": {"C": [0.5, 2.0]},
@@ -142,10 +156,12 @@ def test_each_candidate_reads_its_own_grid():
     }  # fmt: skip
 
 
-def test_the_grids_are_named_after_the_candidates():
-    grids = {name for name in SearchConfig.model_fields if name in CANDIDATES}
-    assert grids == set(CANDIDATES)
-    assert set(SearchConfig().candidate_grids()) == set(CANDIDATES)
+@pytest.mark.parametrize("candidate", CANDIDATES)
+def test_every_candidate_has_a_grid(candidate: str):
+    grids = SearchConfig.from_params({"candidates": candidate}).candidate_grids()
+    assert list(grids) == [candidate]
+    assert grids[candidate]
+    assert list(SearchConfig().candidate_grids()) == list(CANDIDATES)
 
 
 @pytest.mark.parametrize(
@@ -160,7 +176,7 @@ def test_the_grids_are_named_after_the_candidates():
     ],
 )
 def test_max_depth_grid(text: str, grid: tuple[int | None, ...]):
-    assert train({"max_depth": text}).search.random_forest.max_depth == grid
+    assert train({"max_depth": text}).max_depth == grid
 
 
 def test_none_is_only_allowed_for_max_depth():
@@ -172,7 +188,7 @@ def test_none_is_only_allowed_for_max_depth():
 
 @pytest.mark.parametrize("metric", CV_METRICS)
 def test_every_cv_metric_is_a_valid_refit_metric(metric: str):
-    assert train({"refit_metric": metric}).search.refit_metric == metric
+    assert train({"refit_metric": metric}).refit_metric == metric
 
 
 @pytest.mark.parametrize("metric", sorted(HOLDOUT_METRICS))
@@ -311,33 +327,34 @@ def test_multiline_value_still_gives_a_one_line_message():
 # ---------------------------------------------------------------- data URI and storage
 
 
-def test_explicit_data_uri_wins_over_environment():
-    config = prepare({"data_uri": "/tmp/x.csv"}, {"TITANIC_DATA_URI": "/elsewhere.csv"})
+def test_explicit_data_uri_wins_over_environment(environ):
+    environ({"TITANIC_DATA_URI": "/elsewhere.csv"})
 
-    assert config.data_uri == "/tmp/x.csv"
+    assert prepare({"data_uri": "/tmp/x.csv"}).data_uri == "/tmp/x.csv"
 
 
 @pytest.mark.parametrize("params", [{}, {"data_uri": ""}, {"data_uri": "  "}])
-def test_empty_data_uri_falls_back_to_environment(params: dict[str, str]):
-    config = prepare(params, {"TITANIC_DATA_URI": "s3://bucket/train.csv"})
+def test_empty_data_uri_falls_back_to_environment(params: dict[str, str], environ):
+    environ({"TITANIC_DATA_URI": "s3://bucket/train.csv"})
 
-    assert config.data_uri == "s3://bucket/train.csv"
-
-
-@pytest.mark.parametrize("environ", [{}, {"TITANIC_DATA_URI": ""}])
-def test_empty_data_uri_and_environment_fall_back_to_public_copy(environ: dict[str, str]):
-    assert prepare({"data_uri": ""}, environ).data_uri == PUBLIC_DATA_URI
+    assert prepare(params).data_uri == "s3://bucket/train.csv"
 
 
-def test_train_data_uri_follows_the_same_fallback():
-    environ = {"TITANIC_DATA_URI": "/data/train.csv"}
+@pytest.mark.parametrize("variables", [{}, {"TITANIC_DATA_URI": ""}, {"TITANIC_DATA_URI": "  "}])
+def test_empty_data_uri_and_environment_fall_back_to_public_copy(variables, environ):
+    environ(variables)
 
-    assert train({"data_uri": ""}, environ).prepare.data_uri == "/data/train.csv"
-    assert train({"data_uri": ""}).prepare.data_uri == PUBLIC_DATA_URI
+    assert prepare({"data_uri": ""}).data_uri == PUBLIC_DATA_URI
+
+
+def test_train_data_uri_follows_the_same_fallback(environ):
+    assert train({"data_uri": ""}).data_uri == PUBLIC_DATA_URI
+    environ({"TITANIC_DATA_URI": "/data/train.csv"})
+    assert train({"data_uri": ""}).data_uri == "/data/train.csv"
 
 
 @pytest.mark.parametrize(
-    ("environ", "endpoint"),
+    ("variables", "endpoint"),
     [
         ({}, None),
         ({"AWS_ENDPOINT_URL": "http://c"}, "http://c"),
@@ -353,50 +370,72 @@ def test_train_data_uri_follows_the_same_fallback():
         ({"MLFLOW_S3_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_S3": "http://b"}, "http://b"),
     ],
 )
-def test_storage_endpoint_precedence(environ: dict[str, str], endpoint: str | None):
-    assert StorageConfig.from_environ(environ).s3_endpoint_url == endpoint
+def test_storage_endpoint_precedence(variables: dict[str, str], endpoint: str | None, environ):
+    environ(variables)
+
+    assert StorageConfig().s3_endpoint_url == endpoint
 
 
-def test_storage_cache_dir():
-    assert StorageConfig.from_environ({}).cache_dir == Path("data")
-    assert StorageConfig.from_environ({"TITANIC_CACHE_DIR": ""}).cache_dir == Path("data")
-    assert StorageConfig.from_environ({"TITANIC_CACHE_DIR": "/cache"}).cache_dir == Path("/cache")
+@pytest.mark.parametrize(
+    ("variables", "folder"),
+    [
+        ({}, "data"),
+        ({"TITANIC_CACHE_DIR": ""}, "data"),
+        ({"TITANIC_CACHE_DIR": "/cache"}, "/cache"),
+    ],
+)
+def test_storage_cache_dir(variables: dict[str, str], folder: str, environ):
+    environ(variables)
+
+    assert StorageConfig().cache_dir == Path(folder)
 
 
-def test_storage_is_read_from_the_given_environ():
-    environ = {"MLFLOW_S3_ENDPOINT_URL": "http://minio:9000", "TITANIC_CACHE_DIR": "/c"}
+def test_only_the_variables_spelt_so_are_read(environ, monkeypatch):
+    monkeypatch.setenv("titanic_data_uri", "/lower/case.csv")
+    monkeypatch.setenv("titanic_cache_dir", "/lower")
 
-    storage = train({}, environ).prepare.storage
+    assert prepare({}).data_uri == PUBLIC_DATA_URI
+    assert StorageConfig().cache_dir == Path("data")
+
+
+def test_storage_is_read_from_the_environment_as_the_config_is_parsed(environ):
+    environ({"MLFLOW_S3_ENDPOINT_URL": "http://minio:9000", "TITANIC_CACHE_DIR": "/c"})
+
+    storage = train({}).storage
 
     assert storage == StorageConfig(cache_dir=Path("/c"), s3_endpoint_url="http://minio:9000")
+    assert "cache_dir" not in TrainConfig.parameter_names()
 
 
-def test_the_prediction_log_has_its_own_s3_endpoint_and_keys():
+def test_the_prediction_log_has_its_own_s3_endpoint_and_keys(environ):
     general = {"MLFLOW_S3_ENDPOINT_URL": "http://artifacts:9000"}
     own = {
         "TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL": "http://log:9000",
         "TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID": "log-key",
         "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY": "log-secret",
     }
-    storage = PredictionLogStorage.from_environ(general | own)
+    environ(general | own)
+    storage = PredictionLogStorage.read()
     assert (storage.s3_endpoint_url, storage.s3_keys) == (
         "http://log:9000",
         ("log-key", "log-secret"),
     )
     assert "log-secret" not in repr(storage)
-    # Without its own settings: the general endpoint and the AWS SDK's own credentials.
-    storage = PredictionLogStorage.from_environ(general)
-    assert (storage.s3_endpoint_url, storage.s3_keys) == ("http://artifacts:9000", None)
-    monitor = MonitorConfig.from_params({"log_uri": "s3://log/x"}, general | own)
+    monitor = MonitorConfig.from_params({"log_uri": "s3://log/x"})
     assert monitor.log_storage.s3_keys == ("log-key", "log-secret")
     assert monitor.storage.s3_keys is None
+    # Without its own settings: the general endpoint and the AWS SDK's own credentials.
+    environ(general)
+    storage = PredictionLogStorage.read()
+    assert (storage.s3_endpoint_url, storage.s3_keys) == ("http://artifacts:9000", None)
 
 
 @pytest.mark.parametrize("half", ["TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID",
                                   "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY"])  # fmt: skip
-def test_one_key_of_the_prediction_log_without_the_other_is_one_line_naming_both(half):
+def test_one_key_of_the_prediction_log_without_the_other_is_one_line_naming_both(half, environ):
+    environ({half: "x"})
     with pytest.raises(ConfigError) as raised:
-        PredictionLogStorage.from_environ({half: "x"})
+        MonitorConfig.from_params({"log_uri": "s3://log/x"})
     assert str(raised.value) == (
         "set both TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID and "
         "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY, or neither"
@@ -421,27 +460,49 @@ def test_parameters_are_flat_mlflow_strings():
 
 
 @pytest.mark.parametrize(
-    "config",
+    ("kind", "params"),
     [
-        train({"n_trees": "10,20", "max_depth": "none,3", "max_features": "log2,0.25",
-               "candidates": "random_forest", "prepare_run_id": "abc", "seed": "3"}),
-        EvaluateConfig.from_params({"model_uri": "models:/t/2", "gate_metric": "f1"}),
-        PredictConfig.from_params({"input_uri": "in.csv", "chunk_rows": "7"}),
-        EvaluateBestConfig.from_params({"experiment_name": "workflow-1"}),
-        MainConfig.from_params({"logistic_c": "3", "gate_metric": "log_loss"}),
-        CrossValidateConfig.from_params({"cv_folds": "3", "data_uri": "/data/train.csv"}),
+        (TrainConfig, {"n_trees": "10,20", "max_depth": "none,3", "max_features": "log2,0.25",
+                       "candidates": "random_forest", "prepare_run_id": "abc", "seed": "3"}),
+        (EvaluateConfig, {"model_uri": "models:/t/2", "gate_metric": "f1"}),
+        (PredictConfig, {"input_uri": "in.csv", "chunk_rows": "7"}),
+        (EvaluateBestConfig, {"experiment_name": "workflow-1"}),
+        (MainConfig, {"logistic_c": "3", "gate_metric": "log_loss"}),
+        (CrossValidateConfig, {"cv_folds": "3", "data_uri": "/data/train.csv"}),
+        (MonitorConfig, {"log_uri": "logs", "since": "P1DT12H", "until": "2026-11-25T06:00:00",
+                         "fail_on_drift": "true"}),
     ],
-    ids=lambda config: type(config).__name__,
+    ids=lambda value: getattr(value, "__name__", ""),
 )  # fmt: skip
-def test_parameters_round_trip_through_from_params(config):
-    assert type(config).from_params(config.parameters()) == config
+def test_parameters_round_trip_through_from_params(kind, params):
+    config = kind.from_params(params)
+    assert kind.from_params(config.parameters()) == config
+
+
+def test_a_job_hands_its_shared_fields_to_its_steps(environ):
+    environ({"TITANIC_CACHE_DIR": "/c"})
+    main = MainConfig.from_params({"n_trees": "7", "test_fraction": "0.3", "gate_metric": "f1"})
+
+    train_config = TrainConfig.of(main, prepare_run_id="run-1")
+    evaluate = EvaluateConfig.of(main, model_uri="models:/titanic/1")
+
+    assert train_config.parameters() == {
+        k: v for k, v in main.parameters().items() if k != "gate_metric"
+    } | {"prepare_run_id": "run-1"}
+    assert train_config.storage == main.storage == StorageConfig(cache_dir=Path("/c"))
+    assert PrepareConfig.of(train_config).parameters() == {
+        "data_uri": PUBLIC_DATA_URI, "test_fraction": "0.3", "seed": "42"
+    }  # fmt: skip
+    assert (evaluate.model_uri, evaluate.gate_metric, evaluate.prepare_run_id) == (
+        "models:/titanic/1", "f1", None
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- predict
 
 
 def test_predict_outputs_default_to_siblings_of_the_input():
-    config = PredictConfig.from_params({"input_uri": "data/test.csv"}, {})
+    config = PredictConfig.from_params({"input_uri": "data/test.csv"})
 
     assert config.output_uri == "data/test.predictions.csv"
     assert config.rejects_uri == "data/test.rejects.csv"
@@ -451,7 +512,7 @@ def test_predict_outputs_default_to_siblings_of_the_input():
 
 def test_predict_rejects_sit_beside_an_explicit_output():
     config = PredictConfig.from_params(
-        {"input_uri": "s3://b/in.csv", "output_uri": "s3://b/out.csv", "chunk_rows": "10"}, {}
+        {"input_uri": "s3://b/in.csv", "output_uri": "s3://b/out.csv", "chunk_rows": "10"}
     )
 
     assert config.rejects_uri == "s3://b/out.rejects.csv"
@@ -459,23 +520,24 @@ def test_predict_rejects_sit_beside_an_explicit_output():
 
 
 def test_the_spark_engine_writes_folders_beside_the_input():
-    config = PredictConfig.from_params({"input_uri": "data/test.csv", "engine": "spark"}, {})
+    config = PredictConfig.from_params({"input_uri": "data/test.csv", "engine": "spark"})
 
     assert (config.output_uri, config.rejects_uri) == ("data/test.predictions", "data/test.rejects")
     assert config.overwrite is False
-    folder = PredictConfig.from_params({"input_uri": "lake/passengers/", "engine": "spark"}, {})
+    folder = PredictConfig.from_params({"input_uri": "lake/passengers/", "engine": "spark"})
     assert folder.output_uri == "lake/passengers.predictions"
-    assert PredictConfig.from_params({"input_uri": "t.csv"}, {}).engine == "pandas"
+    assert PredictConfig.from_params({"input_uri": "t.csv"}).engine == "pandas"
 
 
-def test_spark_settings_come_from_the_environment():
-    environ = {"SPARK_MASTER": "spark://10.0.0.1:7077", "PYSPARK_PYTHON": "./env/bin/python"}
-    config = PredictConfig.from_params({"input_uri": "t.csv", "engine": "spark"}, environ)
+def test_spark_settings_come_from_the_environment(environ):
+    environ({"SPARK_MASTER": "spark://10.0.0.1:7077", "PYSPARK_PYTHON": "./env/bin/python"})
+    config = PredictConfig.from_params({"input_uri": "t.csv", "engine": "spark"})
 
     assert config.spark.master == "spark://10.0.0.1:7077"
     assert config.spark.python == "./env/bin/python"
     assert "master" not in config.parameters()
-    unset = PredictConfig.from_params({"input_uri": "t.csv"}, {"SPARK_MASTER": ""}).spark
+    environ({"SPARK_MASTER": ""})
+    unset = PredictConfig.from_params({"input_uri": "t.csv"}).spark
     assert (unset.master, unset.python) == (None, None)
 
 
@@ -496,26 +558,99 @@ def test_spark_settings_come_from_the_environment():
 )
 def test_predict_bad_parameters(params, message):
     with pytest.raises(ConfigError) as error:
-        PredictConfig.from_params(params, {})
+        PredictConfig.from_params(params)
     assert str(error.value).startswith(message)
 
 
-@pytest.mark.parametrize(
-    "config", [TrainConfig, EvaluateConfig, PredictConfig, EvaluateBestConfig, MainConfig,
-               CrossValidateConfig, PrepareConfig],
-)  # fmt: skip
+@pytest.mark.parametrize("config", ALL_CONFIGS)
 def test_every_parameter_states_its_rule(config):
     """Each parameter's error message ends with its rule: none may lack one."""
+    fields = config.model_fields
+    rules = {
+        name: any(type(m).__name__ == "Rule" for m in fields[name].metadata)
+        for name in config.parameter_names()
+    }
+    assert all(rules.values()), rules
 
-    def rules(model) -> dict[str, bool]:
-        found = {}
-        for name, part in model._parts().items():
-            if part:
-                found |= rules(part)
-            else:
-                found[name] = any(
-                    type(m).__name__ == "Rule" for m in model.model_fields[name].metadata
-                )
-        return found
 
-    assert all(rules(config).values()), rules(config)
+# ---------------------------------------------------------------- monitor's window
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def monitor(**params: str) -> MonitorConfig:
+    return MonitorConfig.from_params({"log_uri": "logs"} | params)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("P1D", timedelta(days=1)),
+        ("PT6H", timedelta(hours=6)),
+        ("P1DT12H", timedelta(days=1, hours=12)),
+        ("PT90M", timedelta(minutes=90)),
+        ("2026-11-25T06:00:00Z", datetime(2026, 11, 25, 6, tzinfo=UTC)),
+        ("2026-11-25T06:00:00", datetime(2026, 11, 25, 6, tzinfo=UTC)),
+        ("2026-11-25T07:00:00+01:00", datetime(2026, 11, 25, 6, tzinfo=UTC)),
+        ("", None),
+        (" ", None),
+    ],
+)
+def test_since_and_until_are_iso_8601_instants_or_durations(text: str, value):
+    assert monitor(since=text).since == value
+    assert monitor(until=text).until == value
+
+
+def test_an_instant_without_an_offset_is_utc():
+    assert monitor(since="2026-11-25T06:00:00").since.utcoffset() == timedelta(0)
+
+
+def test_the_window_is_logged_in_iso_8601():
+    params = monitor(since="P1DT12H", until="2026-11-25T06:00:00").parameters()
+
+    assert (params["since"], params["until"]) == ("P1DT12H", "2026-11-25T06:00:00Z")
+    assert monitor().parameters()["since"] == ""
+
+
+@pytest.mark.parametrize("text", ["yesterday", "P", "2026-13-01T00:00:00Z"])
+def test_a_bad_window_bound_is_one_line_naming_it(text: str):
+    with pytest.raises(ConfigError) as caught:
+        monitor(since=text)
+
+    assert str(caught.value) == (
+        f"invalid parameter since={text!r}: must be an ISO 8601 instant "
+        "(2026-11-25T06:00:00Z) or duration (P1D, PT6H)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "window"),
+    [
+        ({}, (None, NOW)),
+        ({"since": "P1D"}, (NOW - timedelta(days=1), NOW)),
+        ({"until": "PT1H"}, (None, NOW - timedelta(hours=1))),
+        ({"since": "P1D", "until": "PT1H"},
+         (NOW - timedelta(days=1, hours=1), NOW - timedelta(hours=1))),
+        ({"since": "2026-11-24T00:00:00Z", "until": "2026-11-25T00:00:00Z"},
+         (datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC))),
+    ],
+)  # fmt: skip
+def test_the_window_ends_now_unless_until_says_otherwise(params, window):
+    """An empty until is now (README): a line stamped in the future is outside the window."""
+    assert monitor(**params).window(NOW) == window
+
+
+@pytest.mark.parametrize(
+    ("params", "since", "until"),
+    [
+        ({"since": "2026-11-26T00:00:00Z"}, "2026-11-26T00:00:00Z", "2026-11-25T12:00:00Z"),
+        ({"since": "2026-11-25T00:00:00Z", "until": "2026-11-24T00:00:00Z"},
+         "2026-11-25T00:00:00Z", "2026-11-24T00:00:00Z"),
+        ({"since": "PT0S"}, "2026-11-25T12:00:00Z", "2026-11-25T12:00:00Z"),
+    ],
+)  # fmt: skip
+def test_an_empty_window_is_one_line(params, since: str, until: str):
+    with pytest.raises(ConfigError) as caught:
+        monitor(**params).window(NOW)
+
+    assert str(caught.value) == f"invalid window: since {since} is not before until {until}"

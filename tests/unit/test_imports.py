@@ -26,7 +26,7 @@ def _loaded_by(*modules: str) -> set[str]:
 @pytest.mark.parametrize(
     "modules",
     [
-        ("titanic_model.schema", "titanic_model.config", "titanic_model.data"),
+        ("titanic_model.model.schema", "titanic_model.config", "titanic_model.io.data"),
         ("titanic_model.names",),
         ("titanic_model.cli",),
     ],
@@ -38,7 +38,7 @@ def test_schema_config_data_and_the_cli_load_no_plotting_and_no_scikit_learn(mod
 
 def test_serving_loads_no_plotting_and_none_of_the_projects_training_code():
     # scikit-learn's estimators do load: skops reads the fitted forest with them.
-    loaded = _loaded_by("titanic_model.model")
+    loaded = _loaded_by("titanic_model.model.pyfunc")
     assert not {m for m in loaded if m.split(".")[0] == "matplotlib"}
     assert not {m for m in loaded if m.startswith("titanic_model.") and m.split(".")[1] in
                 ("config", "training", "metrics", "plots", "jobs", "registry", "runs")}  # fmt: skip
@@ -47,8 +47,8 @@ def test_serving_loads_no_plotting_and_none_of_the_projects_training_code():
 def test_the_model_and_the_pandas_engine_need_no_spark():
     # pyspark is the extra "spark": the serving image has none of it. (MLflow itself imports
     # pyspark when it is installed, and does without it otherwise.)
-    loaded = _loaded_by("titanic_model.model", "titanic_model.jobs.predict")
-    assert "titanic_model.spark_scoring" not in loaded
+    loaded = _loaded_by("titanic_model.model.pyfunc", "titanic_model.jobs.predict")
+    assert "titanic_model.batch.spark" not in loaded
 
 
 def test_the_serving_launcher_loads_neither_mlflow_nor_prometheus_before_it_must():

@@ -1,235 +1,279 @@
+"""The prediction log's contract: what the writer writes, the readers read back, and no more."""
+
 from __future__ import annotations
 
 import json
-import threading
-from datetime import UTC, datetime
-from pathlib import Path
+import math
+import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from titanic_model.serving.prediction_log import (
+from titanic_model.model.features import extract_titles
+from titanic_model.model.schema import PASSENGER_FIELDS, FieldKind, check_passengers
+from titanic_model.prediction_log import (
     SCHEMA_VERSION,
-    FolderSink,
-    ModelIdentity,
-    PredictionLog,
-    rejected_line,
-    scored_lines,
+    RefusedLine,
+    ScoredLine,
+    parse_line,
+    read_prediction_log,
 )
+from titanic_model.serving.log_writer import ModelIdentity, rejected_line, scored_lines
 
-IDENTITY = ModelIdentity(name="titanic", version="3", run_id="abc123")
-ARRIVED = datetime(2026, 11, 25, 10, 0, 1, 234000, tzinfo=UTC)
+IDENTITY = ModelIdentity("titanic", "2", "run-2")
 RECORDS = pd.DataFrame(
     {
-        "PassengerId": [7, 8],
-        "Pclass": [1, 3],
-        "Name": ["Allen, Miss. Elisabeth Walton", " Rice,  Master. Eugene "],
-        "Sex": ["female", "male"],
-        "Age": [29.0, np.nan],
-        "SibSp": [0, 4],
-        "Parch": [0, 1],
-        "Ticket": ["24160", "382652"],
-        "Fare": [211.3375, 29.125],
-        "Embarked": ["S", None],
+        "PassengerId": [1, 2, 3], "Pclass": [3, 1, 2],
+        "Name": ["Braund, Mr. Owen", "Cumings, Mrs. John", "Heikkinen, Miss. Laina"],
+        "Sex": ["male", "female", "female"], "Age": [22, 38, np.nan], "SibSp": [1, 1, 0],
+        "Parch": [0, 0, 0], "Ticket": ["A/5 21171", "PC 17599", "STON/O2. 3101282"],
     }
-)
-PREDICTIONS = pd.DataFrame(
-    {"PassengerId": [7, 8], "survived": [1, 0], "probability": [0.97, 0.125]}
-)
+)  # fmt: skip
+PREDICTIONS = pd.DataFrame({"survived": [0, 1, 1], "probability": [0.1, 0.9, 0.6]})
 
 
-def _lines(**kwargs) -> list[dict]:
-    texts = scored_lines(IDENTITY, "req-1", ARRIVED, RECORDS, PREDICTIONS, **kwargs)
-    assert all("\n" not in text for text in texts)
-    return [json.loads(text) for text in texts]
+def _at(hour: int) -> datetime:
+    return datetime(2026, 11, 25, hour, tzinfo=UTC)
 
 
-def test_a_scored_record_is_one_line_with_its_validated_input_and_answer():
-    first, second = _lines(full_names=False)
-
-    assert first == {
-        "schema_version": SCHEMA_VERSION,
-        "time": "2026-11-25T10:00:01.234Z",
-        "request_id": "req-1",
-        "model_name": "titanic",
-        "model_version": "3",
-        "run_id": "abc123",
-        "status": 200,
-        "record": 0,
-        "input": {
-            "PassengerId": 7,
-            "Pclass": 1,
-            "Title": "Miss",
-            "Sex": "female",
-            "Age": 29.0,
-            "SibSp": 0,
-            "Parch": 0,
-            "Ticket": "24160",
-            "Fare": 211.3375,
-            "Cabin": None,
-            "Embarked": "S",
-        },
-        "survived": 1,
-        "probability": 0.97,
-    }
-    assert second["record"] == 1
-    assert second["input"]["Title"] == "Master"
-    assert (second["input"]["Age"], second["input"]["Embarked"]) == (None, None)
-    assert isinstance(second["input"]["SibSp"], int)
+def _log(hour: int, request_id: str) -> str:
+    columns = check_passengers(RECORDS)
+    lines = scored_lines(IDENTITY, request_id, _at(hour), columns, PREDICTIONS, full_names=False)
+    return "\n".join(lines) + "\n"
 
 
-def test_names_are_personal_data_logged_whole_only_when_asked():
-    assert all("Name" not in line["input"] for line in _lines(full_names=False))
-    whole = [line["input"]["Name"] for line in _lines(full_names=True)]
-    assert whole == ["Allen, Miss. Elisabeth Walton", "Rice, Master. Eugene"]
+# ------------------------------------------------------------------ written, then read back
 
-
-def test_the_records_may_come_in_any_of_mlflows_shapes():
-    as_lists = {name: RECORDS[name].tolist() for name in RECORDS.columns}
-    lines = scored_lines(IDENTITY, "r", ARRIVED, as_lists, PREDICTIONS, full_names=False)
-    assert [json.loads(line)["input"] for line in lines] == [
-        line["input"] for line in _lines(full_names=False)
-    ]
-
-
-def test_a_refusal_is_one_line_with_its_reason_and_no_data():
-    line = json.loads(
-        rejected_line(IDENTITY, "req-2", ARRIVED, 400, "row 0: field 'Age': bad", {"Age": 2})
+# Any text a client may send: lone surrogates included (JSON's "\ud800" reads as one), the
+# characters JSON escapes drawn often. Not a surrogate pair, which no request can hold (JSON
+# and UTF-8 decoding make it the one character it encodes).
+_TEXT = (
+    st.lists(
+        st.one_of(
+            st.characters(exclude_categories=()),
+            st.sampled_from(["\ud800", "\udfff", "\u00e8", "\u2028", "\x00", "\n", '"', "\\"]),
+        ),
+        min_size=1,
+        max_size=12,
     )
-    assert line == {
-        "schema_version": SCHEMA_VERSION,
-        "time": "2026-11-25T10:00:01.234Z",
-        "request_id": "req-2",
-        "model_name": "titanic",
-        "model_version": "3",
-        "run_id": "abc123",
-        "status": 400,
-        "reason": "row 0: field 'Age': bad",
-        "rejected_records": {"Age": 2},
+    .map("".join)
+    .filter(lambda text: not re.search("[\ud800-\udbff][\udc00-\udfff]", text))
+)
+
+
+def _canonical(field) -> st.SearchStrategy:
+    """A field's values as the model's validation returns them (NaN: missing)."""
+    if field.kind is FieldKind.STRING:
+        if field.allowed is not None:
+            values = st.sampled_from(sorted(field.allowed))
+        else:
+            values = _TEXT.map(lambda text: " ".join(text.split())).filter(bool)
+    elif field.allowed is not None:
+        values = st.sampled_from(sorted(field.allowed)).map(float)
+    elif field.kind is FieldKind.INTEGER:
+        values = st.integers(int(field.minimum), int(field.maximum)).map(float)
+    else:
+        values = st.floats(field.minimum, field.maximum)
+    return values if field.required else st.one_of(st.just(math.nan), values)
+
+
+_RECORD = st.fixed_dictionaries({field.name: _canonical(field) for field in PASSENGER_FIELDS})
+_ARRIVED = st.datetimes(
+    min_value=datetime(2000, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=-3, minutes=-30))]),
+)
+_IDENTITY = st.builds(
+    ModelIdentity, st.one_of(st.just(""), _TEXT), st.none() | _TEXT, st.none() | _TEXT
+)
+
+
+def _written_time(arrived: datetime) -> datetime:
+    """The instant a line says: UTC, to the millisecond."""
+    return arrived.astimezone(UTC).replace(microsecond=arrived.microsecond // 1000 * 1000)
+
+
+def _json_value(field, value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return int(value) if field.kind is FieldKind.INTEGER else value
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    records=st.lists(_RECORD, min_size=1, max_size=4),
+    probabilities=st.lists(st.floats(0, 1), min_size=4, max_size=4),
+    identity=_IDENTITY,
+    request_id=_TEXT,
+    arrived=_ARRIVED,
+    full_names=st.booleans(),
+)
+def test_every_scored_line_the_writer_writes_reads_back_as_the_same_values(
+    records, probabilities, identity, request_id, arrived, full_names
+):
+    columns = {
+        field.name: np.array(
+            [record[field.name] for record in records],
+            dtype=object if field.kind is FieldKind.STRING else "float64",
+        )
+        for field in PASSENGER_FIELDS
     }
-
-
-def test_a_folder_sink_rotates_by_hour_and_by_size(tmp_path):
-    sink = FolderSink(tmp_path, rotate_bytes=10, worker="host-1")
-    ten = datetime(2026, 11, 25, 10, 59, tzinfo=UTC)
-    sink.write(b"0123456789\n", ten)  # fills the first file
-    sink.write(b"second\n", ten)
-    sink.write(b"third\n", ten.replace(hour=11))
-    sink.close()
-
-    contents = {p.name: p.read_text() for p in tmp_path.iterdir()}
-    assert contents == {
-        "predictions-20261125T10Z-host-1-0000.jsonl": "0123456789\n",
-        "predictions-20261125T10Z-host-1-0001.jsonl": "second\n",
-        "predictions-20261125T11Z-host-1-0000.jsonl": "third\n",
-    }
-
-
-class _Dropped:
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, lines: int) -> None:
-        self.count += lines
-
-
-def _log(sink, dropped: _Dropped, observed: list | None = None, **kwargs) -> PredictionLog:
-    return PredictionLog(
-        IDENTITY,
-        sink,
-        full_names=False,
-        on_dropped=dropped,
-        observe=(observed if observed is not None else []).append,
-        **kwargs,
+    answers = pd.DataFrame(
+        {
+            "survived": [int(p >= 0.5) for p in probabilities[: len(records)]],
+            "probability": probabilities[: len(records)],
+        }
     )
 
+    texts = scored_lines(identity, request_id, arrived, columns, answers, full_names=full_names)
+    lines = [parse_line(text) for text in texts]
 
-def test_lines_are_written_at_close_even_before_the_flush_is_due(tmp_path):
-    dropped = _Dropped()
-    log = _log(FolderSink(tmp_path, worker="w"), dropped, flush_seconds=3600)
-    log.scored("a", ARRIVED, RECORDS, PREDICTIONS)
-    log.rejected("b", ARRIVED, 415, "no type", {})
-    log.close()
+    assert all(json.loads(text)["time"].endswith("Z") for text in texts)  # UTC, whatever given
+    assert all(isinstance(line, ScoredLine) for line in lines)
+    for i, (line, record) in enumerate(zip(lines, records, strict=True)):
+        logged = {
+            field.name: _json_value(field, record[field.name])
+            for field in PASSENGER_FIELDS
+            if field.name != "Name" or full_names
+        }
+        logged["Title"] = extract_titles([record["Name"]])[0]
+        assert line.input == logged
+        assert (line.record, line.survived, line.probability) == (
+            i, answers["survived"][i], answers["probability"][i],
+        )  # fmt: skip
+        assert (line.schema_version, line.status) == (SCHEMA_VERSION, 200)
+        assert line.time == _written_time(arrived)
+        assert (line.request_id, line.model_name) == (request_id, identity.name)
+        assert (line.model_version, line.run_id) == (identity.version, identity.run_id)
 
-    lines = [json.loads(line) for p in tmp_path.iterdir() for line in p.read_text().splitlines()]
-    assert [(line["request_id"], line["status"]) for line in lines] == [
-        ("a", 200), ("a", 200), ("b", 415),
+
+@settings(max_examples=100, deadline=None)
+@given(
+    identity=_IDENTITY,
+    request_id=_TEXT,
+    arrived=_ARRIVED,
+    status=st.integers(400, 599),
+    reason=_TEXT,
+    rejected=st.dictionaries(
+        st.from_regex(r"[A-Za-z0-9_]{1,12}", fullmatch=True), st.integers(1, 10_000), max_size=4
+    ),
+)
+def test_every_refusal_the_writer_writes_reads_back_as_the_same_values(
+    identity, request_id, arrived, status, reason, rejected
+):
+    line = parse_line(rejected_line(identity, request_id, arrived, status, reason, rejected))
+
+    assert line == RefusedLine(
+        schema_version=SCHEMA_VERSION,
+        time=_written_time(arrived),
+        request_id=request_id,
+        model_name=identity.name,
+        model_version=identity.version,
+        run_id=identity.run_id,
+        status=status,
+        reason=reason,
+        rejected_records=rejected,
+    )
+
+
+# ------------------------------------------------------------------ what is not a line
+
+_SCORED = json.loads(_log(8, "a").splitlines()[0])
+_REFUSED = json.loads(rejected_line(IDENTITY, "r", _at(8), 400, "why", {"Age": 1}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[1, 2]",
+        json.dumps(_SCORED)[:-40],  # cut short: the writer died mid-line
+        json.dumps(_SCORED | {"schema_version": 2}),
+        json.dumps({key: value for key, value in _SCORED.items() if key != "schema_version"}),
+        json.dumps({key: value for key, value in _SCORED.items() if key != "probability"}),
+        json.dumps(_SCORED | {"input": [1, 2]}),
+        json.dumps(_SCORED | {"time": "2026-11-25T10:00:00"}),  # no offset: which instant?
+        json.dumps(_SCORED | {"time": "yesterday"}),
+        json.dumps(_SCORED | {"model_version": 3}),  # a number where the contract has text
+        json.dumps(_SCORED | {"survived": "yes"}),
+        json.dumps({"schema_version": 1, "status": 400}),
+        json.dumps(_REFUSED | {"rejected_records": {"<b>Age</b>": 1}}),  # not a field's name
+    ],
+    ids=[
+        "not-json", "not-an-object", "truncated", "other-version", "no-version",
+        "missing-field", "input-not-an-object", "naive-time", "not-a-time",
+        "version-not-text", "survived-not-a-number", "refusal-without-fields",
+        "refused-by-a-field-with-no-name",
+    ],
+)  # fmt: skip
+def test_what_is_not_a_line_of_this_version_is_not_read(text):
+    assert parse_line(text) is None
+
+
+def test_fields_the_contract_does_not_know_are_ignored_not_refused():
+    line = parse_line(json.dumps(_SCORED | {"trace_id": "x"}))
+    assert isinstance(line, ScoredLine)
+    assert not hasattr(line, "trace_id")
+
+
+# ------------------------------------------------------------------ the tables
+
+
+def test_scored_lines_become_one_row_per_record_with_their_inputs():
+    table = read_prediction_log([_log(8, "a")])
+
+    assert (table.lines, table.corrupt_lines, len(table.scored)) == (3, 0, 3)
+    row = table.scored.iloc[1]
+    assert (row["request_id"], row["model_version"], row["run_id"]) == ("a", "2", "run-2")
+    assert (row["Title"], row["Pclass"], row["survived"]) == ("Mrs", 1, 1)
+    assert math.isnan(table.scored.iloc[2]["Age"])
+    assert table.scored["time"].iloc[0] == pd.Timestamp(_at(8))
+    assert str(table.scored["time"].dtype).endswith(", UTC]")
+
+
+def test_unreadable_lines_are_skipped_and_counted():
+    garbage = "not json\n[1, 2]\n" + json.dumps({"schema_version": 2, "status": 200}) + "\n"
+    truncated = _log(8, "a")[:-40] + "\n"  # a line cut short: the writer died mid-line
+    table = read_prediction_log([garbage, truncated, _log(9, "b")])
+
+    assert table.corrupt_lines == 4
+    assert table.lines == 3 + 3 + 3
+    assert sorted(table.scored["request_id"].unique()) == ["a", "b"]
+    assert len(table.scored) == 5
+
+
+def test_the_window_keeps_lines_from_since_up_to_until_excluded():
+    table = read_prediction_log([_log(8, "a"), _log(9, "b"), _log(10, "c")], _at(9), _at(10))
+    assert table.scored["request_id"].unique().tolist() == ["b"]
+    assert table.lines == 9
+
+
+def test_refused_requests_are_one_row_each_with_their_reason_and_counts():
+    refused = "\n".join(
+        [
+            rejected_line(IDENTITY, "x", _at(8), 400, "row 0: ...", {"Age": 2, "Sex": 1}),
+            rejected_line(IDENTITY, "y", _at(8), 413, "too large", {}),
+        ]
+    )
+    table = read_prediction_log([refused])
+
+    assert table.refused.columns.tolist() == [
+        "time", "request_id", "model_name", "model_version", "run_id", "status", "reason",
+        "rejected_records",
     ]  # fmt: skip
-    assert dropped.count == 0
+    assert table.refused["status"].tolist() == [400, 413]
+    assert table.refused["rejected_records"].tolist() == [{"Age": 2, "Sex": 1}, {}]
+    assert table.scored.empty
 
 
-def test_a_full_disk_drops_and_counts_the_lines_and_the_log_goes_on(tmp_path):
-    dropped, observed = _Dropped(), []
-    sink = FolderSink(tmp_path, worker="w")
-    hour = datetime.now(UTC).strftime("%Y%m%dT%HZ")
-    sink.path_for(hour, 0).symlink_to("/dev/full")  # every write: ENOSPC, "No space left"
-    log = _log(sink, dropped, observed, flush_seconds=3600)
-    log.scored("a", ARRIVED, RECORDS, PREDICTIONS)
-    log.scored("b", ARRIVED, RECORDS, PREDICTIONS)
-    log.close()
+def test_an_empty_window_still_has_the_tables_columns():
+    table = read_prediction_log([_log(8, "a")], since=_at(9))
 
-    assert dropped.count == 4
-    assert [p["probability"].tolist() for p in observed] == [[0.97, 0.125], [0.97, 0.125]]
-
-
-class _BlockedSink:
-    """A sink whose first write waits until released: the queue behind it fills up."""
-
-    def __init__(self):
-        self.entered, self.release = threading.Event(), threading.Event()
-        self.written: list[bytes] = []
-
-    def write(self, data: bytes, now: datetime) -> None:
-        self.entered.set()
-        self.release.wait(10)
-        self.written.append(data)
-
-    def close(self) -> None:
-        pass
-
-
-def test_a_full_queue_drops_and_counts_instead_of_making_the_request_wait():
-    dropped, sink, observed = _Dropped(), _BlockedSink(), []
-    log = _log(sink, dropped, observed, flush_seconds=0.01, max_queued=2)
-    log.rejected("first", ARRIVED, 400, "r", {})
-    assert sink.entered.wait(10)  # the writer is stuck: nothing leaves the queue
-    for request_id in ("queued-1", "queued-2", "dropped-1"):
-        log.rejected(request_id, ARRIVED, 400, "r", {})
-    log.scored("dropped-2", ARRIVED, RECORDS, PREDICTIONS)
-    assert len(observed) == 1  # its predictions still counted, on the spot
-    sink.release.set()
-    log.close()
-
-    written = b"".join(sink.written)
-    assert dropped.count == 1 + 2
-    assert b"queued-2" in written
-    assert b"dropped" not in written
-
-
-def test_without_a_sink_nothing_is_written_but_probabilities_are_observed():
-    dropped, observed = _Dropped(), []
-    log = _log(None, dropped, observed)
-    log.scored("a", ARRIVED, RECORDS, PREDICTIONS)
-    log.close()
-    assert [p["probability"].tolist() for p in observed] == [[0.97, 0.125]]
-    assert dropped.count == 0
-
-
-@pytest.mark.parametrize("location", ["s3://bucket/prefix", "relative/folder"])
-def test_open_sink_picks_s3_or_a_folder(location, tmp_path, monkeypatch):
-    from titanic_model.serving.prediction_log import FolderSink, S3Sink, open_sink
-
-    monkeypatch.chdir(tmp_path)
-    sink = open_sink(location, "http://127.0.0.1:9")
-    assert isinstance(sink, S3Sink if location.startswith("s3://") else FolderSink)
-    if isinstance(sink, FolderSink):
-        assert Path(location).is_dir()
-
-
-def test_an_s3_log_is_written_with_the_log_buckets_own_keys_when_given():
-    from titanic_model.serving.prediction_log import open_sink
-
-    with_keys = open_sink("s3://log/x", "http://127.0.0.1:9", ("log-key", "log-secret"))
-    assert (with_keys._fs.key, with_keys._fs.secret) == ("log-key", "log-secret")
-    assert open_sink("s3://log/x", "http://127.0.0.1:9")._fs.key is None
+    assert table.scored.empty
+    assert table.refused.empty
+    assert {"time", "request_id", "model_name", "run_id", "probability"} <= set(table.scored)
+    assert "time" in table.refused

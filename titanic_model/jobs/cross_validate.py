@@ -12,7 +12,9 @@ import logging
 import mlflow
 
 from titanic_model.config import CrossValidateConfig
-from titanic_model.data import read_passenger_csv
+from titanic_model.io.data import read_passenger_csv
+from titanic_model.io.runs import log_dataset, log_new_params
+from titanic_model.model.schema import LABEL, validate_passengers
 from titanic_model.names import (
     CROSS_VALIDATION_CONTEXT,
     NESTED_CV_FOLDS_ARTIFACT,
@@ -21,9 +23,7 @@ from titanic_model.names import (
     ROWS_METRIC,
     nested_cv_metric,
 )
-from titanic_model.runs import log_dataset, log_new_params
-from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.training import nested_cross_validation
+from titanic_model.training.search import nested_cross_validation
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +42,14 @@ def cross_validate(config: CrossValidateConfig) -> dict[str, float]:
     passengers = validate_passengers(raw, with_label=True)
     log_dataset(raw, PASSENGERS_DATASET, config.data_uri, CROSS_VALIDATION_CONTEXT)
     log_new_params(config.parameters())
-    search = config.search
     folds = nested_cross_validation(
         passengers.drop(columns=[LABEL]),
         passengers[LABEL].astype(int),
-        search.candidate_grids(),
-        outer_folds=search.cv_folds,
-        inner_folds=search.cv_folds,
-        seed=search.seed,
-        refit_metric=search.refit_metric,
+        config.candidate_grids(),
+        outer_folds=config.cv_folds,
+        inner_folds=config.cv_folds,
+        seed=config.seed,
+        refit_metric=config.refit_metric,
     )
     summary = {
         nested_cv_metric(metric, statistic): float(getattr(folds[metric], statistic)())
@@ -61,7 +60,7 @@ def cross_validate(config: CrossValidateConfig) -> dict[str, float]:
     mlflow.log_text(folds.to_csv(index_label="outer_fold"), NESTED_CV_FOLDS_ARTIFACT)
     logger.info(
         "nested %d-fold CV on %d passengers: accuracy %.4f ± %.4f, ROC AUC %.4f ± %.4f",
-        search.cv_folds,
+        config.cv_folds,
         len(passengers),
         summary[nested_cv_metric("accuracy", "mean")],
         summary[nested_cv_metric("accuracy", "std")],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import mlflow
@@ -13,34 +14,47 @@ from mlflow.entities.model_registry import ModelVersion
 
 from titanic_model import names
 from titanic_model.config import ConfigError, EvaluateConfig, SearchConfig
-from titanic_model.gate import decide
-from titanic_model.metrics import (
+from titanic_model.errors import one_line
+from titanic_model.evaluation.metrics import (
     PredictProbability,
     holdout_metrics,
     majority_baseline,
     raw_feature_importance,
     women_survive_baseline,
 )
-from titanic_model.model_card import ModelCardFacts, render_model_card
-from titanic_model.plots import diagnostic_figures, importance_figure
-from titanic_model.registry import (
+from titanic_model.evaluation.plots import diagnostic_figures, importance_figure
+from titanic_model.io.model_files import load_verified_model
+from titanic_model.io.registry import (
     champion,
     describe_version,
+    gate_lock,
     latest_version,
+    mark_failed,
     promote,
     registered_version,
     version_uri,
 )
-from titanic_model.runs import load_split, log_dataset, log_new_params, source_commit, split_source
-from titanic_model.schema import LABEL, validate_passengers
+from titanic_model.io.runs import (
+    load_split,
+    log_dataset,
+    log_new_params,
+    source_commit,
+    split_source,
+)
+from titanic_model.model.schema import LABEL, validate_passengers
+from titanic_model.training.gate import decide
+from titanic_model.training.model_card import ModelCardFacts, render_model_card
 
 logger = logging.getLogger(__name__)
 
 
 def _probability_of(model_uri: str) -> PredictProbability:
-    """The model as a client uses it: raw records in, probabilities of survival out."""
-    model = mlflow.pyfunc.load_model(model_uri)
-    return lambda passengers: model.predict(passengers)["probability"].to_numpy()
+    """The model as a client uses it: raw records in, probabilities of survival out.
+
+    Its files are checked against its digest first, and it runs its own registered code.
+    """
+    model = load_verified_model(model_uri)
+    return lambda passengers: model.predict(passengers)[names.PROBABILITY_COLUMN].to_numpy()
 
 
 @dataclass(frozen=True)
@@ -83,25 +97,48 @@ def _baselines(holdout: Holdout, prepare_run_id: str) -> dict[str, dict[str, flo
 
 
 def _gate(
-    candidate: ModelVersion, metrics: dict[str, float], holdout: Holdout, gate_metric: str
+    candidate: ModelVersion,
+    metrics: dict[str, float],
+    holdout: Holdout,
+    gate_metric: str,
+    card_facts: Callable[[str], ModelCardFacts],
 ) -> str:
-    """Score the champion on the same holdout, let the gate decide, move the alias if told."""
-    incumbent = champion(candidate.name)
-    incumbent_metrics = None
-    if incumbent is not None and incumbent.version != candidate.version:
-        probability = _probability_of(version_uri(incumbent))(holdout.passengers)
-        incumbent_metrics = holdout_metrics(holdout.labels, probability)
-        mlflow.log_metrics({names.champion_metric(k): v for k, v in incumbent_metrics.items()})
-        mlflow.set_tag(names.CHAMPION_BEFORE_TAG, incumbent.version)
-    decision = decide(
-        str(candidate.version),
-        None if incumbent is None else str(incumbent.version),
-        gate_metric,
-        metrics,
-        incumbent_metrics,
-    )
-    if decision.promote:
-        promote(candidate)
+    """Decide, write everything the version needs, then move the alias: the commit point.
+
+    One gate at a time (the registry's gate lock): the champion read here is still champion
+    when the alias moves, so concurrent gates cannot leave a worse one in place.
+    """
+    with gate_lock(candidate.name):
+        incumbent = champion(candidate.name)
+        incumbent_metrics = None
+        if incumbent is not None and incumbent.version != candidate.version:
+            probability = _probability_of(version_uri(incumbent))(holdout.passengers)
+            incumbent_metrics = holdout_metrics(holdout.labels, probability)
+            mlflow.log_metrics({names.champion_metric(k): v for k, v in incumbent_metrics.items()})
+            mlflow.set_tag(names.CHAMPION_BEFORE_TAG, incumbent.version)
+        decision = decide(
+            str(candidate.version),
+            None if incumbent is None else str(incumbent.version),
+            gate_metric,
+            metrics,
+            incumbent_metrics,
+        )
+        holds_alias = decision.promote or (
+            incumbent is not None and str(incumbent.version) == str(candidate.version)
+        )
+        card = render_model_card(card_facts(decision.reason))
+        mlflow.log_text(card, names.MODEL_CARD_ARTIFACT)
+        describe_version(
+            candidate,
+            card,
+            {
+                names.HOLDOUT_ACCURACY_TAG: f"{metrics['accuracy']:.4f}",
+                names.GATE_DECISION_TAG: decision.reason,
+                names.APPROVAL_TAG: names.APPROVED if holds_alias else names.REJECTED,
+            },
+        )
+        if decision.promote:
+            promote(candidate)
     return decision.reason
 
 
@@ -111,6 +148,7 @@ def _model_card_facts(
     metrics: dict[str, float],
     baselines: dict[str, dict[str, float]],
     importance: pd.DataFrame,
+    decision: str,
 ) -> ModelCardFacts:
     """What the card of ``version`` states, from its train and prepare runs."""
     client = MlflowClient()
@@ -139,6 +177,8 @@ def _model_card_facts(
         git_commit=source_commit(version.run_id),
         train_params={k: v for k, v in train.params.items() if not names.is_best_param(k)}
         | {names.PREPARE_RUN_TAG: prepare_run_id},
+        model_digest=version.tags[names.MODEL_DIGEST_TAG],
+        decision=decision,
     )
 
 
@@ -160,6 +200,23 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
     else:
         model_uri = config.model_uri
         candidate = registered_version(model_uri)
+    try:
+        metrics, decision = _evaluate(config, model_uri, candidate)
+    except Exception as error:
+        # Whatever failed, the alias did not move: the version says it was not approved.
+        if candidate is not None:
+            mark_failed(candidate, one_line(getattr(error, "message", None) or error))
+        raise
+    mlflow.set_tag(names.CHAMPION_DECISION_TAG, decision)
+    logger.info("%s: holdout accuracy %.4f; %s alias %s", model_uri, metrics["accuracy"],
+                names.CHAMPION_ALIAS, decision)  # fmt: skip
+    return metrics
+
+
+def _evaluate(
+    config: EvaluateConfig, model_uri: str, candidate: ModelVersion | None
+) -> tuple[dict[str, float], str]:
+    """Score, log, and gate a registered candidate; its metrics and the gate's decision."""
     prepare_run_id = config.prepare_run_id or (
         candidate and candidate.tags.get(names.PREPARE_RUN_TAG)
     )
@@ -192,25 +249,12 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
     )
     mlflow.log_text(importance.to_csv(index=False), names.IMPORTANCE_ARTIFACT)
     mlflow.log_figure(importance_figure(importance), names.plot_artifact(names.IMPORTANCE_PLOT))
-
     if candidate is None:
-        decision = f"not gated: {model_uri} is not a registered model version"
-    else:
-        decision = _gate(candidate, metrics, holdout, config.gate_metric)
-        card = render_model_card(
-            _model_card_facts(candidate, prepare_run_id, metrics, baselines, importance)
+        return metrics, f"not gated: {model_uri} is not a registered model version"
+
+    def card_facts(decision: str) -> ModelCardFacts:
+        return _model_card_facts(
+            candidate, prepare_run_id, metrics, baselines, importance, decision
         )
-        mlflow.log_text(card, names.MODEL_CARD_ARTIFACT)
-        describe_version(
-            candidate, card, {names.HOLDOUT_ACCURACY_TAG: f"{metrics['accuracy']:.4f}"}
-        )
-    mlflow.set_tag(names.CHAMPION_DECISION_TAG, decision)
-    logger.info(
-        "%s: holdout accuracy %.4f (women-survive baseline %.4f); %s alias %s",
-        model_uri,
-        metrics["accuracy"],
-        baselines[names.WOMEN_SURVIVE_BASELINE]["accuracy"],
-        names.CHAMPION_ALIAS,
-        decision,
-    )
-    return metrics
+
+    return metrics, _gate(candidate, metrics, holdout, config.gate_metric, card_facts)

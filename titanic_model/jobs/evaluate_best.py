@@ -10,9 +10,9 @@ from __future__ import annotations
 import mlflow
 
 from titanic_model.config import EvaluateBestConfig, EvaluateConfig
+from titanic_model.io.registry import best_version, version_uri
 from titanic_model.jobs.evaluate import evaluate
 from titanic_model.names import BEST_OF_EXPERIMENT_TAG, BEST_OF_RUN_NAME_TAG
-from titanic_model.registry import best_version, version_uri
 
 
 def evaluate_best(config: EvaluateBestConfig) -> dict[str, float]:
@@ -28,10 +28,4 @@ def evaluate_best(config: EvaluateBestConfig) -> dict[str, float]:
     mlflow.set_tag(BEST_OF_EXPERIMENT_TAG, config.experiment_name)
     if config.run_name:
         mlflow.set_tag(BEST_OF_RUN_NAME_TAG, config.run_name)
-    return evaluate(
-        EvaluateConfig(
-            model_uri=version_uri(best),
-            model_name=config.model_name,
-            gate_metric=config.gate_metric,
-        )
-    )
+    return evaluate(EvaluateConfig.of(config, model_uri=version_uri(best)))

@@ -11,19 +11,22 @@ import logging
 
 import mlflow
 
-from titanic_model.batch import score_chunks
+from titanic_model.batch.chunks import split_answers
 from titanic_model.config import ConfigError, PredictConfig
-from titanic_model.data import iter_passenger_csv, open_output
+from titanic_model.io.data import iter_passenger_csv, open_output
+from titanic_model.io.model_files import download_verified, load_verified_model
+from titanic_model.io.runs import log_new_params
 from titanic_model.names import (
     INPUT_URI_TAG,
+    INVALID_ROWS_PARAM,
     OUTPUT_URI_TAG,
+    REASON_FOR_INVALID_ROWS,
     REJECTS_URI_TAG,
     ROWS_REJECTED_METRIC,
     ROWS_SCORED_METRIC,
     ROWS_TOTAL_METRIC,
     SPARK_MASTER_TAG,
 )
-from titanic_model.runs import log_new_params
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +62,18 @@ def predict(config: PredictConfig) -> dict[str, int]:
 
 def _in_chunks(config: PredictConfig) -> tuple[int, int]:
     """The single-process engine: CSV in, CSV out, ``chunk_rows`` at a time."""
-    # The model's own adapter, without MLflow's signature casting: it validates every row itself.
-    model = mlflow.pyfunc.load_model(config.model_uri).unwrap_python_model()
+    # The model's own adapter, without MLflow's signature casting: it validates every row
+    # itself, once, and answers a bad one with its reason (as it does for Spark).
+    model = load_verified_model(config.model_uri, config.pin.digest).unwrap_python_model()
+    reasons = {INVALID_ROWS_PARAM: REASON_FOR_INVALID_ROWS}
     scored_rows = rejected_rows = 0
     chunks = iter_passenger_csv(config.input_uri, config.storage, config.chunk_rows)
     with (
         open_output(config.output_uri, config.storage) as predictions_file,
         open_output(config.rejects_uri, config.storage) as rejects_file,
     ):
-        for index, scored in enumerate(
-            score_chunks(chunks, lambda rows: model.predict(None, rows))
-        ):
+        for index, chunk in enumerate(chunks):
+            scored = split_answers(chunk, model.predict(None, chunk, reasons))
             scored.predictions.to_csv(predictions_file, header=index == 0, index=False)
             scored.rejects.to_csv(rejects_file, header=index == 0, index=False)
             scored_rows += len(scored.predictions)
@@ -80,7 +84,7 @@ def _in_chunks(config: PredictConfig) -> tuple[int, int]:
 def _on_spark(config: PredictConfig) -> tuple[int, int]:
     """The Spark engine: CSV or Parquet in, folders of Parquet out."""
     try:  # pyspark is an extra: the serving image and the pandas engine do without it
-        from titanic_model.spark_scoring import (
+        from titanic_model.batch.spark import (
             check_outputs_free,
             read_passengers,
             score_passengers,
@@ -97,6 +101,7 @@ def _on_spark(config: PredictConfig) -> tuple[int, int]:
         outputs = (config.output_uri, config.rejects_uri)
         passengers = read_passengers(spark, config.input_uri)
         check_outputs_free(spark, outputs, config.overwrite)
-        return score_passengers(spark, passengers, config.model_uri, outputs, config.overwrite)
+        checked = str(download_verified(config.model_uri, config.pin.digest).path)
+        return score_passengers(spark, passengers, checked, outputs, config.overwrite)
     finally:
         spark.stop()

@@ -7,7 +7,9 @@ import logging
 import mlflow
 
 from titanic_model.config import PrepareConfig
-from titanic_model.data import read_passenger_csv
+from titanic_model.io.data import read_passenger_csv
+from titanic_model.io.runs import active_run_id, log_new_params, log_split
+from titanic_model.model.schema import LABEL, validate_passengers
 from titanic_model.names import (
     DATA_URI_TAG,
     HOLDOUT_SPLIT,
@@ -16,9 +18,7 @@ from titanic_model.names import (
     rows_metric,
     split_digest_tag,
 )
-from titanic_model.runs import active_run_id, log_new_params, log_split
-from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.training import holdout_split
+from titanic_model.training.search import holdout_split
 
 logger = logging.getLogger(__name__)
 

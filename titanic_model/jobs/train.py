@@ -7,8 +7,19 @@ import logging
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 
-from titanic_model.config import TrainConfig
+from titanic_model.config import PrepareConfig, TrainConfig
+from titanic_model.io.registry import log_and_register_model
+from titanic_model.io.runs import (
+    active_run_id,
+    load_split,
+    log_dataset,
+    log_new_params,
+    source_commit,
+    split_digest,
+    split_source,
+)
 from titanic_model.jobs.prepare import prepare
+from titanic_model.model.schema import LABEL, validate_passengers
 from titanic_model.names import (
     HOLDOUT_SPLIT,
     PREPARE_RUN,
@@ -23,18 +34,7 @@ from titanic_model.names import (
     rank_tag,
     split_digest_tag,
 )
-from titanic_model.registry import log_and_register_model
-from titanic_model.runs import (
-    active_run_id,
-    load_split,
-    log_dataset,
-    log_new_params,
-    source_commit,
-    split_digest,
-    split_source,
-)
-from titanic_model.schema import LABEL, validate_passengers
-from titanic_model.training import SearchResult, grid_search
+from titanic_model.training.search import SearchResult, grid_search
 
 logger = logging.getLogger(__name__)
 
@@ -64,25 +64,24 @@ def train(config: TrainConfig) -> ModelVersion:
     prepare_run_id = config.prepare_run_id
     if prepare_run_id is None:
         with mlflow.start_run(run_name=PREPARE_RUN, nested=True):
-            prepare_run_id = prepare(config.prepare)
+            prepare_run_id = prepare(PrepareConfig.of(config))
     log_new_params(config.parameters())
     mlflow.set_tag(PREPARE_RUN_TAG, prepare_run_id)
 
     raw_training = load_split(prepare_run_id, TRAIN_SPLIT)
     training = validate_passengers(raw_training, with_label=True)
     digest = log_dataset(raw_training, TRAIN_SPLIT, split_source(prepare_run_id), TRAINING_CONTEXT)
-    search = config.search
     result = grid_search(
         training.drop(columns=[LABEL]),
         training[LABEL].astype(int),
-        search.candidate_grids(),
-        cv_folds=search.cv_folds,
-        seed=search.seed,
-        refit_metric=search.refit_metric,
+        config.candidate_grids(),
+        cv_folds=config.cv_folds,
+        seed=config.seed,
+        refit_metric=config.refit_metric,
     )
-    _log_search(result, search.refit_metric)
+    _log_search(result, config.refit_metric)
 
-    refit_score = result.best_metrics[cv_metric(search.refit_metric, "mean")]
+    refit_score = result.best_metrics[cv_metric(config.refit_metric, "mean")]
     version = log_and_register_model(
         result.best_pipeline,
         input_example=raw_training.drop(columns=[LABEL]).head(3),
@@ -92,11 +91,11 @@ def train(config: TrainConfig) -> ModelVersion:
             VERSION_GIT_COMMIT_TAG: source_commit(active_run_id()) or "unknown",
             split_digest_tag(TRAIN_SPLIT): digest,
             split_digest_tag(HOLDOUT_SPLIT): split_digest(prepare_run_id, HOLDOUT_SPLIT),
-            cv_score_tag(search.refit_metric): f"{refit_score:.4f}",
+            cv_score_tag(config.refit_metric): f"{refit_score:.4f}",
         },
     )
     logger.info(
         "registered %s version %s (CV %s %.4f)",
-        version.name, version.version, search.refit_metric, refit_score,
+        version.name, version.version, config.refit_metric, refit_score,
     )  # fmt: skip
     return version

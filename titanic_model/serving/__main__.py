@@ -1,7 +1,7 @@
 """``python -m titanic_model.serving``: start the serving layer (what ``make serve`` runs).
 
 ``--model_uri`` (default ``models:/titanic@champion``), ``--host`` (127.0.0.1), ``--port``
-(5001), ``--workers`` (1); the rest from the environment (:mod:`titanic_model.serving.config`).
+(5001), ``--workers`` (1); the rest from the environment (:mod:`titanic_model.serving.settings`).
 
 With one worker the model is loaded in this process, before the port opens, and MLflow is
 imported once. With more, this process resolves the model's version once (so every worker
@@ -17,11 +17,11 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from titanic_model.config import ConfigError, parse_options
-from titanic_model.serving.config import ServingConfig, ServingParams
+from titanic_model.parameters import ConfigError, parse_options
+from titanic_model.serving.settings import ServingConfig, ServingParams
 
 # Where a spawned worker that cannot load the model leaves its reason for this process.
 _STARTUP_FAILURE = "startup-failure.txt"
@@ -34,9 +34,9 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def _metrics_folder(environ: Mapping[str, str]) -> tuple[Path, bool]:
+def _metrics_folder() -> tuple[Path, bool]:
     """The multiprocess folder, emptied (values left by an earlier server would add up)."""
-    given = environ.get("PROMETHEUS_MULTIPROC_DIR")
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not given:
         return Path(tempfile.mkdtemp(prefix="titanic-metrics-")), True
     folder = Path(given)
@@ -51,23 +51,22 @@ def _one_line(error: BaseException) -> str:
     return str(message).strip().splitlines()[0]
 
 
-def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Serve until interrupted.
 
     Returns:
         The exit status: 0 after a clean stop, 1 after a one-line ``error:``.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    environ = os.environ if environ is None else environ
     if argv in (["-h"], ["--help"]):
         print(_usage())
         return 0
     try:
-        config = ServingConfig.from_command_line(parse_options(argv), environ)
+        config = ServingConfig.from_command_line(parse_options(ServingParams, argv))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    folder, temporary = _metrics_folder(environ)
+    folder, temporary = _metrics_folder()
     # prometheus_client reads it when first imported, here or in a spawned worker.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
     try:

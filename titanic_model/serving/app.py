@@ -9,11 +9,11 @@ from __future__ import annotations
 import gc
 import os
 
-from titanic_model.registry import registered_version, version_uri
-from titanic_model.serving.config import ServingConfig
+from titanic_model.io.registry import registered_version, version_uri
 from titanic_model.serving.layer import ObservedModel, ServingLayer
-from titanic_model.serving.metrics import ServingMetrics
-from titanic_model.serving.prediction_log import ModelIdentity, PredictionLog, open_sink
+from titanic_model.serving.log_writer import ModelIdentity, PredictionLog, open_sink
+from titanic_model.serving.prometheus import ServingMetrics
+from titanic_model.serving.settings import ServingConfig
 
 # How the launcher hands the parsed config to the workers uvicorn spawns.
 CONFIG_VARIABLE = "TITANIC_SERVING_CONFIG"
@@ -51,14 +51,15 @@ def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:
         The app to serve.
 
     Raises:
-        MlflowException: When the model cannot be resolved or loaded (an untrusted pipeline
-            among the reasons).
+        MlflowException: When the model cannot be resolved or loaded: its files differ from
+            their digest (``TamperedModelError``), or its pipeline is untrusted.
     """
-    from mlflow.pyfunc import load_model
     from mlflow.pyfunc.scoring_server import init
 
+    from titanic_model.io.model_files import load_verified_model
+
     identity, load_uri = resolve_model(config.params.model_uri)
-    model = load_model(load_uri)
+    model = load_verified_model(load_uri, config.pin.digest)
     if identity.run_id is None:
         identity = ModelIdentity(identity.name, identity.version, model.metadata.run_id)
     metrics = ServingMetrics(multiprocess_dir)

@@ -34,18 +34,17 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
 
-from titanic_model.model import InvalidPassengersError, as_passenger_frame
+from titanic_model.errors import one_line
+from titanic_model.model.pyfunc import InvalidPassengersError, as_passenger_frame
+from titanic_model.model.schema import check_passengers
 from titanic_model.names import INVALID_ROWS_PARAM, REFUSE_INVALID_ROWS
-from titanic_model.schema import SchemaError, count_rejected_by_field
-from titanic_model.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from titanic_model.serving.metrics import ServingMetrics
-from titanic_model.serving.prediction_log import PredictionLog
+from titanic_model.serving.log_writer import PredictionLog
+from titanic_model.serving.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from titanic_model.serving.prometheus import ServingMetrics
 
 REQUEST_ID_HEADER = b"x-request-id"
 # Kept as sent when it looks like an id (a UUID, a trace id…); anything else is replaced.
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,127}")
-# An error message is one line, and never echoes a large body back.
-_MAX_MESSAGE_CHARS = 300
 _ERROR_CODES = {
     400: "BAD_REQUEST",
     404: "ENDPOINT_NOT_FOUND",
@@ -77,12 +76,18 @@ _current_request: ContextVar[_Request | None] = ContextVar("titanic_request", de
 class ObservedModel:
     """The loaded pyfunc, noting each answer for the request being served.
 
+    The model validates each request once (``predict_validated``) and hands back the records
+    as it read them, which the log formats; a refusal carries its bad records by field. A
+    version logged before the model had ``predict_validated`` is answered by ``predict``, and
+    its records are validated here a second time, for the log.
+
     Args:
         model: The model MLflow loaded.
     """
 
     def __init__(self, model: PyFuncModel):
         self._model = model
+        self._predict_validated = getattr(model.unwrap_python_model(), "predict_validated", None)
         self.metadata = model.metadata
 
     def predict(self, data: object, params: dict | None = None) -> pd.DataFrame:
@@ -105,28 +110,19 @@ class ObservedModel:
                     f"parameter {INVALID_ROWS_PARAM}={invalid_rows!r}: this server answers "
                     f"all records or refuses them ({REFUSE_INVALID_ROWS} only)"
                 )
-            predictions = self._model.predict(data, params=params)
+            if self._predict_validated is None:
+                predictions = self._model.predict(data, params=params)
+                columns = check_passengers(as_passenger_frame(data))
+            else:
+                columns, predictions = self._predict_validated(data)
         except MlflowException as error:
             if request is not None:
-                request.refusal = _one_line(error.message)
-                request.rejected_records = _rejected_records(data)
+                request.refusal = one_line(error.message)
+                request.rejected_records = getattr(error, "rejected_by_field", {})
             raise
         if request is not None:
-            request.records, request.predictions = data, predictions
+            request.records, request.predictions = columns, predictions
         return predictions
-
-
-def _rejected_records(data: object) -> dict[str, int]:
-    try:
-        return count_rejected_by_field(as_passenger_frame(data))
-    except SchemaError:  # not records at all: nothing to count by field
-        return {}
-
-
-def _one_line(message: object) -> str:
-    lines = str(message).strip().splitlines() or ["error"]
-    text = lines[0].strip()
-    return text if len(text) <= _MAX_MESSAGE_CHARS else text[: _MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def _header(scope: dict, name: bytes) -> bytes | None:
@@ -153,7 +149,7 @@ def _error_of(status: int, held: bytes, content_type: bytes | None) -> tuple[str
             message = str(parsed.get("message") or parsed.get("detail") or message)
     if "UnicodeDecodeError" in message:  # MLflow's message would echo the bytes back
         message = "the request body is not valid UTF-8 text"
-    return code, _one_line(message)
+    return code, one_line(message)
 
 
 class ServingLayer:

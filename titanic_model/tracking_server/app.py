@@ -117,7 +117,8 @@ class TrackingFilter:
             caller = await anyio.to_thread.run_sync(self.identify, credentials)
         verdict = judge(request, caller)
         if isinstance(verdict, Needed):
-            granted = await anyio.to_thread.run_sync(self.confirm, caller.name, verdict)
+            # Only an authenticated caller is ever asked for a permission.
+            granted = await anyio.to_thread.run_sync(self.confirm, caller.name or "", verdict)
             verdict = None if granted else forbidden(
                 caller, method, path,
                 f"it needs {verdict.action} on {verdict.resource_type} {verdict.resource_id}",

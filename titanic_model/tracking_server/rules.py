@@ -19,7 +19,10 @@ request unless the object it names, and the route it calls, are beyond doubt:
   caller-chosen artifact locations are out of reach because creating experiments is the
   admin's alone;
 - **model cards**: a version's description is rewritten only by a user who may update its
-  registered model (MLflow asks only for the version tier, which monitoring holds for tags).
+  registered model (MLflow asks only for the version tier, which monitoring holds for tags);
+- **the gate's lock**: the one registered model a caller other than the admin may create or
+  delete is a gate's lock (:func:`~titanic_model.names.gate_lock_model`), by a user who may
+  update the model it gates.
 
 :func:`judge` takes what the app read from the request and who is calling; it returns a
 :class:`Refusal`, a :class:`Needed` permission for the app to ask MLflow about, or None.
@@ -33,6 +36,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum, auto
 from urllib.parse import parse_qsl
+
+from titanic_model.names import gated_model
 
 
 class Kind(Enum):
@@ -105,6 +110,8 @@ _API = (
     ("PATCH", "logged-models/<model_id>", "train (finalizing the logged model)"),
     ("PATCH", "logged-models/<model_id>/tags", "train"),
     ("POST", "logged-models/search", "train, evaluate"),
+    ("POST", "registered-models/create", "the gate taking its lock (`<model>-gate-lock` only)"),
+    ("DELETE", "registered-models/delete", "the gate releasing its lock (that name only)"),
     ("GET", "registered-models/get", "the jobs, the UI"),
     ("GET", "registered-models/search", "the UI"),
     ("GET", "registered-models/alias", "loading models:/titanic@champion"),
@@ -294,8 +301,10 @@ def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
     unique = dict(pairs)
     if len(unique) < len(pairs):
         seen: set[str] = set()
-        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise _MalformedError(f"the JSON body gives {repeated!r} twice")
+        for key, _ in pairs:
+            if key in seen:
+                raise _MalformedError(f"the JSON body gives {key!r} twice")
+            seen.add(key)
     return unique
 
 
@@ -405,10 +414,12 @@ def _checked(request: Request, route: Route, params: dict[str, str]) -> dict[str
     return identifiers
 
 
-def _model_version_rules(
-    request: Request, route: Route, identifiers: dict[str, str]
+def _registry_rules(
+    request: Request, route: Route, identifiers: dict[str, str], caller: Caller
 ) -> Refusal | Needed | None:
-    if route.template.endswith("/model-versions/create"):
+    """What MLflow's own checks leave open on the registry routes: sources, cards, the lock."""
+    route_name = route.template.rsplit("/mlflow/", 1)[-1]
+    if route_name == "model-versions/create":
         source = identifiers.get("source", "")
         if not re.search(MODEL_VERSION_SOURCE_REGEX, source):
             return _bad(
@@ -417,8 +428,14 @@ def _model_version_rules(
                 "model (models:/<model_id>), its run (runs:/<run_id>/<path>) or the run's "
                 "proxied artifacts (mlflow-artifacts:/…)",
             )  # fmt: skip
-    if route.template.endswith("/model-versions/update") and "name" in identifiers:
+    if route_name == "model-versions/update" and "name" in identifiers:
         return Needed("registered_model", identifiers["name"], "update")
+    if route_name in ("registered-models/create", "registered-models/delete"):
+        gated = gated_model(identifiers.get("name", ""))
+        if gated is None:
+            reason = "the only registered model it may create or delete is a gate's lock"
+            return forbidden(caller, request.method, request.path, reason)
+        return Needed("registered_model", gated, "update")
     return None
 
 
@@ -453,7 +470,7 @@ def judge(request: Request, caller: Caller) -> Refusal | Needed | None:
         return _bad(method, path, str(error))
     if caller.is_admin:
         return None
-    return _model_version_rules(request, route, identifiers)
+    return _registry_rules(request, route, identifiers, caller)
 
 
 def server_info(answer: bytes) -> bytes:

@@ -7,12 +7,15 @@
 // document is invalid or of a kind with no schema here (or a path holds no document), 2 on a
 // usage error.
 //
-// The schemas are the ajv validators of @kubernetes-models/argo-cd and
-// @kubernetes-models/argo-workflows, generated from Argo CD v3's and Argo Workflows v4's API
-// types (the types their CRDs are generated from). They check types, required fields and
-// formats; unknown fields are not rejected (the generated schemas allow them).
+// The schemas are the ajv validators of @kubernetes-models/argo-cd,
+// @kubernetes-models/argo-workflows and @kubernetes-models/argo-rollouts, generated from Argo
+// CD v3's, Argo Workflows v4's and Argo Rollouts' API types (the types their CRDs are generated
+// from). They check types, required fields and formats; unknown fields are not rejected (the
+// generated schemas allow them), nor are strings outside an enumeration (a Rollout's
+// workloadRef.scaleDown): tests/deployment/test_canary_analysis.py checks those.
 import { readFileSync } from "node:fs";
 import { Application } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1";
+import { AnalysisTemplate, Rollout } from "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1";
 import { CronWorkflow, Workflow } from "@kubernetes-models/argo-workflows/argoproj.io/v1alpha1";
 import { parseAllDocuments } from "yaml";
 
@@ -48,6 +51,8 @@ const MODELS = {
   "argoproj.io/v1alpha1 Workflow": (document) => new Workflow(asArgoDecodes(document, "spec")),
   "argoproj.io/v1alpha1 CronWorkflow": (document) =>
     new CronWorkflow(asArgoDecodes(document, "spec", "workflowSpec")),
+  "argoproj.io/v1alpha1 Rollout": (document) => new Rollout(document),
+  "argoproj.io/v1alpha1 AnalysisTemplate": (document) => new AnalysisTemplate(document),
 };
 
 /** Why `document` is not a valid resource of its kind, or null if it is. */

@@ -1,0 +1,1 @@
+"""Scoring a model: holdout and live metrics, baselines, permutation importance, figures."""

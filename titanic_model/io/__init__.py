@@ -1,0 +1,1 @@
+"""The I/O shell: data URIs, MLflow runs and the registry."""

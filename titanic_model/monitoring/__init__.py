@@ -1,0 +1,1 @@
+"""Monitoring: drift against the training data, live quality from labels, the report."""

@@ -1,0 +1,435 @@
+"""The prediction log's writer: one JSON line per scored record, written off the request path.
+
+The lines are :mod:`titanic_model.prediction_log`'s (the contract the monitoring job reads):
+a scored record's line holds its validated fields, ``Name`` replaced by its ``Title`` unless
+full names are logged, and the model's answer; a refused request's line holds the reason it
+was given and its refused records by field, never the data.
+
+A request only appends its records to a queue. One thread per worker process turns them
+into lines and hands them to the sink every :data:`FLUSH_SECONDS` and at shutdown. When
+the queue is full or the sink fails (disk full, S3 down), the lines are dropped and counted
+(``titanic_prediction_log_dropped_total``); predictions go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from titanic_model.model.features import extract_titles
+from titanic_model.model.schema import PASSENGER_FIELDS, FieldKind
+from titanic_model.names import PROBABILITY_COLUMN, SURVIVED_COLUMN
+from titanic_model.prediction_log import (
+    SCHEMA_VERSION,
+    RefusedLine,
+    ScoredLine,
+    format_line,
+)
+
+# How long a line may wait in memory before it is written.
+FLUSH_SECONDS = 2.0
+# A local file is closed and a new one started every hour, or sooner at this size.
+ROTATE_BYTES = 64 * 1024 * 1024
+# Requests waiting for the writer thread; beyond, their lines are dropped (and counted).
+MAX_QUEUED_REQUESTS = 10_000
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model answered: what every log line and ``titanic_model_info`` carry.
+
+    Attributes:
+        name: Registered model name ("" for a model outside the registry).
+        version: Resolved version number, or None outside the registry.
+        run_id: The run that logged the model, or None.
+    """
+
+    name: str
+    version: str | None
+    run_id: str | None
+
+
+def _plain(value: object) -> object:
+    """A validated value as JSON writes it: NaN (missing) as null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _head(identity: ModelIdentity, request_id: str, arrived: datetime, status: int) -> dict:
+    """The fields every line starts with."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "time": arrived,
+        "request_id": request_id,
+        "model_name": identity.name,
+        "model_version": identity.version,
+        "run_id": identity.run_id,
+        "status": status,
+    }
+
+
+def scored_lines(
+    identity: ModelIdentity,
+    request_id: str,
+    arrived: datetime,
+    columns: Mapping[str, np.ndarray],
+    predictions: pd.DataFrame,
+    *,
+    full_names: bool,
+) -> list[str]:
+    """The log lines of a scored request, one per record.
+
+    Args:
+        identity: The model that answered.
+        request_id: The request's id.
+        arrived: When the request arrived (aware).
+        columns: The records as the model validated them: the canonical columns of
+            :func:`titanic_model.model.schema.check_passengers` (not validated again).
+        predictions: The model's answer, one row per record (``survived``, ``probability``).
+        full_names: Log ``Name`` itself, not only its title.
+
+    Returns:
+        JSON texts without newlines.
+    """
+    fields: dict[str, list[object]] = {}
+    for field in PASSENGER_FIELDS:
+        values = columns[field.name]
+        if field.kind is FieldKind.INTEGER:
+            fields[field.name] = [None if math.isnan(v) else int(v) for v in values.tolist()]
+        elif field.name == "Name":
+            fields["Title"] = extract_titles(values).tolist()
+            if full_names:
+                fields["Name"] = [_plain(v) for v in values.tolist()]
+        else:
+            fields[field.name] = [_plain(v) for v in values.tolist()]
+    head = _head(identity, request_id, arrived, 200)
+    survived = predictions[SURVIVED_COLUMN].tolist()
+    probability = predictions[PROBABILITY_COLUMN].tolist()
+    return [
+        format_line(
+            ScoredLine(
+                **head,
+                record=i,
+                input={name: values[i] for name, values in fields.items()},
+                survived=survived[i],
+                probability=probability[i],
+            )
+        )
+        for i in range(len(survived))
+    ]
+
+
+def rejected_line(
+    identity: ModelIdentity,
+    request_id: str,
+    arrived: datetime,
+    status: int,
+    reason: str,
+    rejected_records: Mapping[str, int],
+) -> str:
+    """The one log line of a refused request: why, never the data.
+
+    Args:
+        identity: The model that was asked.
+        request_id: The request's id.
+        arrived: When the request arrived (aware).
+        status: The HTTP status answered.
+        reason: The one-line reason answered.
+        rejected_records: Refused records by field of their first broken rule.
+
+    Returns:
+        A JSON text without newline.
+    """
+    head = _head(identity, request_id, arrived, status)
+    return format_line(RefusedLine(**head, reason=reason, rejected_records=dict(rejected_records)))
+
+
+class Sink(Protocol):
+    """Where batches of lines go."""
+
+    def write(self, data: bytes, now: datetime) -> None:
+        """Write a batch of whole lines; raise on failure (the batch is then dropped)."""
+
+    def close(self) -> None:
+        """Release what the sink holds."""
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class FolderSink:
+    """Append-only files in a local folder, one series per worker process.
+
+    Files are named ``predictions-<UTC hour>-<host>-<pid>-<n>.jsonl``; a new one starts every
+    hour and whenever the current one reaches ``rotate_bytes``.
+    """
+
+    def __init__(self, folder: Path, rotate_bytes: int = ROTATE_BYTES, worker: str | None = None):
+        self.folder = folder
+        self.rotate_bytes = rotate_bytes
+        self.worker = worker or _worker_name()
+        self._file = None
+        self._hour = ""
+        self._sequence = 0
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, hour: str, sequence: int) -> Path:
+        """The file of one hour and sequence number for this worker."""
+        return self.folder / f"predictions-{hour}-{self.worker}-{sequence:04d}.jsonl"
+
+    def write(self, data: bytes, now: datetime) -> None:
+        """Append ``data``, rotating first when the hour changed or the file is full."""
+        hour = now.strftime("%Y%m%dT%HZ")
+        if hour != self._hour:
+            self.close()
+            self._hour, self._sequence = hour, 0
+        elif self._file is not None and self._file.tell() >= self.rotate_bytes:
+            self.close()
+            self._sequence += 1
+        if self._file is None:
+            self.folder.mkdir(parents=True, exist_ok=True)  # it may have been removed
+            # Unbuffered: a write either reaches the file or fails now, leaving nothing behind.
+            self._file = open(self.path_for(hour, self._sequence), "ab", buffering=0)  # noqa: SIM115
+        try:
+            self._file.write(data)
+        except OSError:
+            self.close()  # the next batch starts from a newly opened file
+            raise
+
+    def close(self) -> None:
+        """Close the current file."""
+        if self._file is not None:
+            file, self._file = self._file, None
+            file.close()
+
+
+class S3Sink:
+    """Objects under an ``s3://bucket/prefix``: each flush is its own object (S3 cannot append).
+
+    Objects are named ``<prefix>/predictions-<UTC time>-<host>-<pid>-<n>.jsonl``.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        endpoint_url: str | None,
+        worker: str | None = None,
+        keys: tuple[str, str] | None = None,
+    ):
+        import s3fs  # only when the log goes to S3
+
+        self.prefix = uri.removeprefix("s3://").rstrip("/")
+        self.worker = worker or _worker_name()
+        self._sequence = 0
+        client = {"endpoint_url": endpoint_url} if endpoint_url else {}
+        # A store that is down must fail a write quickly: the batch is dropped and counted.
+        config = {"connect_timeout": 2, "read_timeout": 10, "retries": {"max_attempts": 2}}
+        # The log's own keys when given (never the artifact store's), else the SDK's.
+        credentials = {"key": keys[0], "secret": keys[1]} if keys else {}
+        self._fs = s3fs.S3FileSystem(client_kwargs=client, config_kwargs=config, **credentials)
+
+    def write(self, data: bytes, now: datetime) -> None:
+        """Write ``data`` as a new object."""
+        stamp = now.strftime("%Y%m%dT%H%M%S")
+        key = f"{self.prefix}/predictions-{stamp}-{self.worker}-{self._sequence:06d}.jsonl"
+        self._sequence += 1
+        self._fs.pipe_file(key, data)
+
+    def close(self) -> None:
+        """Nothing is held between writes."""
+
+
+def open_sink(
+    location: str, s3_endpoint_url: str | None, s3_keys: tuple[str, str] | None = None
+) -> Sink:
+    """The sink for ``TITANIC_PREDICTION_LOG``: a local folder or an ``s3://`` prefix.
+
+    Args:
+        location: The folder or ``s3://bucket/prefix``.
+        s3_endpoint_url: Endpoint of an S3-compatible store, or None for AWS.
+        s3_keys: The log bucket's access key id and secret, or None for the AWS SDK's own.
+
+    Returns:
+        The sink (a local folder is created if needed).
+    """
+    if location.startswith("s3://"):
+        return S3Sink(location, s3_endpoint_url, keys=s3_keys)
+    return FolderSink(Path(location))
+
+
+@dataclass(frozen=True)
+class _Scored:
+    request_id: str
+    arrived: datetime
+    columns: Mapping[str, np.ndarray]
+    predictions: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    request_id: str
+    arrived: datetime
+    status: int
+    reason: str
+    rejected_records: Mapping[str, int]
+
+
+class PredictionLog:
+    """The writer thread of one worker process: requests append, the thread drains and writes.
+
+    A request appends its entry to a deque and returns: it never wakes the thread, whose
+    work would then compete for the GIL with the answer still being sent. The thread wakes
+    every ``flush_seconds`` (sooner when ``max_queued`` entries wait), turns what is pending
+    into lines and writes them in one batch.
+
+    Args:
+        identity: The served model, on every line.
+        sink: Where lines go, or None for no log (the thread then only observes the
+            predictions).
+        full_names: Log ``Name`` whole instead of its title.
+        on_dropped: Called with the number of lines dropped (the metric).
+        observe: Called with each scored request's predictions, off the request path (the
+            prediction counters and histogram); on the request path only for a request
+            whose lines are dropped, so that the counts stay exact.
+        flush_seconds: Longest wait before lines are written.
+        max_queued: Requests that may wait for the thread; beyond, lines are dropped.
+    """
+
+    def __init__(
+        self,
+        identity: ModelIdentity,
+        sink: Sink | None,
+        *,
+        full_names: bool,
+        on_dropped: Callable[[int], None],
+        observe: Callable[[pd.DataFrame], None],
+        flush_seconds: float = FLUSH_SECONDS,
+        max_queued: int = MAX_QUEUED_REQUESTS,
+    ):
+        self.identity = identity
+        self.sink = sink
+        self.full_names = full_names
+        self.on_dropped = on_dropped
+        self.observe = observe
+        self.flush_seconds = flush_seconds
+        self.max_queued = max_queued
+        self._pending: deque[_Scored | _Rejected] = deque()
+        self._wake, self._stopping = threading.Event(), threading.Event()
+        self._failing = False
+        self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+        self._thread.start()
+
+    def scored(
+        self,
+        request_id: str,
+        arrived: datetime,
+        columns: Mapping[str, np.ndarray],
+        predictions: pd.DataFrame,
+    ) -> None:
+        """Hand over a scored request (never blocks).
+
+        Args:
+            request_id: The request's id.
+            arrived: When it arrived.
+            columns: Its records as the model validated them (see :func:`scored_lines`).
+            predictions: The model's answer.
+        """
+        self._put(_Scored(request_id, arrived, columns, predictions), len(predictions))
+
+    def rejected(
+        self,
+        request_id: str,
+        arrived: datetime,
+        status: int,
+        reason: str,
+        rejected_records: Mapping[str, int],
+    ) -> None:
+        """Hand over a refused request (never blocks)."""
+        self._put(_Rejected(request_id, arrived, status, reason, rejected_records), 1)
+
+    def _put(self, entry: _Scored | _Rejected, lines: int) -> None:
+        if len(self._pending) >= self.max_queued:
+            self._wake.set()  # the thread is late: write now
+            if isinstance(entry, _Scored):
+                self.observe(entry.predictions)
+            if self.sink is not None:
+                self.on_dropped(lines)
+            return
+        self._pending.append(entry)  # deque.append is atomic: no lock on the request path
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is pending and stop the thread (at shutdown)."""
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        if self.sink is not None:
+            self.sink.close()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self._drain()
+        self._drain()
+
+    def _drain(self) -> None:
+        lines: list[str] = []
+        for _ in range(len(self._pending)):  # what is pending now; later ones wait their turn
+            lines += self._lines_of(self._pending.popleft())
+            # Hand the GIL back after each request's lines. Otherwise the event loop waits
+            # for the interpreter's switch interval (5 ms) at every step of a request while
+            # a drain runs: a second of traffic took 200 ms to drain, and stalled answers.
+            time.sleep(0)
+        if not lines or self.sink is None:
+            return
+        try:
+            self.sink.write(("\n".join(lines) + "\n").encode(), datetime.now(UTC))
+        except Exception as error:  # disk full, S3 down, …: predictions go on
+            self.on_dropped(len(lines))
+            if not self._failing:
+                _logger.warning("prediction log: %d line(s) dropped: %s", len(lines), error)
+            self._failing = True
+        else:
+            if self._failing:
+                _logger.warning("prediction log: writing again")
+            self._failing = False
+
+    def _lines_of(self, entry: _Scored | _Rejected) -> list[str]:
+        if isinstance(entry, _Rejected):
+            if self.sink is None:
+                return []
+            return [
+                rejected_line(
+                    self.identity, entry.request_id, entry.arrived, entry.status,
+                    entry.reason, entry.rejected_records,
+                )
+            ]  # fmt: skip
+        self.observe(entry.predictions)
+        if self.sink is None:
+            return []
+        try:
+            return scored_lines(
+                self.identity, entry.request_id, entry.arrived, entry.columns,
+                entry.predictions, full_names=self.full_names,
+            )  # fmt: skip
+        except Exception:  # a bug here must not stop the thread: count it and say so
+            _logger.exception("could not format the log lines of request %s", entry.request_id)
+            self.on_dropped(len(entry.predictions))
+            return []
