@@ -14,7 +14,7 @@ MODEL_URI ?= models:/titanic@champion
 PORT ?= 5001
 WORKERS ?= 1
 
-.PHONY: help install system-deps lock lint format test test-unit bench run release serve web stack stack-down ui clean
+.PHONY: help install system-deps lock lint format test test-unit bench run release serve web stack stack-down label-studio ui clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -87,6 +87,10 @@ web: install system-deps  ## The survival page at http://127.0.0.1:8080, served 
 
 stack: install system-deps  ## PostgreSQL + S3 (moto) + mlflow server on 127.0.0.1 (see deployment/stack.sh).
 	deployment/stack.sh up
+
+# A venv of its own (never .venv), installed once per lock into ~/.cache/titanic-mlops.
+label-studio:  ## Label Studio for human review on 127.0.0.1, LABEL_STUDIO_PORT (8090): deployment/label_studio.sh up.
+	deployment/label_studio.sh up
 
 stack-down:  ## Stop the tracking stack.
 	deployment/stack.sh down

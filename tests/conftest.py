@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import label_studio
 from tests.containers import Engine, start_build, start_engine, stop_engine, wait_for_image
 from tests.processes import (
     PROJECT_ROOT,
@@ -22,6 +23,14 @@ from tests.processes import (
 
 # What the test run itself may leave in the checkout (all git-ignored).
 _TEST_OUTPUT = {"test-output", ".pytest_cache", ".hypothesis", "__pycache__"}
+_LABEL_STUDIO_INSTALL = pytest.StashKey()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop an install still running (a run that stopped early)."""
+    installing = session.config.stash.get(_LABEL_STUDIO_INSTALL, None)
+    if installing is not None:
+        stop_process(installing)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -91,8 +100,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the engine and the image's build in the background, if a test will need them."""
-    if session.config.option.collectonly or not any(map(_needs_engine, session.items)):
+    """Start what takes minutes in the background, if a collected test will need it.
+
+    Label Studio's own venv is installed while the tests before its module run; the Docker
+    engine starts and the serving image builds while the others run.
+    """
+    if session.config.option.collectonly:
+        return
+    if any(item.path.name == label_studio.MODULE for item in session.items):
+        session.config.stash[_LABEL_STUDIO_INSTALL] = label_studio.install_in_background()
+    if not any(map(_needs_engine, session.items)):
         return
     engine = start_engine()
     session.config.stash[_ENGINE] = engine

@@ -24,6 +24,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from titanic_model.config import (
+    CollectLabelsConfig,
     CrossValidateConfig,
     EvaluateBestConfig,
     EvaluateConfig,
@@ -32,16 +33,18 @@ from titanic_model.config import (
     PredictConfig,
     PrepareConfig,
     ReleaseConfig,
+    RequestLabelsConfig,
     TrainConfig,
 )
 from titanic_model.credentials import refusal_line
 from titanic_model.io.data import DataSourceError
+from titanic_model.io.label_studio import LabelStudioError
 from titanic_model.model.schema import SchemaError
 from titanic_model.monitoring.drift import DriftDetectedError
 from titanic_model.parameters import ConfigError, Params, parse_options
 
 # Mistakes of the person running the job: a one-line message, not a stack trace.
-USER_ERRORS = (ConfigError, DataSourceError, SchemaError, DriftDetectedError)
+USER_ERRORS = (ConfigError, DataSourceError, SchemaError, DriftDetectedError, LabelStudioError)
 # MLflow's advice that does not apply here: the model's signature is explicit (model.py),
 # and local dataset sources are resolved the same way by both candidate readers.
 _IRRELEVANT_WARNINGS = (
@@ -93,6 +96,12 @@ JOBS: dict[str, Job] = {
                           "nested cross-validation of the whole training procedure"),
     "release": Job(ReleaseConfig, "titanic_model.jobs.release:release",
                    "pin the champion (or a version) in deployment/kubernetes/release.yaml"),
+    "request_labels": Job(RequestLabelsConfig,
+                          "titanic_model.jobs.request_labels:request_labels",
+                          "send a sample of the logged predictions to reviewers in Label Studio"),
+    "collect_labels": Job(CollectLabelsConfig,
+                          "titanic_model.jobs.collect_labels:collect_labels",
+                          "write the reviewers' majority answers as labels for monitor"),
 }  # fmt: skip
 
 

@@ -9,6 +9,7 @@ The config is passed down; nothing below the edge reads parameters or the enviro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -20,6 +21,7 @@ from titanic_model.environment import (
     DataSettings,
     ModelPin,
     PredictionLogStorage,
+    Settings,
     SparkSettings,
     StorageConfig,
 )
@@ -293,11 +295,110 @@ class MonitorConfig(Params):
         Raises:
             ConfigError: When the window is empty.
         """
-        until = now - self.until if isinstance(self.until, timedelta) else self.until or now
-        since = until - self.since if isinstance(self.since, timedelta) else self.since
-        if since is not None and since >= until:
+        return _instants(self.since, self.until, now)
+
+
+def _instants(
+    since: datetime | timedelta | None, until: datetime | timedelta | None, now: datetime
+) -> tuple[datetime | None, datetime]:
+    """A window's ends as instants: ``until`` empty is ``now``; a duration counts back from it."""
+    end = now - until if isinstance(until, timedelta) else until or now
+    start = end - since if isinstance(since, timedelta) else since
+    if start is not None and start >= end:
+        raise ConfigError(
+            f"invalid window: since {start:%Y-%m-%dT%H:%M:%SZ} is not before until "
+            f"{end:%Y-%m-%dT%H:%M:%SZ}"
+        )
+    return start, end
+
+
+LABEL_STUDIO_URL_VARIABLE = "LABEL_STUDIO_URL"
+LABEL_STUDIO_API_KEY_VARIABLE = "LABEL_STUDIO_API_KEY"
+#: The Label Studio project reviewers work in, unless ``project`` says otherwise.
+REVIEW_PROJECT = "titanic-review"
+
+
+class LabelStudioSettings(Settings):
+    """Where Label Studio is and the key to its API (``deployment/label_studio.sh env``)."""
+
+    url: str | None = Field(None, validation_alias=LABEL_STUDIO_URL_VARIABLE)
+    """the server's address, ``http://127.0.0.1:8090``"""
+    api_key: str | None = Field(None, validation_alias=LABEL_STUDIO_API_KEY_VARIABLE)
+    """a user's API token (the admin's, from the script)"""
+
+    def require(self) -> tuple[str, str]:
+        """The address (without a trailing ``/``) and the key: what the jobs check first.
+
+        Raises:
+            ConfigError: When one is unset or the address is not an http(s) URL.
+        """
+        if self.url is None or self.api_key is None:
+            missing = LABEL_STUDIO_URL_VARIABLE if self.url is None else (
+                LABEL_STUDIO_API_KEY_VARIABLE)  # fmt: skip
+            raise ConfigError(f"{missing} is not set: `deployment/label_studio.sh env` prints it")
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.url):
             raise ConfigError(
-                f"invalid window: since {since:%Y-%m-%dT%H:%M:%SZ} is not before until "
-                f"{until:%Y-%m-%dT%H:%M:%SZ}"
+                f"invalid {LABEL_STUDIO_URL_VARIABLE}={self.url!r}: must be an http:// or "
+                "https:// URL"
             )
-        return since, until
+        return self.url.rstrip("/"), self.api_key
+
+
+ReviewProject = Annotated[str, Field(min_length=1), Rule("a project's title")]
+
+
+class RequestLabelsConfig(Params):
+    """``request_labels``: which logged predictions go to reviewers in Label Studio."""
+
+    log_uri: Annotated[str, Field(min_length=1), Rule("a folder or s3:// prefix")]
+    """prediction log: a folder or an s3:// prefix"""
+    project: ReviewProject = REVIEW_PROJECT
+    """the Label Studio project (created when missing)"""
+    sample_size: Annotated[Integer, Field(ge=1), Rule("an integer >= 1")] = 200
+    """scored records sampled from the window"""
+    strategy: Annotated[Literal["uncertainty", "random"], Rule("uncertainty or random")] = (
+        "uncertainty"
+    )
+    """uncertainty: the probabilities nearest 0.5 first; random: a seeded uniform sample"""
+    since: Window = None
+    """window start: an instant, or a duration before until (PT1H)"""
+    until: Window = None
+    """window end (excluded): an instant, or a duration before now"""
+    seed: Annotated[Integer, Field(ge=0), Rule("an integer >= 0")] = 42
+    """seed of the random sample (strategy=random)"""
+    label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
+    log_storage: PredictionLogStorage = Field(default_factory=PredictionLogStorage.read)
+    """the prediction log's own S3 endpoint and keys, as the serving layer writes it"""
+
+    def window(self, now: datetime) -> tuple[datetime | None, datetime]:
+        """The window as instants, as :meth:`MonitorConfig.window` reads it.
+
+        Raises:
+            ConfigError: When the window is empty.
+        """
+        return _instants(self.since, self.until, now)
+
+
+def _written_locally_or_to_s3(uri: str) -> str:
+    scheme = uri.partition("://")[0] if "://" in uri else ""
+    if scheme not in ("", "file", "s3"):
+        raise ValueError("neither a local path nor s3://")
+    return uri
+
+
+class CollectLabelsConfig(Params):
+    """``collect_labels``: the reviewers' answers, as labels the monitor job reads."""
+
+    project: ReviewProject = REVIEW_PROJECT
+    """the Label Studio project"""
+    output_uri: Annotated[
+        str,
+        Field(min_length=1),
+        AfterValidator(_written_locally_or_to_s3),
+        Rule("a local path or s3:// URI"),
+    ]
+    """the labels CSV (PassengerId,Survived,...): a local path or s3://"""
+    min_annotations: Annotated[Integer, Field(ge=1), Rule("an integer >= 1")] = 1
+    """answers (not skipped) a task needs before it counts"""
+    label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
+    storage: StorageConfig = Field(default_factory=StorageConfig)

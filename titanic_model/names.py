@@ -156,6 +156,25 @@ def rejected_records_metric(field: str) -> str:
     return f"rejected_records_{field}"
 
 
+# ---------------------------------------------------------------- human review
+
+#: request_labels-run metrics: scored records in the window, tasks created this run, and all
+#: tasks in the Label Studio project after it (also a collect_labels-run metric).
+TASKS_CREATED_METRIC = "tasks_created"
+TASKS_METRIC = "tasks"
+#: collect_labels-run metrics: tasks with at least one annotation, labels written, tasks left
+#: out (every answer skipped, fewer answers than min_annotations, a tie), how often two
+#: reviewers of a task agree, and how often a reviewer kept the model's answer.
+TASKS_ANNOTATED_METRIC = "tasks_annotated"
+LABELS_WRITTEN_METRIC = "labels_written"
+TASKS_SKIPPED_METRIC = "tasks_skipped"
+TASKS_TOO_FEW_ANSWERS_METRIC = "tasks_too_few_answers"
+TASKS_TIED_METRIC = "tasks_tied"
+REVIEWER_AGREEMENT_METRIC = "reviewer_agreement"
+MODEL_AGREEMENT_METRIC = "model_agreement"
+#: Tag of both runs: the Label Studio project's id (its title is the parameter ``project``).
+LABEL_STUDIO_PROJECT_TAG = "label_studio_project_id"
+
 # ---------------------------------------------------------------- runs
 
 PREPARE_RUN = "prepare"

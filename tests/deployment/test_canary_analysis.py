@@ -609,5 +609,8 @@ def test_the_kustomize_build_holds_the_rollout_and_passes_strict_schemas():
     assert {d["kind"] for d in core} >= {"Deployment", "Service", "Ingress"}
     for document in core:
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
-    (deployment,) = [d for d in core if d["kind"] == "Deployment"]
+    # The serving Deployment (Label Studio's is another).
+    (deployment,) = [
+        d for d in core if d["kind"] == "Deployment" and d["metadata"]["name"] == "titanic"
+    ]
     assert "replicas" not in deployment["spec"]

@@ -42,7 +42,10 @@ def test_the_manifests_pin_the_released_version_and_its_digest():
     built = subprocess.run(
         ["kubectl", "kustomize", str(KUBERNETES)], capture_output=True, text=True, check=True
     ).stdout
-    (deployment,) = [d for d in yaml.safe_load_all(built) if d["kind"] == "Deployment"]
+    documents = yaml.safe_load_all(built)
+    (deployment,) = [
+        d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == "titanic"
+    ]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {item["name"]: item.get("value", "") for item in container["env"]}
     assert re.fullmatch(r"models:/titanic/[1-9][0-9]*", env["MODEL_URI"])
@@ -241,9 +244,10 @@ def _secrets_read(node: object) -> set[tuple[str, str | None]]:
 
 
 def _documented_secrets() -> dict[str, set[str]]:
-    """What docs/deployment.md's ``kubectl create secret`` commands put in each Secret."""
-    text = (PROJECT_ROOT / "docs" / "deployment.md").read_text().replace("\\\n", " ")
-    commands = re.findall(r"kubectl create secret generic (\S+)((?:\s+--from-literal=\S+)+)", text)
+    """What the ``kubectl create secret`` commands of docs/deployment.md and review.md create."""
+    text = "\n".join((PROJECT_ROOT / "docs" / name).read_text().replace("\\\n", " ")
+                     for name in ("deployment.md", "review.md"))  # fmt: skip
+    commands = re.findall(r"^kubectl create secret generic (\S+)(.*)$", text, re.MULTILINE)
     return {name: set(re.findall(r"--from-literal=([^=\s]+)=", rest)) for name, rest in commands}
 
 
@@ -255,20 +259,26 @@ STORE_KEYS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_
 def test_every_secret_read_is_documented_and_serving_and_monitoring_hold_no_store_key():
     documented = _documented_secrets()
     argo = DEPLOYMENT / "argo"
+    reviews = yaml.safe_load_all((argo / "review-cronworkflows.yaml").read_text())
     manifests = {
         "serving": _manifest("deployment.yaml"),
         "monitoring": yaml.safe_load((argo / "monitoring-cronworkflow.yaml").read_text()),
         "training": yaml.safe_load((argo / "training-workflow.yaml").read_text()),
+        **{review["metadata"]["name"]: review for review in reviews},
     }
+    assert len(manifests) == 5
+    # Buckets of their own, read with the AWS SDK's variables: the training data's (read only)
+    # and the reviewers' labels'.
+    other_buckets = {"titanic-training-data", "titanic-review-labels"}
     for role, manifest in manifests.items():
         read = _secrets_read(manifest)
         assert read, role
         for name, key in read:
             assert name in documented, (role, name)
             assert key is None or key in documented[name], (role, name, key)
-        if role != "training":  # the training data's read-only keys are training's alone
-            held = set().union(*(documented[name] for name, _ in read))
-            assert not held & STORE_KEYS, (role, held & STORE_KEYS)
+        held = set().union(*(documented[name] for name, _ in read if name not in other_buckets))
+        assert not held & STORE_KEYS, (role, held & STORE_KEYS)
+    assert not STORE_KEYS & (documented["titanic-mlflow"] | documented["titanic-mlflow-env"])
 
 
 def test_every_manifest_that_loads_a_model_and_the_image_refuse_pickles():
@@ -279,8 +289,10 @@ def test_every_manifest_that_loads_a_model_and_the_image_refuse_pickles():
           .read_text())["spec"]["workflowSpec"]["templates"]),
         *(t["container"] for t in yaml.safe_load((argo / "training-workflow.yaml").read_text())
           ["spec"]["templates"] if "container" in t),
+        *(t["container"] for review in yaml.safe_load_all((argo / "review-cronworkflows.yaml")
+          .read_text()) for t in review["spec"]["workflowSpec"]["templates"] if "container" in t),
     ]  # fmt: skip
-    assert len(containers) == 6
+    assert len(containers) == 9
     for container in containers:
         env = {item["name"]: item.get("value") for item in container["env"]}
         assert env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false", container["image"]

@@ -34,6 +34,7 @@ from tests.processes import (
     wait_for_http,
 )
 from tests.projects import S3_CREDENTIALS, s3_client, serve_layer, tampered_copy
+from titanic_model.io.digests import file_manifest, manifest_digest
 from titanic_model.serving.log_writer import FLUSH_SECONDS
 
 pytestmark = pytest.mark.integration
@@ -458,14 +459,14 @@ def test_the_log_is_written_out_at_shutdown(registered, tmp_path):
 # --- models that must not be served -------------------------------------------------------
 
 
-def _start_and_wait(registered, tmp_path: Path, model_uri: str, workers: int):
+def _start_and_wait(registered, tmp_path: Path, model_uri: str, workers: int, **env: str):
     port = free_port()
     log = tmp_path / f"layer-{workers}.log"
     process = start_process(
         [str(VENV_BIN / "python"), "-m", "titanic_model.serving", "--model_uri", model_uri,
          "--port", str(port), "--workers", str(workers)],
         log,
-        {**registered.env, "PYTHONPATH": str(PROJECT_ROOT)},
+        {**registered.env, "PYTHONPATH": str(PROJECT_ROOT), **env},
     )  # fmt: skip
     try:
         process.wait(timeout=120)
@@ -484,10 +485,15 @@ def test_a_model_that_does_not_exist_is_one_error_line(registered, tmp_path):
     assert "Traceback" not in output
 
 
-def test_a_tampered_model_is_refused_by_every_worker_and_nothing_is_served(registered, tmp_path):
+def test_a_pinned_model_with_an_untrusted_pipeline_is_refused_by_every_worker(registered, tmp_path):
+    # A deployer who pinned a tampered copy's own digest gets past the digest check; skops's
+    # trusted types still refuse the pipeline, before anything of it runs.
     tampered = tampered_copy(registered, tmp_path)
+    pinned = manifest_digest(file_manifest(tampered))
     for workers in (1, 2):
-        status, output, port = _start_and_wait(registered, tmp_path, str(tampered), workers)
+        status, output, port = _start_and_wait(
+            registered, tmp_path, str(tampered), workers, MODEL_DIGEST=pinned
+        )
         assert status == 1, output
         refusal = "refusing to load pipeline.skops: it references untrusted type(s) posix.system"
         assert f"error: {refusal}\n" in output, output

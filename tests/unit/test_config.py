@@ -14,6 +14,7 @@ from titanic_model.config import (
     MonitorConfig,
     PredictConfig,
     PrepareConfig,
+    RequestLabelsConfig,
     SearchConfig,
     TrainConfig,
 )
@@ -424,6 +425,8 @@ def test_the_prediction_log_has_its_own_s3_endpoint_and_keys(environ):
     monitor = MonitorConfig.from_params({"log_uri": "s3://log/x"})
     assert monitor.log_storage.s3_keys == ("log-key", "log-secret")
     assert monitor.storage.s3_keys is None
+    request = RequestLabelsConfig.from_params({"log_uri": "s3://log/x"})
+    assert request.log_storage.s3_keys == ("log-key", "log-secret")
     # Without its own settings: the general endpoint and the AWS SDK's own credentials.
     environ(general)
     storage = PredictionLogStorage.read()

@@ -1,1 +1,1 @@
-"""The I/O shell: data URIs, MLflow runs and the registry."""
+"""The I/O shell: data URIs, MLflow runs, the registry and Label Studio's API."""

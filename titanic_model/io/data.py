@@ -273,4 +273,7 @@ def read_labels_csv(
     else:
         source = _local_file(uri, parameter)
     with _read_errors(uri, parameter):
-        return pd.read_csv(source, storage_options=_storage_options(location, storage))
+        # A request id is text, even one made of digits ("007").
+        return pd.read_csv(
+            source, dtype={"request_id": str}, storage_options=_storage_options(location, storage)
+        )

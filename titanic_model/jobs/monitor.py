@@ -97,7 +97,8 @@ def _assess(config: MonitorConfig, table: PredictionLogTable) -> WindowAssessmen
     labelled = join_labels(window.current.scored, labels)
     if labelled.joined.empty:
         raise DataSourceError(
-            f"none of the {len(labels)} labels matches a PassengerId scored in the window"
+            f"none of the {len(labels)} labels matches a record scored in the window "
+            "(by request_id and record, or by PassengerId)"
         )
     quality = live_quality(labelled.labels, labelled.probabilities)
     return WindowAssessment(table, assessments, quality, labelled)

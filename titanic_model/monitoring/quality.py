@@ -25,15 +25,21 @@ _RESAMPLES = 1000
 def check_labels(labels: pd.DataFrame) -> pd.DataFrame:
     """Validate outcomes learnt later: ``PassengerId`` and ``Survived`` (0 or 1), one per id.
 
+    A file with ``request_id`` and ``record`` columns too (what ``collect_labels`` writes)
+    labels logged records themselves: a row with both is checked by :func:`_check_keyed_labels`.
+
     Args:
         labels: The labels file as read.
 
     Returns:
-        ``PassengerId`` (int64) and ``Survived`` (int64).
+        ``PassengerId`` (int64) and ``Survived`` (int64); for a keyed file, also
+        ``request_id`` and ``record``, with ``PassengerId`` nullable.
 
     Raises:
         SchemaError: Naming the column or the first bad row.
     """
+    if all(column in labels.columns for column in RECORD_KEY):
+        return _check_keyed_labels(labels)
     missing = [c for c in (PASSENGER_ID, LABEL) if c not in labels.columns]
     if missing:
         raise SchemaError("labels: missing column(s) " + ", ".join(missing))
@@ -65,7 +71,7 @@ class LabelledPredictions:
 
     Attributes:
         joined: The scored rows that have a label, with ``Survived``.
-        unknown_ids: Labels whose ``PassengerId`` no scored record has.
+        unknown_ids: Labels whose ``PassengerId`` (or key) no scored record has.
         unlabelled: Scored records with no label (or no ``PassengerId``).
     """
 
@@ -87,6 +93,10 @@ class LabelledPredictions:
 def join_labels(scored: pd.DataFrame, labels: pd.DataFrame) -> LabelledPredictions:
     """Join scored records with their outcomes on ``PassengerId``.
 
+    Keyed labels (with ``request_id`` and ``record``) join on those: the one record a reviewer
+    labelled, with or without a ``PassengerId``. Their rows without a key join on the id, with
+    the records no key took.
+
     Args:
         scored: The log's scored records (their ``PassengerId`` may be missing).
         labels: Output of :func:`check_labels`.
@@ -94,6 +104,8 @@ def join_labels(scored: pd.DataFrame, labels: pd.DataFrame) -> LabelledPredictio
     Returns:
         The joined rows and what could not be joined, counted.
     """
+    if "request_id" in labels.columns:
+        return _join_keyed_labels(scored, labels)
     ids = pd.to_numeric(scored.get(PASSENGER_ID, pd.Series(dtype=float)), errors="coerce")
     with_id = scored.assign(**{PASSENGER_ID: ids}).dropna(subset=[PASSENGER_ID])
     with_id = with_id.astype({PASSENGER_ID: "int64"})
@@ -102,6 +114,79 @@ def join_labels(scored: pd.DataFrame, labels: pd.DataFrame) -> LabelledPredictio
         joined=joined,
         unknown_ids=int((~labels[PASSENGER_ID].isin(with_id[PASSENGER_ID])).sum()),
         unlabelled=len(scored) - len(joined),
+    )
+
+
+#: What identifies a logged record: the request and the record's position in it.
+RECORD_KEY = ("request_id", "record")
+
+
+def _check_keyed_labels(labels: pd.DataFrame) -> pd.DataFrame:
+    """Labels of logged records, as :func:`check_labels` returns them.
+
+    Every row needs ``Survived`` 0 or 1, and either a key (a ``request_id`` and a ``record``
+    >= 0) or an integer ``PassengerId``; a key, or an id among the rows without a key, has one
+    outcome.
+    """
+    if LABEL not in labels.columns:
+        raise SchemaError(f"labels: missing column(s) {LABEL}")
+    given_ids = labels.get(PASSENGER_ID, pd.Series(np.nan, index=labels.index, dtype=float))
+    ids = pd.to_numeric(given_ids, errors="coerce")
+    records = pd.to_numeric(labels["record"], errors="coerce")
+    outcomes = pd.to_numeric(labels[LABEL], errors="coerce")
+    keyed = labels["request_id"].notna() & (labels["request_id"].astype(str) != "")
+    rules = {
+        LABEL: (~outcomes.isin([0, 1]), "0 or 1"),
+        "record": (keyed & ~((records >= 0) & (records == records.round())), "an integer >= 0"),
+        PASSENGER_ID: ((given_ids.notna() | ~keyed) & (ids.isna() | (ids != ids.round())),
+                       "an integer"),
+    }  # fmt: skip
+    broken = {field: np.flatnonzero(rows.to_numpy()) for field, (rows, _) in rules.items()}
+    first = min(((rows[0], field) for field, rows in broken.items() if len(rows)), default=None)
+    if first is not None:
+        row, field = first
+        value = given_ids.iloc[row] if field == PASSENGER_ID else labels[field].iloc[row]
+        if field == PASSENGER_ID and pd.isna(value):
+            raise SchemaError(f"labels: row {row}: no PassengerId, nor request_id and record")
+        value = value.item() if isinstance(value, np.generic) else value
+        raise SchemaError(f"labels: row {row}: {field} {value!r} is not {rules[field][1]}")
+    checked = pd.DataFrame(
+        {
+            PASSENGER_ID: ids.astype("Int64"),
+            LABEL: outcomes.astype("int64"),
+            "request_id": labels["request_id"].astype(str).where(keyed),
+            "record": records.where(keyed).astype("Int64"),
+        }
+    )
+    for rows, columns in ((keyed, list(RECORD_KEY)), (~keyed, [PASSENGER_ID])):
+        outcomes_of = checked[rows].groupby(columns)[LABEL].nunique()
+        if (outcomes_of > 1).any():
+            which = " ".join(map(str, np.atleast_1d(outcomes_of[outcomes_of > 1].index[0])))
+            raise SchemaError(f"labels: {' '.join(columns)} {which} has two different outcomes")
+    return pd.concat(
+        [checked[keyed].drop_duplicates(list(RECORD_KEY)),
+         checked[~keyed].drop_duplicates(PASSENGER_ID)],
+        ignore_index=True,
+    )  # fmt: skip
+
+
+def _join_keyed_labels(scored: pd.DataFrame, labels: pd.DataFrame) -> LabelledPredictions:
+    """Join on the record's key where the label has one, else on ``PassengerId``."""
+    scored = scored.assign(
+        request_id=scored["request_id"].astype(str), record=scored["record"].astype("int64")
+    )
+    keyed = labels[labels["request_id"].notna()].astype({"record": "int64"})
+    by_key = scored.merge(keyed[[*RECORD_KEY, LABEL]], on=list(RECORD_KEY), how="inner")
+    scored_keys = pd.MultiIndex.from_frame(scored[list(RECORD_KEY)])
+    label_keys = pd.MultiIndex.from_frame(keyed[list(RECORD_KEY)])
+    by_id = join_labels(
+        scored[~scored_keys.isin(label_keys)],
+        labels[labels["request_id"].isna()][[PASSENGER_ID, LABEL]].astype({PASSENGER_ID: "int64"}),
+    )
+    return LabelledPredictions(
+        joined=pd.concat([by_key, by_id.joined], ignore_index=True),
+        unknown_ids=int((~label_keys.isin(scored_keys)).sum()) + by_id.unknown_ids,
+        unlabelled=by_id.unlabelled,
     )
 
 

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from titanic_model.errors import one_line
 from titanic_model.parameters import ConfigError, parse_options
 from titanic_model.serving.settings import ServingConfig, ServingParams
 
@@ -44,11 +45,6 @@ def _metrics_folder() -> tuple[Path, bool]:
     for stale in [*folder.glob("*.db"), folder / _STARTUP_FAILURE]:
         stale.unlink(missing_ok=True)
     return folder, False
-
-
-def _one_line(error: BaseException) -> str:
-    message = getattr(error, "message", None) or str(error) or type(error).__name__
-    return str(message).strip().splitlines()[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,7 +98,7 @@ def _serve(config: ServingConfig, folder: Path) -> int:
         print(refusal_line(error), file=sys.stderr)
         return 1
     except OSError as error:
-        print(f"error: {_one_line(error)}", file=sys.stderr)
+        print(f"error: {one_line(error)}", file=sys.stderr)
         return 1
     if config.params.workers == 1:
         uvicorn.run(app, **options)
@@ -130,7 +126,7 @@ def spawned_worker_app():
     try:
         return create_app()
     except Exception as error:
-        reason = _one_line(error)
+        reason = one_line(getattr(error, "message", None) or error)
         folder = Path(os.environ[MULTIPROCESS_VARIABLE])
         (folder / _STARTUP_FAILURE).write_text(reason + "\n")
         os.kill(os.getppid(), signal.SIGTERM)
