@@ -71,7 +71,10 @@ def test_the_kustomize_build_serves_the_pinned_version(versions, tmp_path):
     built = subprocess.run(
         ["kubectl", "kustomize", str(overlay)], capture_output=True, text=True, check=True
     ).stdout
-    (deployment,) = [d for d in yaml.safe_load_all(built) if d["kind"] == "Deployment"]
+    (deployment,) = [
+        d for d in yaml.safe_load_all(built)
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "titanic"
+    ]  # fmt: skip
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["MODEL_URI"] == f"models:/{versions}/1"
