@@ -76,7 +76,7 @@ def test_only_the_runs_of_the_given_name_compete(store, prepared):
         ("workflow-a", weak),
         ("workflow-b", {"candidates": "logistic_regression"}),
     ]:
-        config = TrainConfig(prepare_run_id=prepared, search=store.search(**grid), model_name=name)
+        config = TrainConfig.of(store.search(**grid), prepare_run_id=prepared, model_name=name)
         with mlflow.start_run(experiment_id=experiment_id, run_name=run_name):
             train(config)
 
