@@ -55,7 +55,10 @@ def stop_process(process: subprocess.Popen) -> None:
 
 
 def start_process(
-    command: Sequence[str], log_path: Path, env: dict[str, str] | None = None
+    command: Sequence[str],
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen:
     """Start a server in its own session so it can be stopped with all its workers."""
     log = log_path.open("wb")
@@ -64,5 +67,6 @@ def start_process(
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env or os.environ.copy(),
+        cwd=cwd,
         start_new_session=True,
     )

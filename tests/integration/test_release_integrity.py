@@ -16,8 +16,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.processes import PROJECT_ROOT, VENV_BIN, free_port, start_process, stop_process
-from tests.projects import json_records, predict_csv, serve_layer
+from tests.processes import (
+    PROJECT_ROOT,
+    VENV_BIN,
+    free_port,
+    start_process,
+    stop_process,
+    wait_for_http,
+)
+from tests.projects import json_records, predict_csv
 
 # The checkout's feature code changed after the version was trained: every title becomes
 # "Rev" (a reverend's survival odds are not a Miss's).
@@ -66,14 +73,24 @@ def test_a_server_of_a_changed_checkout_answers_as_the_version(
     registered, changed_checkout, test_csv, in_process, tmp_path
 ):
     passengers = pd.read_csv(test_csv)
-    url, process = serve_layer(
-        registered, "models:/titanic/1", tmp_path,
-        env={"PYTHONPATH": str(changed_checkout)},
+    port = free_port()
+    process = start_process(
+        [str(VENV_BIN / "python"), "-m", "titanic_model.serving", "--model_uri",
+         "models:/titanic/1", "--port", str(port)],
+        tmp_path / "layer.log",
+        {**registered.env, "PYTHONPATH": str(changed_checkout)},
+        cwd=changed_checkout,
     )  # fmt: skip
     try:
-        answers = predict_csv(url, passengers)
+        wait_for_http(f"http://127.0.0.1:{port}/ping", process)
+        answers = predict_csv(f"http://127.0.0.1:{port}", passengers)
+        served_from = subprocess.run(
+            ["cat", f"/proc/{process.pid}/cwd/titanic_model/model/features.py"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
     finally:
         stop_process(process)
+    assert _CHANGED_TITLES in served_from  # the server ran from the changed checkout
     assert answers == json_records(in_process.predict(passengers))
 
 
