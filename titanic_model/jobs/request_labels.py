@@ -65,7 +65,7 @@ def request_labels(config: RequestLabelsConfig) -> int:
     url, api_key = config.label_studio.require()
     log_new_params(config.parameters())
     since, until = config.window(datetime.now(UTC))
-    table = read_prediction_log(read_log_files(config.log_uri, config.storage), since, until)
+    table = read_prediction_log(read_log_files(config.log_uri, config.log_storage), since, until)
     if table.scored.empty:
         raise DataSourceError(
             f"no scored record in log_uri {config.log_uri} between {since or 'the start'} and "

@@ -66,7 +66,8 @@ def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:
     metrics.model_info.labels(identity.name, identity.version or "", identity.run_id or "").set(1)
     sink = None
     if config.prediction_log:
-        sink = open_sink(config.prediction_log, config.storage.s3_endpoint_url)
+        storage = config.storage
+        sink = open_sink(config.prediction_log, storage.s3_endpoint_url, storage.s3_keys)
     prediction_log = PredictionLog(
         identity,
         sink,
