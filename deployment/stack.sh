@@ -16,7 +16,7 @@
 #   deployment/stack.sh restart-tracking   stop and start PostgreSQL and mlflow server only
 #
 # Settings: STACK_DIR (.stack), PG_PORT (5433), S3_PORT (9000), MLFLOW_PORT (5000),
-# BUCKET (mlflow), and, for an external object store instead of moto, MLFLOW_S3_ENDPOINT_URL
+# MLFLOW_WORKERS (1: the server's worker processes), BUCKET (mlflow), and, for an external object store instead of moto, MLFLOW_S3_ENDPOINT_URL
 # with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: the server's alone, never printed. The
 # prediction log has a bucket and keys of its own, which `env serving|monitoring` print:
 # LOG_BUCKET (prediction-log), TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL (the stack's S3 server),
@@ -32,6 +32,7 @@ STACK_DIR="$(mkdir -p "${STACK_DIR:-$root/.stack}" && cd "${STACK_DIR:-$root/.st
 PG_PORT="${PG_PORT:-5433}"
 S3_PORT="${S3_PORT:-9000}"
 MLFLOW_PORT="${MLFLOW_PORT:-5000}"
+MLFLOW_WORKERS="${MLFLOW_WORKERS:-1}"
 BUCKET="${BUCKET:-mlflow}"
 ALLOWED_HOSTS="${ALLOWED_HOSTS:-127.0.0.1:$MLFLOW_PORT,localhost:$MLFLOW_PORT}"
 CORS_ORIGINS="${CORS_ORIGINS:-http://127.0.0.1:$MLFLOW_PORT,http://localhost:$MLFLOW_PORT}"
@@ -150,7 +151,7 @@ INI
     setsid mlflow server --app-name titanic-basic-auth \
     --backend-store-uri "postgresql+psycopg2://postgres@127.0.0.1:$PG_PORT/mlflow" \
     --artifacts-destination "s3://$BUCKET/artifacts" \
-    --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+    --host 127.0.0.1 --port "$MLFLOW_PORT" --workers "$MLFLOW_WORKERS" \
     --allowed-hosts "$ALLOWED_HOSTS" --cors-allowed-origins "$CORS_ORIGINS" \
     >"$STACK_DIR/mlflow.log" 2>&1 &
   echo $! >"$STACK_DIR/mlflow.pid"

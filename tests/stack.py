@@ -35,8 +35,12 @@ def exports(text: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_stack(prefix: str) -> Iterator[dict]:
+def running_stack(prefix: str, **extra: str) -> Iterator[dict]:
     """``deployment/stack.sh up`` on free ports in a new folder; ``down`` whatever happened.
+
+    Args:
+        prefix: Of the stack's temporary folder.
+        extra: More settings of ``stack.sh`` (``MLFLOW_WORKERS``…).
 
     Yields:
         The settings, ``printed`` (what ``up`` printed), ``env`` (each role's and the admin's
@@ -48,7 +52,7 @@ def running_stack(prefix: str) -> Iterator[dict]:
     folder.chmod(0o755)
     settings = {
         "STACK_DIR": str(folder), "PG_PORT": str(free_port()), "S3_PORT": str(free_port()),
-        "MLFLOW_PORT": str(free_port()), "BUCKET": "mlflow", **STORE_KEYS,
+        "MLFLOW_PORT": str(free_port()), "BUCKET": "mlflow", **STORE_KEYS, **extra,
     }  # fmt: skip
     # No password from the caller's environment: the stack generates every one.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_", "TITANIC_"))}

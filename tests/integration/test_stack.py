@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,8 @@ from tests.projects import (
 )
 from tests.stack import STORE_KEYS, USER_VARIABLES, exports, running_stack
 from titanic_model.access import MONITORING_EXPERIMENT_ID, ROLES, TRAINING_EXPERIMENT_ID
+from titanic_model.config import SearchConfig, TrainConfig
+from titanic_model.jobs.train import train
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +63,8 @@ TINY = mlflow_params(candidates="logistic_regression", logistic_c="1", cv_folds=
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict]:
-    with running_stack("titanic-stack-") as stack:
+    # Two server workers: concurrent gates must take turns across processes (PostgreSQL).
+    with running_stack("titanic-stack-", MLFLOW_WORKERS="2") as stack:
         yield stack
 
 
@@ -400,3 +404,60 @@ def test_restarting_the_tracking_services_loses_nothing(stack, on_stack, tmp_pat
         assert predict_csv(url, passengers) == expected
     finally:
         stop_process(process)
+
+
+def test_two_gates_at_once_leave_the_better_version_champion(stack, on_stack):
+    """Two evaluate jobs gate two new versions at once, through a two-worker server on
+    PostgreSQL, both better than the champion they start from: each takes the gate's lock in
+    turn, so the one that moves second is compared with the first one's result."""
+    client = on_stack.client
+    prepare_run_id = client.get_model_version_by_alias("titanic", "champion").tags["prepare_run_id"]
+    grids = {
+        "stump": {"n_trees": "1", "max_depth": "1", "min_samples_leaf": "100"},
+        "stronger": {"n_trees": "40", "max_depth": "6", "min_samples_leaf": "2"},
+        "weaker": {"n_trees": "40", "max_depth": "1", "min_samples_leaf": "2"},
+    }
+    trained = {}
+    with _as(stack["users"]["training"]), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", on_stack.tracking_uri)
+        patch.setenv("MLFLOW_EXPERIMENT_NAME", stack["env"]["training"]["MLFLOW_EXPERIMENT_NAME"])
+        for quality, grid in grids.items():
+            search = SearchConfig.from_params(
+                {"candidates": "random_forest", "cv_folds": "2", **grid}
+            )
+            with mlflow.start_run():
+                trained[quality] = train(TrainConfig.of(search, prepare_run_id=prepare_run_id))
+    stump = trained.pop("stump")
+    # A weak champion that both candidates beat (its answers are constant: ROC AUC 0.5).
+    client.set_registered_model_alias("titanic", "champion", stump.version)
+    gates = {}
+    for quality in ("stronger", "weaker"):  # the weaker one a moment later: it moves last
+        gates[quality] = subprocess.Popen(
+            [str(VENV_BIN / "python"), "-m", "entrypoints", "evaluate",
+             "--model_uri", f"models:/titanic/{trained[quality].version}"],
+            cwd=PROJECT_ROOT, env=on_stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        time.sleep(2)
+    for quality, gate in gates.items():
+        _, stderr = gate.communicate(timeout=600)
+        assert gate.returncode == 0, (quality, stderr[-3000:])
+
+    evaluation = {
+        quality: next(
+            run.data for run in on_stack.runs()
+            if run.data.tags.get("model_uri") == f"models:/titanic/{version.version}"
+        )
+        for quality, version in trained.items()
+    }  # fmt: skip
+    before = {q: e.tags["champion_version_before"] for q, e in evaluation.items()}
+    # They took turns: one compared with the stump, the other with the first one's version
+    # (without the lock, both compare with the stump and the last to move wins).
+    (first,) = [q for q in trained if before[q] == str(stump.version)]
+    (second,) = [q for q in trained if q != first]
+    assert before[second] == str(trained[first].version)
+    auc = {q: e.metrics["holdout_roc_auc"] for q, e in evaluation.items()}
+    assert auc["stronger"] > auc["weaker"] > 0.5
+    champion = client.get_model_version_by_alias("titanic", "champion")
+    assert str(champion.version) == str(trained["stronger"].version)
+    assert not client.search_registered_models("name = 'titanic-gate-lock'")
