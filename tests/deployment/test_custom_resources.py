@@ -326,3 +326,14 @@ def test_the_cronworkflow_reads_the_log_the_deployment_writes_with_keys_of_its_o
     # No credential in plain text: the one plain value is a setting.
     plain = {item["name"]: item["value"] for item in container["env"] if "valueFrom" not in item}
     assert plain == {"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
+
+
+def test_the_training_workflows_gate_holds_a_mutex():
+    """Workflows run at once take turns at the gate (the registry's lock does too)."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    gates = [
+        template for template in workflow["spec"]["templates"]
+        if "evaluate_best" in template.get("container", {}).get("command", [])
+    ]  # fmt: skip
+    assert len(gates) == 1
+    assert gates[0]["synchronization"] == {"mutexes": [{"name": "titanic-champion-gate"}]}
