@@ -7,8 +7,8 @@ I/O shell: the jobs call these inside an active run; every name comes from
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
