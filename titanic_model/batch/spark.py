@@ -6,8 +6,8 @@ its task, through the same :func:`titanic_model.model.scoring.score_with_reasons
 single-machine path, so both engines give the same answers and reasons. The driver checks the
 model's files against their digest and hands the workers that checked copy; the workers, which
 import nothing of this project before the model, run the version's own code. The driver never
-collects rows: it reads the input's schema, counts rows per partition or file (to number
-them), and writes.
+collects rows: it reads the input's schema (and a CSV's first bytes, for its line break),
+counts rows per partition or file (to number them), and writes.
 
 Every check that can fail on the user's input (the input exists, is not empty, has the
 required columns; the outputs do not exist yet) runs before anything is written.
