@@ -226,11 +226,18 @@ def test_the_shared_session_is_the_configured_master_on_loopback(spark):
 # --- CSV as pandas reads it ---------------------------------------------------------------------
 
 
-def _names_over_two_lines(passengers: pd.DataFrame, line_break: str) -> pd.DataFrame:
-    """Names broken after the surname, inside their quotes; row 5 is also a rejected row."""
+def _quoted(passengers: pd.DataFrame, line_break: str) -> pd.DataFrame:
+    """Names broken after the surname, inside their quotes, and backslashes before quotes.
+
+    Row 52's name ends in quotes, doubled in the file; row 150's has a backslash before a
+    quote and before its closing quote (no escape to RFC 4180). Rows 5 and 150 are rejected:
+    the rejects show the names as read.
+    """
     broken = passengers.copy()
-    for row in (0, 5, 200, 416):
+    for row in (0, 5, 52, 200, 416):
         broken.loc[row, "Name"] = broken.loc[row, "Name"].replace(", ", f",{line_break}", 1)
+    assert broken.loc[52, "Name"] == f'Hocking,{line_break}Miss. Ellen Nellie""'
+    broken.loc[150, "Name"] = 'Slash, Mr. Back\\"Jack\\" \\'
     return broken
 
 
@@ -275,19 +282,15 @@ class Dialect:
 
 
 DIALECTS = {
-    "a quoted LF": Dialect(
-        lambda p, path: _names_over_two_lines(p, "\n").to_csv(path, index=False), BROKEN_ROWS
+    "RFC 4180 quoting, LF line endings": Dialect(
+        lambda p, path: _quoted(p, "\n").to_csv(path, index=False), BROKEN_ROWS
     ),
     "CRLF line endings, CRLF inside quotes": Dialect(
-        lambda p, path: _names_over_two_lines(p, "\r\n").to_csv(
-            path, index=False, lineterminator="\r\n"
-        ),
+        lambda p, path: _quoted(p, "\r\n").to_csv(path, index=False, lineterminator="\r\n"),
         BROKEN_ROWS,
     ),
     "CR line endings, CR inside quotes": Dialect(
-        lambda p, path: _names_over_two_lines(p, "\r").to_csv(
-            path, index=False, lineterminator="\r"
-        ),
+        lambda p, path: _quoted(p, "\r").to_csv(path, index=False, lineterminator="\r"),
         BROKEN_ROWS,
     ),
     "a UTF-8 byte-order mark": Dialect(
@@ -311,9 +314,9 @@ def test_spark_reads_a_csv_as_the_pandas_engine_does(spark, model, mixed, tmp_pa
     output = _spark_engine(spark, model, source, tmp_path)
 
     pd.testing.assert_frame_equal(output.predictions, expected.predictions, check_exact=True)
-    assert output.counts == expected.counts == (418 - len(DIALECTS[dialect].rejected),
-                                                len(DIALECTS[dialect].rejected))  # fmt: skip
-    assert output.rejects["row"].tolist() == DIALECTS[dialect].rejected
+    rejected = DIALECTS[dialect].rejected
+    assert output.counts == expected.counts == (418 - len(rejected), len(rejected))
+    assert output.rejects["row"].tolist() == rejected
     assert output.rejects[["row", "reason"]].astype(str).equals(expected.rejects[["row", "reason"]])
     # The rejected rows as pandas reads the file's cells (as text, missing values as NaN).
     as_read = pd.read_csv(source, dtype=str).loc[output.rejects["row"]].reset_index(drop=True)
