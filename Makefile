@@ -19,7 +19,7 @@ WORKERS ?= 1
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(BIN)/activate: $(LOCK) deployment/install.sh tests/deployment/crd_schemas/package-lock.json
+$(BIN)/activate: $(LOCK) pyproject.toml deployment/install.sh tests/deployment/crd_schemas/package-lock.json
 	PYTHON=$(PYTHON) deployment/install.sh $(VENV)
 	touch $(BIN)/activate
 

@@ -6,7 +6,7 @@
 #   PROFILE=runtime deployment/install.sh   only what training and serving need (the image);
 #                                           the default, dev, adds the test and lint tools
 # Either way every Python version comes from requirements.lock. The dev profile also installs
-# the npm packages the tests validate custom resources with, from their package-lock.json
+# the project itself (editable: its entry points) and the npm packages the tests validate custom resources with, from their package-lock.json
 # (it needs node and npm; the runtime profile, the image, needs neither).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,6 +23,10 @@ case "$profile" in
       exit 1
     fi
     "$venv/bin/pip" install --quiet --requirement "$root/requirements.lock"
+    # The project itself, editable and without dependencies, for its entry points: the
+    # tracking server's app (mlflow server --app-name titanic-basic-auth, deployment/stack.sh).
+    # Built with pyproject's pinned setuptools ([build-system]).
+    "$venv/bin/pip" install --quiet --no-deps --editable "$root"
     npm ci --prefix "$root/tests/deployment/crd_schemas" --no-audit --no-fund --loglevel=error ;;
   runtime)
     # pyproject's runtime dependencies, resolved within the lock's pins.

@@ -48,10 +48,11 @@ WEAK = mlflow_params(
 
 @dataclass
 class Project:
-    """Runs ``mlflow run`` on the project against one tracking backend."""
+    """Runs ``mlflow run`` on the project against one tracking backend, in one experiment."""
 
     tracking_uri: str
     env: dict[str, str]
+    experiment: str = EXPERIMENT
 
     def run(
         self,
@@ -62,7 +63,7 @@ class Project:
     ) -> subprocess.CompletedProcess:
         command = [
             str(VENV_BIN / "mlflow"), "run", str(PROJECT_ROOT), "-e", entry_point,
-            "--env-manager", env_manager, "--experiment-name", EXPERIMENT, *args,
+            "--env-manager", env_manager, "--experiment-name", self.experiment, *args,
         ]  # fmt: skip
         return subprocess.run(
             command, env=self.env, capture_output=True, text=True, timeout=timeout, check=False
@@ -73,7 +74,7 @@ class Project:
         return MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
 
     def runs(self) -> list:
-        experiment = self.client.get_experiment_by_name(EXPERIMENT)
+        experiment = self.client.get_experiment_by_name(self.experiment)
         return self.client.search_runs([experiment.experiment_id], max_results=1000)
 
     def latest_run(self):
@@ -101,9 +102,17 @@ def activate_sqlite_store(folder: Path, experiment: str, patch: pytest.MonkeyPat
 
 
 def make_project(
-    tracking_uri: str, artifact_location: str | None, folder: Path, train_csv: Path
+    tracking_uri: str,
+    artifact_location: str | None,
+    folder: Path,
+    train_csv: Path,
+    experiment: str | None = None,
 ) -> Project:
-    """A :class:`Project` on ``tracking_uri`` with a fresh experiment and a clean environment."""
+    """A :class:`Project` on ``tracking_uri`` with a clean environment.
+
+    Its runs go to a fresh experiment, or to ``experiment`` when given (one that exists: on
+    the tracking stack, only the admin creates experiments).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TITANIC_", "AWS_"))}
     env.update(
         MLFLOW_TRACKING_URI=tracking_uri,
@@ -113,8 +122,10 @@ def make_project(
         # Every model the tests load or serve must load without unpickling anything.
         MLFLOW_ALLOW_PICKLE_DESERIALIZATION="false",
     )
-    MlflowClient(tracking_uri).create_experiment(EXPERIMENT, artifact_location=artifact_location)
-    return Project(tracking_uri, env)
+    if experiment is None:
+        experiment = EXPERIMENT
+        MlflowClient(tracking_uri).create_experiment(experiment, artifact_location)
+    return Project(tracking_uri, env, experiment)
 
 
 def project_on_sqlite(folder: Path, train_csv: Path) -> Project:

@@ -20,6 +20,7 @@ from titanic_model import names
 from titanic_model.environment import (
     DataSettings,
     ModelPin,
+    PredictionLogStorage,
     Settings,
     SparkSettings,
     StorageConfig,
@@ -185,10 +186,12 @@ class MainConfig(_Gated, SearchConfig, PrepareConfig):
 class _Experiment(Params):
     experiment_name: Name
     """evaluate the best-CV version trained in it"""
+    run_name: Annotated[str, Rule("a run's name")] = ""
+    """only versions whose train run has this name compete (an Argo workflow's); empty: all"""
 
 
 class EvaluateBestConfig(_Gated, _Experiment):
-    """``evaluate_best``: gate the best version one experiment trained."""
+    """``evaluate_best``: gate the best version one experiment (or its runs of one name) trained."""
 
 
 class CrossValidateConfig(SearchConfig, DataConfig):
@@ -233,6 +236,8 @@ class CompareConfig(Params):
     experiment_name: Name = names.MONITORING_EXPERIMENT
     """experiment of the comparison runs"""
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    log_storage: PredictionLogStorage = Field(default_factory=PredictionLogStorage.read)
+    """the prediction log's own S3 endpoint and keys, as the serving layer writes it"""
 
     def window(self, now: datetime) -> tuple[datetime | None, datetime]:
         """The window as instants, as :meth:`MonitorConfig.window` reads it.
@@ -334,6 +339,8 @@ class MonitorConfig(Params):
     fail_on_drift: Flag = False
     """exit with an error when a field drifted (for schedulers)"""
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    log_storage: PredictionLogStorage = Field(default_factory=PredictionLogStorage.read)
+    """the prediction log's own S3 endpoint and keys, as the serving layer writes it"""
 
     def window(self, now: datetime) -> tuple[datetime | None, datetime]:
         """The window as instants: ``until`` empty is ``now``; a duration counts back from it.
@@ -413,7 +420,8 @@ class RequestLabelsConfig(Params):
     seed: Annotated[Integer, Field(ge=0), Rule("an integer >= 0")] = 42
     """seed of the random sample (strategy=random)"""
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
+    log_storage: PredictionLogStorage = Field(default_factory=PredictionLogStorage.read)
+    """the prediction log's own S3 endpoint and keys, as the serving layer writes it"""
 
     def window(self, now: datetime) -> tuple[datetime | None, datetime]:
         """The window as instants, as :meth:`MonitorConfig.window` reads it.

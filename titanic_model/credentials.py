@@ -1,9 +1,10 @@
 """The tracking server's answer to the credentials in the environment, as one line.
 
 A server running MLflow's basic-auth app refuses a call without credentials or with wrong ones
-(401) and a call its user may not make (403), in HTML or plain text that MLflow's client wraps
-in a long exception. :func:`refusal_line` says it in words: who was refused, by which server,
-and what to do. Neither answer tells which of the user and the password was wrong; nor does
+(401) and a call its user may not make (403), in plain text or (behind the project's filter,
+titanic_model/tracking_server) as one JSON line, which MLflow's client wraps in a long
+exception. :func:`refusal_line` says it in words: who was refused, by which server, and what
+to do. Neither answer tells which of the user and the password was wrong; nor does
 the line.
 
 ``python -m titanic_model.credentials`` checks that the server at ``MLFLOW_TRACKING_URI``
@@ -45,8 +46,11 @@ def refusal_line(error: MlflowException, environ: Mapping[str, str] | None = Non
             "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to a user of the server"
         )
     if status == 403:
-        endpoint = re.search(r"endpoint (\S+) failed", str(error.message))
-        what = f"call {endpoint[1]}" if endpoint else "do this"
+        # MLflow's client words a plain-text 403 so; the server's filter answers in JSON.
+        endpoint = re.search(
+            r"endpoint (\S+) failed|may not call [A-Z]+ (/[^\s:]*)", str(error.message)
+        )
+        what = f"call {endpoint[1] or endpoint[2]}" if endpoint else "do this"
         return (
             f"error: the tracking server at {server} does not let user {user!r} {what} (403): "
             "its role lacks the permission (docs/deployment.md#who-may-do-what)"

@@ -58,6 +58,56 @@ class StorageConfig(Settings):
     s3_endpoint_url: str | None = Field(None, validation_alias=AliasChoices(*S3_ENDPOINT_VARIABLES))
     """endpoint of an S3-compatible store (MinIO, moto); None: AWS's"""
 
+    @property
+    def s3_keys(self) -> tuple[str, str] | None:
+        """The S3 access key id and secret to use; None: the AWS SDK's own (``AWS_*``)."""
+        return None
+
+
+# The prediction log's own S3 endpoint and keys (a bucket other than the artifact store's):
+# the serving layer writes the log with them, the monitoring job reads it with them.
+LOG_S3_ENDPOINT_VARIABLE = "TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL"
+LOG_ACCESS_KEY_VARIABLE = "TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID"
+LOG_SECRET_KEY_VARIABLE = "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY"
+
+
+class PredictionLogStorage(StorageConfig):
+    """The prediction log's S3 settings: its own endpoint and keys, else the general ones."""
+
+    s3_endpoint_url: str | None = Field(
+        None, validation_alias=AliasChoices(LOG_S3_ENDPOINT_VARIABLE, *S3_ENDPOINT_VARIABLES)
+    )
+    """the log's S3 endpoint, else the general one"""
+    aws_access_key_id: str | None = Field(None, validation_alias=LOG_ACCESS_KEY_VARIABLE)
+    """the log bucket's access key id; unset with its secret: the AWS SDK's own credentials"""
+    aws_secret_access_key: str | None = Field(
+        None, validation_alias=LOG_SECRET_KEY_VARIABLE, repr=False
+    )
+    """its secret access key"""
+
+    @classmethod
+    def read(cls) -> PredictionLogStorage:
+        """The settings in the environment, both keys or neither.
+
+        Raises:
+            ConfigError: When one key is set without the other.
+        """
+        from titanic_model.parameters import ConfigError  # it reads Settings from here
+
+        storage = cls()
+        if (storage.aws_access_key_id is None) != (storage.aws_secret_access_key is None):
+            raise ConfigError(
+                f"set both {LOG_ACCESS_KEY_VARIABLE} and {LOG_SECRET_KEY_VARIABLE}, or neither"
+            )
+        return storage
+
+    @property
+    def s3_keys(self) -> tuple[str, str] | None:
+        """The log bucket's access key id and secret, when both are set."""
+        if self.aws_access_key_id and self.aws_secret_access_key:
+            return self.aws_access_key_id, self.aws_secret_access_key
+        return None
+
 
 class SparkSettings(Settings):
     """How the Spark engine reaches its cluster."""

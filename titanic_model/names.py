@@ -38,6 +38,9 @@ MAJORITY_CLASS_BASELINE = "majority_class"
 
 #: The registered model, unless ``model_name`` says otherwise.
 MODEL_NAME = "titanic"
+#: The experiment every training run on the shared tracking server writes into (the Argo
+#: workflow's too, its runs named after the workflow): the one the readers are granted.
+TRAINING_EXPERIMENT = "titanic"
 #: The alias of the version in production, moved only through the gate (or ``promote``).
 CHAMPION_ALIAS = "champion"
 #: The alias of a version that passed the gate to be tried in shadow on live traffic first
@@ -94,6 +97,12 @@ def gate_lock_model(model_name: str) -> str:
     there first, so gates take turns through it (on any store and server).
     """
     return f"{model_name}-gate-lock"
+
+
+def gated_model(lock_model: str) -> str | None:
+    """The registered model whose gate ``lock_model`` is the lock of, or None for another name."""
+    gated = lock_model.removesuffix(gate_lock_model(""))
+    return gated if gated and gate_lock_model(gated) == lock_model else None
 
 
 def cv_score_tag(refit_metric: str) -> str:
@@ -221,6 +230,7 @@ MODEL_URI_TAG = "model_uri"
 CHAMPION_DECISION_TAG = "champion_decision"
 CHAMPION_BEFORE_TAG = "champion_version_before"
 BEST_OF_EXPERIMENT_TAG = "best_of_experiment"
+BEST_OF_RUN_NAME_TAG = "best_of_run_name"
 INPUT_URI_TAG = "input_uri"
 OUTPUT_URI_TAG = "output_uri"
 REJECTS_URI_TAG = "rejects_uri"

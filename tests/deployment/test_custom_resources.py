@@ -296,22 +296,44 @@ def test_every_parameter_the_cronworkflow_passes_is_one_of_the_monitor_entry_poi
     assert set(passed) <= set(_monitor_entry_point()["parameters"]), passed
 
 
-def test_the_cronworkflow_reads_the_log_the_deployment_writes_with_its_credentials():
+LOG_VARIABLES = (
+    "TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL",
+    "TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID",
+    "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY",
+)
+
+
+def test_the_cronworkflow_reads_the_log_the_deployment_writes_with_keys_of_its_own():
     (serving,) = yaml.safe_load(DEPLOYMENT.read_text())["spec"]["template"]["spec"]["containers"]
     serving_env = {item["name"]: item for item in serving["env"]}
     container, line = _monitor_container()
     log_uri = serving_env["TITANIC_PREDICTION_LOG"]["value"]
     assert f"log_uri={log_uri}" in line
-    # The Secret titanic-mlflow, key for key: the serving layer writes the log with these.
-    # The tracking server's user is the job's own (tests/deployment/test_manifests.py).
+    # The log's own endpoint and keys: the Deployment writes with the writer's, the job reads
+    # with the reader's, key for key. The tracking server's user is the job's own
+    # (tests/deployment/test_manifests.py); the artifact store's keys are nobody's here.
     from_secrets = {item["name"]: item for item in container["env"] if "valueFrom" in item}
     assert set(from_secrets) == {
-        "MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-        "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+        "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+        *LOG_VARIABLES,
     }  # fmt: skip
-    for name, item in from_secrets.items():
-        if name not in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-            assert item["valueFrom"]["secretKeyRef"]["name"] == "titanic-mlflow", name
-            assert item == serving_env[name], name
-    assert all("valueFrom" in item for item in container["env"])  # no credential in plain text
+    assert from_secrets["MLFLOW_TRACKING_URI"] == serving_env["MLFLOW_TRACKING_URI"]
+    for name in LOG_VARIABLES:
+        reader = from_secrets[name]["valueFrom"]["secretKeyRef"]
+        writer = serving_env[name]["valueFrom"]["secretKeyRef"]
+        assert reader == {"name": "titanic-prediction-log-reader", "key": name}
+        assert writer == {"name": "titanic-prediction-log-writer", "key": name}
+    # No credential in plain text: the one plain value is a setting.
+    plain = {item["name"]: item["value"] for item in container["env"] if "valueFrom" not in item}
+    assert plain == {"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
+
+
+def test_the_training_workflows_gate_holds_a_mutex():
+    """Workflows run at once take turns at the gate (the registry's lock does too)."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    gates = [
+        template for template in workflow["spec"]["templates"]
+        if "evaluate_best" in template.get("container", {}).get("command", [])
+    ]  # fmt: skip
+    assert len(gates) == 1
+    assert gates[0]["synchronization"] == {"mutexes": [{"name": "titanic-champion-gate"}]}

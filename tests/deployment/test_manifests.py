@@ -62,12 +62,14 @@ def _port(name: str) -> int:
     return port
 
 
-def test_deployment_serves_the_champion_with_credentials_from_a_secret():
+def test_deployment_serves_the_champion_through_the_tracking_server_without_store_keys():
     env = {item["name"]: item for item in _container()["env"]}
     assert env["MODEL_URI"]["value"] == "models:/titanic@champion"
-    for name in ("MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        assert "value" not in env[name]
-        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "titanic-mlflow"
+    assert env["MLFLOW_TRACKING_URI"]["valueFrom"]["secretKeyRef"] == {
+        "name": "titanic-mlflow", "key": "tracking-uri"
+    }  # fmt: skip
+    # Models come through the tracking server's proxy: no key or endpoint of the artifact store.
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL"} & set(env)
 
 
 def _secret_of_user(env: list[dict]) -> str:
@@ -87,10 +89,14 @@ def test_each_role_reads_its_own_credentials_from_its_own_secret():
     assert _secret_of_user(monitor["container"]["env"]) == "titanic-mlflow-monitoring"
     workflow = yaml.safe_load((DEPLOYMENT / "argo" / "training-workflow.yaml").read_text())
     steps = [t["container"] for t in workflow["spec"]["templates"] if "container" in t]
-    assert len(steps) == 5
+    assert len(steps) == 4
     for step in steps:
-        # envFrom: the Secret's keys are the variables' names, as in the other two.
-        assert {"secretRef": {"name": "titanic-mlflow-training"}} in step["envFrom"]
+        # envFrom: the Secret's keys are the variables' names, as in the other two. The data
+        # bucket's read-only keys have their own; the artifact store's are nobody's.
+        assert step["envFrom"] == [
+            {"secretRef": {"name": name}}
+            for name in ("titanic-mlflow-env", "titanic-mlflow-training", "titanic-training-data")
+        ]
         assert not any(item["name"] in USER_VARIABLES for item in step.get("env", []))
 
 
@@ -172,11 +178,14 @@ def test_the_workers_share_metrics_through_a_per_pod_memory_folder():
     assert volume == {"name": mount["name"], "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
 
 
-def test_predictions_are_logged_to_s3_with_the_secrets_credentials():
+def test_predictions_are_logged_to_s3_with_the_log_buckets_own_keys():
     env = {item["name"]: item for item in _container()["env"]}
     assert re.fullmatch(r"s3://[a-z0-9.-]+/[\w./-]+", env["TITANIC_PREDICTION_LOG"]["value"])
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "titanic-mlflow"
+    for name in ("S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        variable = f"TITANIC_PREDICTION_LOG_{name}"
+        assert env[variable]["valueFrom"]["secretKeyRef"] == {
+            "name": "titanic-prediction-log-writer", "key": variable
+        }  # fmt: skip
 
 
 def test_service_and_ingress_reach_the_container_port():
@@ -218,3 +227,74 @@ def test_the_image_gets_no_data_stores_or_credentials():
         "entrypoints", "deployment",
     }  # fmt: skip
     assert not list((PROJECT_ROOT / "deployment").rglob("*.csv"))
+
+
+def _secrets_read(node: object) -> set[tuple[str, str | None]]:
+    """Every (Secret, key) a manifest reads; the key None for a whole Secret (``envFrom``)."""
+    if isinstance(node, list):
+        return set().union(*map(_secrets_read, node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    found = set().union(*map(_secrets_read, node.values())) if node else set()
+    if "secretKeyRef" in node:
+        found.add((node["secretKeyRef"]["name"], node["secretKeyRef"]["key"]))
+    if "secretRef" in node:
+        found.add((node["secretRef"]["name"], None))
+    return found
+
+
+def _documented_secrets() -> dict[str, set[str]]:
+    """What the ``kubectl create secret`` commands of docs/deployment.md and review.md create."""
+    text = "\n".join((PROJECT_ROOT / "docs" / name).read_text().replace("\\\n", " ")
+                     for name in ("deployment.md", "review.md"))  # fmt: skip
+    commands = re.findall(r"^kubectl create secret generic (\S+)(.*)$", text, re.MULTILINE)
+    return {name: set(re.findall(r"--from-literal=([^=\s]+)=", rest)) for name, rest in commands}
+
+
+# What would reach the artifact store: its keys and endpoint, as variables or as Secret keys.
+STORE_KEYS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_S3_ENDPOINT_URL",
+              "aws-access-key-id", "aws-secret-access-key", "s3-endpoint-url"}  # fmt: skip
+
+
+def test_every_secret_read_is_documented_and_serving_and_monitoring_hold_no_store_key():
+    documented = _documented_secrets()
+    argo = DEPLOYMENT / "argo"
+    reviews = yaml.safe_load_all((argo / "review-cronworkflows.yaml").read_text())
+    manifests = {
+        "serving": _manifest("deployment.yaml"),
+        "monitoring": yaml.safe_load((argo / "monitoring-cronworkflow.yaml").read_text()),
+        "training": yaml.safe_load((argo / "training-workflow.yaml").read_text()),
+        **{review["metadata"]["name"]: review for review in reviews},
+    }
+    assert len(manifests) == 5
+    # Buckets of their own, read with the AWS SDK's variables: the training data's (read only)
+    # and the reviewers' labels'.
+    other_buckets = {"titanic-training-data", "titanic-review-labels"}
+    for role, manifest in manifests.items():
+        read = _secrets_read(manifest)
+        assert read, role
+        for name, key in read:
+            assert name in documented, (role, name)
+            assert key is None or key in documented[name], (role, name, key)
+        held = set().union(*(documented[name] for name, _ in read if name not in other_buckets))
+        assert not held & STORE_KEYS, (role, held & STORE_KEYS)
+    assert not STORE_KEYS & (documented["titanic-mlflow"] | documented["titanic-mlflow-env"])
+
+
+def test_every_manifest_that_loads_a_model_and_the_image_refuse_pickles():
+    argo = DEPLOYMENT / "argo"
+    containers = [
+        _container(),
+        *(t["container"] for t in yaml.safe_load((argo / "monitoring-cronworkflow.yaml")
+          .read_text())["spec"]["workflowSpec"]["templates"]),
+        *(t["container"] for t in yaml.safe_load((argo / "training-workflow.yaml").read_text())
+          ["spec"]["templates"] if "container" in t),
+        *(t["container"] for review in yaml.safe_load_all((argo / "review-cronworkflows.yaml")
+          .read_text()) for t in review["spec"]["workflowSpec"]["templates"] if "container" in t),
+    ]  # fmt: skip
+    assert len(containers) == 9
+    for container in containers:
+        env = {item["name"]: item.get("value") for item in container["env"]}
+        assert env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false", container["image"]
+    assert re.search(r"^\s+MLFLOW_ALLOW_PICKLE_DESERIALIZATION=false$", DOCKERFILE.read_text(),
+                     flags=re.MULTILINE)  # fmt: skip

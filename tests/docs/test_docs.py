@@ -139,3 +139,20 @@ def test_the_readme_documents_every_field_of_the_prediction_log():
     section = README.read_text().split("**Prediction log**")[1].split("\n\n")[0]
     for field in {*scored, *refused, "Title"}:
         assert f"`{field}`" in section, field
+
+
+def test_the_deployment_guide_lists_exactly_the_routes_the_tracking_server_opens():
+    from titanic_model.tracking_server.rules import named_routes
+
+    text = (PROJECT_ROOT / "docs" / "deployment.md").read_text()
+    listed = re.findall(r"^\| `([\w/<>-]+)` \| ([A-Z ]+) \| (.+) \|$", text, flags=re.MULTILINE)
+    api = set()
+    for methods, path, why in named_routes():
+        if re.match(r"/(ajax-)?api/2\.0/mlflow/", path):
+            api.add((path.split("/mlflow/", 1)[1], methods, why))
+            continue
+        for method in methods.split():
+            # The artifact proxy's routes are named after its prefix, the others in full.
+            shown = path.split("/mlflow-artifacts/", 1)[-1] if "mlflow-artifacts" in path else path
+            assert f"`{method} {shown}`" in text, (method, path)
+    assert sorted(listed) == sorted(api)

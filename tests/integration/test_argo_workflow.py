@@ -3,8 +3,10 @@
 Its manifest is checked against Argo Workflows' own API models (the argo-workflows SDK,
 strictly: wrong types and unknown fields fail). Then every step's command is rendered from
 the workflow's own parameter list, exactly as Argo would substitute it, and run two at a
-time against a real ``mlflow server``: every hyperparameter set must end as a run and a
-registered version, and the best of them, alone, must become champion.
+time against a real ``mlflow server``, in the training experiment as the admin created it:
+every hyperparameter set must end as a run named after the workflow and a registered version,
+and the best of this workflow's, alone, must become champion, whatever else the experiment
+holds.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from argo_workflows.model.io_argoproj_workflow_v1alpha1_workflow import (
     IoArgoprojWorkflowV1alpha1Workflow,
 )
 from argo_workflows.model_utils import OpenApiModel, validate_and_convert_types
+from mlflow import MlflowClient
 
 from tests.processes import PROJECT_ROOT, VENV_BIN, start_mlflow_server, stop_process
-from tests.projects import make_project
+from tests.projects import WEAK, make_project
+from titanic_model.names import TRAINING_EXPERIMENT
 
 pytestmark = pytest.mark.integration
 
@@ -74,12 +78,12 @@ def _render(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\{\{([\w.\-]+)\}\}", substitute, text)
 
 
-def _commands(data_uri: str) -> tuple[list[dict], list[str], list[list[str]], list[str]]:
+def _commands(data_uri: str) -> tuple[list[dict], list[list[str]], list[str]]:
     """The hyperparameter sets and every step's command, as Argo renders them.
 
     Returns:
-        The sets (each with its candidate), the first step's command (creating the
-        experiment), the train commands (one per set, in the same order) and the last step's.
+        The sets (each with its candidate), the train commands (one per set, in the same
+        order) and the last step's.
     """
     spec = yaml.safe_load(WORKFLOW.read_text())["spec"]
     parameters = {p["name"]: p["value"] for p in spec["arguments"]["parameters"]}
@@ -87,7 +91,7 @@ def _commands(data_uri: str) -> tuple[list[dict], list[str], list[list[str]], li
     globals_ = {f"workflow.parameters.{k}": v for k, v in parameters.items()}
     globals_["workflow.name"] = WORKFLOW_NAME
     templates = {t["name"]: t for t in spec["templates"]}
-    (first_step,), train_steps, (final_step,) = templates[spec["entrypoint"]]["steps"]
+    train_steps, (final_step,) = templates[spec["entrypoint"]]["steps"]
 
     def container_command(template: dict, inputs: dict[str, str]) -> list[str]:
         container = template["container"]
@@ -104,8 +108,7 @@ def _commands(data_uri: str) -> tuple[list[dict], list[str], list[list[str]], li
             command = container_command(templates[step["template"]], inputs)
             items.append(item | {"candidates": _option(command, "candidates")})
             trains.append(command)
-    first = container_command(templates[first_step["template"]], {})
-    return items, first, trains, container_command(templates[final_step["template"]], {})
+    return items, trains, container_command(templates[final_step["template"]], {})
 
 
 def _option(command: list[str], name: str) -> str:
@@ -120,7 +123,7 @@ def test_each_candidate_is_sent_only_its_own_hyperparameters():
         "hist_gradient_boosting": {"learning_rate"},
         "logistic_regression": {"logistic_c"},
     }
-    items, _, trains, _ = _commands("s3://titanic/train.csv")
+    items, trains, _ = _commands("s3://titanic/train.csv")
     assert {item["candidates"] for item in items} == set(own)
     for command in trains:
         sent = {a.split("=", 1)[0] for a in command if "=" in a and not a.startswith("--")}
@@ -137,11 +140,14 @@ def tracking_server(tmp_path_factory) -> Iterator[str]:
         stop_process(process)
 
 
-def test_every_step_runs_and_one_best_version_becomes_champion(
+def test_every_step_runs_in_the_training_experiment_and_this_workflows_best_becomes_champion(
     tracking_server, train_csv, tmp_path
 ):
-    project = make_project(tracking_server, None, tmp_path, train_csv)
-    items, first, trains, final = _commands(str(train_csv))
+    # The experiment exists, as the admin makes it (titanic_model/access.py); another
+    # workflow's better version in it must not be this workflow's best.
+    MlflowClient(tracking_server).create_experiment(TRAINING_EXPERIMENT)
+    project = make_project(tracking_server, None, tmp_path, train_csv, TRAINING_EXPERIMENT)
+    items, trains, final = _commands(str(train_csv))
     assert len(trains) == 5
 
     def run(command: list[str]) -> subprocess.CompletedProcess:
@@ -151,8 +157,10 @@ def test_every_step_runs_and_one_best_version_becomes_champion(
             capture_output=True, text=True, timeout=900, check=False,
         )  # fmt: skip
 
-    created = run(first)
-    assert created.returncode == 0, created.stderr[-3000:]
+    other = project.run(*WEAK, "--run-name", "titanic-training-other", entry_point="train")
+    assert other.returncode == 0, other.stderr[-3000:]
+    # Seemingly the best of all: picked, were the runs of other names not left out.
+    project.client.set_model_version_tag("titanic", "1", "cv_accuracy", "1.0")
     with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time, as a small cluster would
         results = list(pool.map(run, trains))
     for result in results:
@@ -161,20 +169,24 @@ def test_every_step_runs_and_one_best_version_becomes_champion(
     assert finished.returncode == 0, finished.stderr[-3000:]
 
     client = project.client
-    experiment = client.get_experiment_by_name(f"titanic-{WORKFLOW_NAME}")
+    experiment = client.get_experiment_by_name(TRAINING_EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
-    train_runs = [r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "train"]
-    # Every hyperparameter set ended as a train run with its parameters.
+    ours = [r for r in runs if r.info.run_name == WORKFLOW_NAME]
+    train_runs = [r for r in ours if r.data.tags.get("mlflow.project.entryPoint") == "train"]
+    # Every hyperparameter set ended as a train run with its parameters, named after the
+    # workflow.
     assert len(train_runs) == len(items)
     for item in items:
         matching = [r for r in train_runs if all(r.data.params[k] == v for k, v in item.items())]
         assert len(matching) == 1, item
     versions = client.search_model_versions("name = 'titanic'")
-    assert len(versions) == len(trains)
-    best = max(versions, key=lambda v: float(v.tags["cv_accuracy"]))
+    assert len(versions) == len(trains) + 1
+    mine = [v for v in versions if v.run_id in {r.info.run_id for r in train_runs}]
+    best = max(mine, key=lambda v: float(v.tags["cv_accuracy"]))
     aliases = client.get_registered_model("titanic").aliases
     assert {k: str(v) for k, v in aliases.items()} == {"champion": str(best.version)}
     (evaluation,) = [
-        r for r in runs if r.data.tags.get("mlflow.project.entryPoint") == "evaluate_best"
+        r for r in ours if r.data.tags.get("mlflow.project.entryPoint") == "evaluate_best"
     ]
     assert evaluation.data.tags["champion_decision"] == "promoted: first champion"
+    assert evaluation.data.tags["best_of_run_name"] == WORKFLOW_NAME

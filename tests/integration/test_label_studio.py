@@ -38,6 +38,7 @@ from tests.processes import (
 )
 from tests.projects import EXPERIMENT, Project, mlflow_params, serve_layer
 from titanic_model.cli import main
+from titanic_model.model.schema import check_passengers
 from titanic_model.serving.log_writer import ModelIdentity, scored_lines
 
 pytestmark = pytest.mark.integration
@@ -350,7 +351,8 @@ def test_the_answers_of_the_version_that_answered_last_are_preselected(
     for version, hour in (("1", 8), ("2", 9)):
         lines += scored_lines(
             ModelIdentity("titanic", version, f"run-{version}"), f"req-{version}",
-            datetime(2026, 11, 25, hour, tzinfo=UTC), passengers, answers, full_names=False,
+            datetime(2026, 11, 25, hour, tzinfo=UTC), check_passengers(passengers), answers,
+            full_names=False,
         )  # fmt: skip
     (log / "predictions-two-versions.jsonl").write_text("\n".join(lines) + "\n")
     common = ["--log_uri", str(log), "--project", "two-versions", "--strategy", "random"]

@@ -1,21 +1,21 @@
 """The remote tracking stack for real: PostgreSQL, an S3 server and ``mlflow server``.
 
-``deployment/stack.sh`` starts them on 127.0.0.1, with MLflow's basic-auth app and one user
-per role (titanic_model/access.py); the project then reads its data from ``s3://``, logs to
-the server as the training user, keeps its artifacts in the bucket and is served from the
-registry through the server as the serving user, and a restart of the tracking services loses
-nothing. Each role can do what it is for and is refused the rest; a refusal is one line.
+``deployment/stack.sh`` starts them on 127.0.0.1, with MLflow's basic-auth app behind the
+project's request filter and one user per role (titanic_model/access.py); the project then
+reads its data from ``s3://`` (a data bucket of its own), logs to the server as the training
+user into the training experiment, keeps its artifacts in the bucket through the server's
+proxy and is served from the registry through the server as the serving user, which logs its
+predictions to a bucket of their own that the monitoring user reads; and a restart of the
+tracking services loses nothing. Each role can do what it is for and is refused the rest; a
+refusal is one line. (Hostile requests: tests/integration/test_hostile_requests.py.)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import shlex
-import shutil
 import stat
 import subprocess
-import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +29,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.client import AuthServiceClient
 
-from tests.processes import PROJECT_ROOT, VENV_BIN, free_port, stop_process
+from tests.processes import PROJECT_ROOT, VENV_BIN, stop_process
 from tests.projects import (
     QUICK,
     Project,
@@ -39,68 +39,33 @@ from tests.projects import (
     serve_layer,
     serve_model,
 )
-from titanic_model.access import MONITORING_EXPERIMENT_ID, ROLES
+from tests.stack import STORE_KEYS, USER_VARIABLES, exports, running_stack
+from titanic_model.access import MONITORING_EXPERIMENT_ID, ROLES, TRAINING_EXPERIMENT_ID
+from titanic_model.config import SearchConfig, TrainConfig
+from titanic_model.jobs.train import train
 
 pytestmark = pytest.mark.integration
 
-STACK = PROJECT_ROOT / "deployment" / "stack.sh"
 ALLEN = {
     "Pclass": 1, "Name": "Allen, Miss. Elisabeth Walton", "Sex": "female", "Age": 29,
     "SibSp": 0, "Parch": 0, "Ticket": "24160", "Fare": 211.34,
 }  # fmt: skip
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "stack-test", "AWS_SECRET_ACCESS_KEY": "stack-test",
+# The training data's bucket and its reader's keys: the job's own, not the artifact store's.
+DATA_BUCKET = "titanic-data"
+DATA_KEYS = {
+    "AWS_ACCESS_KEY_ID": "data-reader", "AWS_SECRET_ACCESS_KEY": "data-reader",
     "AWS_DEFAULT_REGION": "us-east-1",
 }  # fmt: skip
-USER_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+DATA_URI = f"s3://{DATA_BUCKET}/train.csv"
 # A small grid: these runs are about permissions, not models.
 TINY = mlflow_params(candidates="logistic_regression", logistic_c="1", cv_folds="2")
 
 
-def _exports(text: str) -> dict[str, str]:
-    """The variables of the ``export`` lines in ``text``."""
-    return dict(
-        pair.split("=", 1)
-        for line in text.splitlines()
-        if line.startswith("export ")
-        for pair in shlex.split(line.removeprefix("export "))
-    )
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict]:
-    # PostgreSQL runs as its own user, who cannot enter pytest's private temporary folders.
-    folder = Path(tempfile.mkdtemp(prefix="titanic-stack-"))
-    folder.chmod(0o755)
-    settings = {
-        "STACK_DIR": str(folder), "PG_PORT": str(free_port()), "S3_PORT": str(free_port()),
-        "MLFLOW_PORT": str(free_port()), "BUCKET": "mlflow", **CREDENTIALS,
-    }  # fmt: skip
-    # No password from the caller's environment: the stack generates every one.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_", "TITANIC_"))}
-    env.update(settings)
-
-    def run(*command: str) -> str:
-        result = subprocess.run(
-            [str(STACK), *command], env=env, capture_output=True, text=True, timeout=300
-        )
-        assert result.returncode == 0, (command, result.stdout, result.stderr[-3000:])
-        return result.stdout
-
-    printed = run("up")
-    users = {role: _exports(run("env", role)) for role in [*ROLES, "admin"]}
-    try:
-        yield {
-            **settings,
-            "printed": printed,
-            "users": {role: {k: v[k] for k in USER_VARIABLES} for role, v in users.items()},
-            "tracking_uri": f"http://127.0.0.1:{settings['MLFLOW_PORT']}",
-            "s3_endpoint": f"http://127.0.0.1:{settings['S3_PORT']}",
-            "run": run,
-        }
-    finally:
-        run("down")
-        shutil.rmtree(folder, ignore_errors=True)
+    # Two server workers: concurrent gates must take turns across processes (PostgreSQL).
+    with running_stack("titanic-stack-", MLFLOW_WORKERS="2") as stack:
+        yield stack
 
 
 @contextmanager
@@ -114,34 +79,40 @@ def _as(user: dict[str, str]) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def on_stack(stack, train_csv, tmp_path_factory) -> Iterator[Project]:
-    """The project pointed at the stack as the training user, the raw data in the bucket.
+    """The project pointed at the stack as the training user, the raw data in its own bucket.
 
-    The tests' own clients (``on_stack.client``) are the training user too.
+    Its runs go to the training experiment, which the admin created. The tests' own clients
+    (``on_stack.client``) are the training user too.
     """
-    s3 = boto3.client("s3", endpoint_url=stack["s3_endpoint"], **_boto_credentials())
-    s3.upload_file(str(train_csv), "mlflow", "data/train.csv")
+    s3 = _s3(stack["s3_endpoint"], DATA_KEYS)
+    s3.create_bucket(Bucket=DATA_BUCKET)
+    s3.upload_file(str(train_csv), DATA_BUCKET, "train.csv")
     with _as(stack["users"]["training"]):
         project = make_project(
-            stack["tracking_uri"], None, tmp_path_factory.mktemp("on-stack"), train_csv
-        )
+            stack["tracking_uri"], None, tmp_path_factory.mktemp("on-stack"), train_csv,
+            experiment=stack["env"]["training"]["MLFLOW_EXPERIMENT_NAME"],
+        )  # fmt: skip
         project.env.update(
-            CREDENTIALS, MLFLOW_S3_ENDPOINT_URL=stack["s3_endpoint"], **stack["users"]["training"]
+            stack["env"]["training"], **DATA_KEYS, AWS_ENDPOINT_URL_S3=stack["s3_endpoint"]
         )
         project.env.pop("TITANIC_DATA_URI")
         yield project
 
 
 def _as_role(project: Project, stack: dict, role: str) -> Project:
-    """``project`` with ``role``'s credentials instead of the training user's."""
-    return dataclasses.replace(project, env={**project.env, **stack["users"][role]})
+    """``project`` with what ``stack.sh env <role>`` sets instead of the training user's."""
+    own = {k: v for k, v in project.env.items() if k not in stack["env"]["training"]}
+    return dataclasses.replace(project, env={**own, **stack["env"][role]})
 
 
-def _boto_credentials() -> dict[str, str]:
-    return {
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "region_name": CREDENTIALS["AWS_DEFAULT_REGION"],
-    }
+def _s3(endpoint: str, keys: dict[str, str]):
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        region_name=keys["AWS_DEFAULT_REGION"],
+    )
 
 
 def _mlflow_run(
@@ -162,13 +133,16 @@ def _error_lines(stderr: str) -> list[str]:
 
 
 def test_stack_up_prints_what_a_shell_exports_to_work_as_the_training_user(stack):
-    assert _exports(stack["printed"]) == {
-        "MLFLOW_TRACKING_URI": stack["tracking_uri"],
-        **stack["users"]["training"],
-        "MLFLOW_S3_ENDPOINT_URL": stack["s3_endpoint"],
-        "AWS_ACCESS_KEY_ID": "stack-test",
-        "AWS_SECRET_ACCESS_KEY": "stack-test",
-    }
+    assert (
+        exports(stack["printed"])
+        == stack["env"]["training"]
+        == {
+            "MLFLOW_TRACKING_URI": stack["tracking_uri"],
+            **stack["users"]["training"],
+            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
+            "MLFLOW_EXPERIMENT_NAME": "titanic",
+        }
+    )
     assert stack["users"]["training"]["MLFLOW_TRACKING_USERNAME"] == "training"
     passwords = [user["MLFLOW_TRACKING_PASSWORD"] for user in stack["users"].values()]
     assert len(set(passwords)) == len(passwords)
@@ -182,13 +156,30 @@ def test_stack_up_prints_what_a_shell_exports_to_work_as_the_training_user(stack
     assert not any(password in text for password in passwords)
 
 
+def test_only_the_server_holds_the_artifact_stores_keys(stack):
+    # Every role's variables name the server and the user, never the store's keys; serving
+    # and monitoring get the prediction log's, for a bucket of its own.
+    for role, variables in stack["env"].items():
+        assert not set(variables) & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                     "MLFLOW_S3_ENDPOINT_URL"}, role  # fmt: skip
+        assert not set(variables.values()) & set(STORE_KEYS.values()), role
+    assert stack["env"]["serving"]["TITANIC_PREDICTION_LOG"] == "s3://prediction-log/predictions"
+    log_variables = {name for name in stack["env"]["monitoring"] if "PREDICTION_LOG" in name}
+    assert log_variables == {
+        "TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL", "TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID",
+        "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY",
+    }  # fmt: skip
+
+
 def test_end_to_end_on_postgres_s3_and_mlflow_server(stack, on_stack, tmp_path):
-    result = on_stack.run(*QUICK, "-P", "data_uri=s3://mlflow/data/train.csv")
+    result = on_stack.run(*QUICK, "-P", f"data_uri={DATA_URI}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert on_stack.registry_state() == (["1"], {"champion": "1"})
+    (run,) = [r for r in on_stack.runs() if not r.data.tags.get("mlflow.parentRunId")]
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")  # through the proxy
 
     # The model's files are in the bucket, under the server's artifact destination.
-    s3 = boto3.client("s3", endpoint_url=stack["s3_endpoint"], **_boto_credentials())
+    s3 = _s3(stack["s3_endpoint"], STORE_KEYS)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="mlflow", Prefix="artifacts/")["Contents"]]
     assert any(key.endswith("/MLmodel") for key in keys)
     assert any(key.endswith("splits/holdout.csv") for key in keys)
@@ -229,7 +220,7 @@ def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(stack, 
     wrong = {**on_stack.env, "MLFLOW_TRACKING_PASSWORD": "wrong"}
     result = subprocess.run(
         [str(VENV_BIN / "python"), "-m", "entrypoints", "prepare",
-         "--data_uri", "s3://mlflow/data/train.csv"],
+         "--data_uri", DATA_URI],
         cwd=PROJECT_ROOT, env=wrong, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 1
@@ -296,7 +287,7 @@ def test_a_refused_training_run_leaves_nothing_registered(stack, on_stack):
     registry = on_stack.registry_state()
     monitoring = _as_role(on_stack, stack, "monitoring")
     result = _mlflow_run(
-        monitoring, "main", "titanic-monitoring", *TINY, "-P", "data_uri=s3://mlflow/data/train.csv"
+        monitoring, "main", "titanic-monitoring", *TINY, "-P", f"data_uri={DATA_URI}"
     )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
@@ -314,38 +305,57 @@ def test_a_refused_training_run_leaves_nothing_registered(stack, on_stack):
 def test_the_monitoring_user_logs_its_runs_and_tags_the_versions_it_saw(
     stack, on_stack, test_csv, tmp_path
 ):
-    # The serving layer logs what it answers to the bucket; the monitoring job reads it back.
-    log = {"TITANIC_PREDICTION_LOG": "s3://mlflow/prediction-log"}
-    url, process = serve_layer(_as_role(on_stack, stack, "serving"), "models:/titanic@champion",
-                               tmp_path, env=log)  # fmt: skip
+    # The serving layer logs what it answers to the log's bucket, with the log's own keys
+    # (`stack.sh env serving`); the monitoring job reads it back with its own (`env monitoring`).
+    serving = _as_role(on_stack, stack, "serving")
+    url, process = serve_layer(serving, "models:/titanic@champion", tmp_path)
     try:
         predict_csv(url, pd.read_csv(test_csv).head(60))
     finally:
         stop_process(process)  # the log is written out at shutdown
     registry = on_stack.registry_state()
 
+    log_uri = stack["env"]["serving"]["TITANIC_PREDICTION_LOG"]
     result = _mlflow_run(_as_role(on_stack, stack, "monitoring"), "monitor", "titanic-monitoring",
-                         "-P", "log_uri=s3://mlflow/prediction-log")  # fmt: skip
+                         "-P", f"log_uri={log_uri}")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     champion = on_stack.client.get_model_version_by_alias("titanic", "champion")
     assert "monitoring_run_id" in champion.tags
     assert on_stack.registry_state() == registry
 
 
+def _grants(stack: dict, role: str) -> set[tuple[str, str, str]]:
+    """Every permission ``role`` holds, as the server lists them to the admin."""
+    admin = stack["users"]["admin"]
+    listed = requests.get(
+        f"{stack['tracking_uri']}/api/3.0/mlflow/users/permissions/list",
+        params={"username": role}, timeout=30,
+        auth=(admin["MLFLOW_TRACKING_USERNAME"], admin["MLFLOW_TRACKING_PASSWORD"]),
+    )  # fmt: skip
+    assert listed.status_code == 200, listed.text
+    return {(p["resource_type"], p["resource_pattern"], p["permission"])
+            for p in listed.json()["permissions"]}  # fmt: skip
+
+
 def test_each_role_has_exactly_its_grants_however_often_it_is_set_up(stack):
-    assert stack["run"]("up") == stack["printed"]
     with _as(stack["users"]["admin"]):
         auth = AuthServiceClient(stack["tracking_uri"])
-        monitoring = MlflowClient(stack["tracking_uri"]).get_experiment_by_name(
-            "titanic-monitoring"
-        )
-        for role, grants in ROLES.items():
-            for grant in grants:
-                resource = grant.resource_id.replace(
-                    MONITORING_EXPERIMENT_ID, monitoring.experiment_id
-                )
-                granted = auth.get_user_permission(role, grant.resource_type, resource)
-                assert granted.permission == grant.permission, (role, grant)
+        client = MlflowClient(stack["tracking_uri"])
+        experiments = {
+            MONITORING_EXPERIMENT_ID: client.get_experiment_by_name("titanic-monitoring"),
+            TRAINING_EXPERIMENT_ID: client.get_experiment_by_name("titanic"),
+        }
+        # A grant from elsewhere (an older plan, a hand-made one) is taken away by `up`.
+        auth.grant_user_permission("serving", "experiment", "0", "EDIT")
+    assert ("experiment", "0", "EDIT") in _grants(stack, "serving")
+    assert stack["run"]("up") == stack["printed"]
+    for role, grants in ROLES.items():
+        expected = {
+            (g.resource_type, experiments[g.resource_id].experiment_id
+             if g.resource_id in experiments else g.resource_id, g.permission)
+            for g in grants
+        }  # fmt: skip
+        assert _grants(stack, role) == expected, role
 
 
 def test_the_server_answers_only_its_own_host_names_and_origins(stack):
@@ -358,14 +368,18 @@ def test_the_server_answers_only_its_own_host_names_and_origins(stack):
         search, params={"max_results": 1}, auth=auth, headers={"Host": "evil.example"}, timeout=10
     )
     assert rebound.status_code == 403
-    create = f"{stack['tracking_uri']}/api/2.0/mlflow/experiments/create"
+    with _as(user):
+        client = MlflowClient(stack["tracking_uri"])
+        experiment = client.get_experiment_by_name("titanic").experiment_id
+        runs_before = len(client.search_runs([experiment]))
+    create = f"{stack['tracking_uri']}/api/2.0/mlflow/runs/create"
     foreign = requests.post(
-        create, json={"name": "cross-site"}, auth=auth,
+        create, json={"experiment_id": experiment}, auth=auth,
         headers={"Origin": "https://evil.example"}, timeout=10,
     )  # fmt: skip
     assert foreign.status_code == 403
     with _as(user):
-        assert MlflowClient(stack["tracking_uri"]).get_experiment_by_name("cross-site") is None
+        assert len(MlflowClient(stack["tracking_uri"]).search_runs([experiment])) == runs_before
 
 
 def test_restarting_the_tracking_services_loses_nothing(stack, on_stack, tmp_path, test_csv):
@@ -390,3 +404,60 @@ def test_restarting_the_tracking_services_loses_nothing(stack, on_stack, tmp_pat
         assert predict_csv(url, passengers) == expected
     finally:
         stop_process(process)
+
+
+def test_two_gates_at_once_leave_the_better_version_champion(stack, on_stack):
+    """Two evaluate jobs gate two new versions at once, through a two-worker server on
+    PostgreSQL, both better than the champion they start from: each takes the gate's lock in
+    turn, so the one that moves second is compared with the first one's result."""
+    client = on_stack.client
+    prepare_run_id = client.get_model_version_by_alias("titanic", "champion").tags["prepare_run_id"]
+    grids = {
+        "stump": {"n_trees": "1", "max_depth": "1", "min_samples_leaf": "100"},
+        "stronger": {"n_trees": "40", "max_depth": "6", "min_samples_leaf": "2"},
+        "weaker": {"n_trees": "40", "max_depth": "1", "min_samples_leaf": "2"},
+    }
+    trained = {}
+    with _as(stack["users"]["training"]), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", on_stack.tracking_uri)
+        patch.setenv("MLFLOW_EXPERIMENT_NAME", stack["env"]["training"]["MLFLOW_EXPERIMENT_NAME"])
+        for quality, grid in grids.items():
+            search = SearchConfig.from_params(
+                {"candidates": "random_forest", "cv_folds": "2", **grid}
+            )
+            with mlflow.start_run():
+                trained[quality] = train(TrainConfig.of(search, prepare_run_id=prepare_run_id))
+    stump = trained.pop("stump")
+    # A weak champion that both candidates beat (its answers are constant: ROC AUC 0.5).
+    client.set_registered_model_alias("titanic", "champion", stump.version)
+    gates = {}
+    for quality in ("stronger", "weaker"):  # the weaker one a moment later: it moves last
+        gates[quality] = subprocess.Popen(
+            [str(VENV_BIN / "python"), "-m", "entrypoints", "evaluate",
+             "--model_uri", f"models:/titanic/{trained[quality].version}"],
+            cwd=PROJECT_ROOT, env=on_stack.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        time.sleep(2)
+    for quality, gate in gates.items():
+        _, stderr = gate.communicate(timeout=600)
+        assert gate.returncode == 0, (quality, stderr[-3000:])
+
+    evaluation = {
+        quality: next(
+            run.data for run in on_stack.runs()
+            if run.data.tags.get("model_uri") == f"models:/titanic/{version.version}"
+        )
+        for quality, version in trained.items()
+    }  # fmt: skip
+    before = {q: e.tags["champion_version_before"] for q, e in evaluation.items()}
+    # They took turns: one compared with the stump, the other with the first one's version
+    # (without the lock, both compare with the stump and the last to move wins).
+    (first,) = [q for q in trained if before[q] == str(stump.version)]
+    (second,) = [q for q in trained if q != first]
+    assert before[second] == str(trained[first].version)
+    auc = {q: e.metrics["holdout_roc_auc"] for q, e in evaluation.items()}
+    assert auc["stronger"] > auc["weaker"] > 0.5
+    champion = client.get_model_version_by_alias("titanic", "champion")
+    assert str(champion.version) == str(trained["stronger"].version)
+    assert not client.search_registered_models("name = 'titanic-gate-lock'")

@@ -63,3 +63,28 @@ def test_versions_chosen_by_different_metrics_are_not_compared(store, prepared):
 def test_an_experiment_without_versions_is_an_error(store):
     with mlflow.start_run(), pytest.raises(MlflowException, match="no version of 'titanic'"):
         evaluate_best(EvaluateBestConfig(experiment_name="no-such-experiment"))
+
+
+def test_only_the_runs_of_the_given_name_compete(store, prepared):
+    """The Argo workflow's: its runs share the training experiment with other workflows'."""
+    name = store.new_model_name()
+    experiment = f"shared-{name}"
+    experiment_id = store.client.create_experiment(experiment, str(store.folder / experiment))
+    weak = {"candidates": "random_forest", "n_trees": "1", "max_depth": "1",
+            "min_samples_leaf": "100"}  # fmt: skip
+    for run_name, grid in [
+        ("workflow-a", weak),
+        ("workflow-b", {"candidates": "logistic_regression"}),
+    ]:
+        config = TrainConfig.of(store.search(**grid), prepare_run_id=prepared, model_name=name)
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name):
+            train(config)
+
+    config = EvaluateBestConfig(experiment_name=experiment, run_name="workflow-a", model_name=name)
+    with mlflow.start_run() as run:
+        evaluate_best(config)
+
+    tags = store.client.get_run(run.info.run_id).data.tags
+    assert (tags["model_uri"], tags["best_of_run_name"]) == (f"models:/{name}/1", "workflow-a")
+    with mlflow.start_run(), pytest.raises(MlflowException, match="by runs named 'workflow-c'"):
+        evaluate_best(config.model_copy(update={"run_name": "workflow-c"}))

@@ -10,7 +10,12 @@ from pydantic import AliasChoices
 from sklearn.pipeline import Pipeline
 
 from tests.passengers import make_passengers, split_features
-from titanic_model.environment import DataSettings, SparkSettings, StorageConfig
+from titanic_model.environment import (
+    DataSettings,
+    PredictionLogStorage,
+    SparkSettings,
+    StorageConfig,
+)
 from titanic_model.model.pipeline import build_pipeline
 from titanic_model.serving.settings import ServingConfig
 
@@ -19,7 +24,13 @@ def _variables() -> set[str]:
     """Every environment variable that a settings class reads (its fields' aliases)."""
     aliases = [
         field.validation_alias
-        for settings in (DataSettings, StorageConfig, SparkSettings, ServingConfig)
+        for settings in (
+            DataSettings,
+            StorageConfig,
+            PredictionLogStorage,
+            SparkSettings,
+            ServingConfig,
+        )
         for field in settings.model_fields.values()
     ]
     return {

@@ -16,10 +16,11 @@ from titanic_model.config import (
     PredictConfig,
     PrepareConfig,
     PromoteConfig,
+    RequestLabelsConfig,
     SearchConfig,
     TrainConfig,
 )
-from titanic_model.environment import PUBLIC_DATA_URI, StorageConfig
+from titanic_model.environment import PUBLIC_DATA_URI, PredictionLogStorage, StorageConfig
 from titanic_model.names import CANDIDATES, CV_METRICS, HOLDOUT_METRICS
 from titanic_model.parameters import ConfigError
 
@@ -408,6 +409,43 @@ def test_storage_is_read_from_the_environment_as_the_config_is_parsed(environ):
 
     assert storage == StorageConfig(cache_dir=Path("/c"), s3_endpoint_url="http://minio:9000")
     assert "cache_dir" not in TrainConfig.parameter_names()
+
+
+def test_the_prediction_log_has_its_own_s3_endpoint_and_keys(environ):
+    general = {"MLFLOW_S3_ENDPOINT_URL": "http://artifacts:9000"}
+    own = {
+        "TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL": "http://log:9000",
+        "TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID": "log-key",
+        "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY": "log-secret",
+    }
+    environ(general | own)
+    storage = PredictionLogStorage.read()
+    assert (storage.s3_endpoint_url, storage.s3_keys) == (
+        "http://log:9000",
+        ("log-key", "log-secret"),
+    )
+    assert "log-secret" not in repr(storage)
+    monitor = MonitorConfig.from_params({"log_uri": "s3://log/x"})
+    assert monitor.log_storage.s3_keys == ("log-key", "log-secret")
+    assert monitor.storage.s3_keys is None
+    request = RequestLabelsConfig.from_params({"log_uri": "s3://log/x"})
+    assert request.log_storage.s3_keys == ("log-key", "log-secret")
+    # Without its own settings: the general endpoint and the AWS SDK's own credentials.
+    environ(general)
+    storage = PredictionLogStorage.read()
+    assert (storage.s3_endpoint_url, storage.s3_keys) == ("http://artifacts:9000", None)
+
+
+@pytest.mark.parametrize("half", ["TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID",
+                                  "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY"])  # fmt: skip
+def test_one_key_of_the_prediction_log_without_the_other_is_one_line_naming_both(half, environ):
+    environ({half: "x"})
+    with pytest.raises(ConfigError) as raised:
+        MonitorConfig.from_params({"log_uri": "s3://log/x"})
+    assert str(raised.value) == (
+        "set both TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID and "
+        "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY, or neither"
+    )
 
 
 # ---------------------------------------------------------------- parameters, for logging

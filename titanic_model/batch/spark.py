@@ -6,8 +6,8 @@ its task, through the same :func:`titanic_model.model.scoring.score_with_reasons
 single-machine path, so both engines give the same answers and reasons. The driver checks the
 model's files against their digest and hands the workers that checked copy; the workers, which
 import nothing of this project before the model, run the version's own code. The driver never
-collects rows: it reads the input's schema, counts rows per partition or file (to number
-them), and writes.
+collects rows: it reads the input's schema (and a CSV's first bytes, for its line break),
+counts rows per partition or file (to number them), and writes.
 
 Every check that can fail on the user's input (the input exists, is not empty, has the
 required columns; the outputs do not exist yet) runs before anything is written.
@@ -65,6 +65,14 @@ _LOCAL_DEFAULTS = {
 }
 # monotonically_increasing_id() puts the partition in the bits above these.
 _ROW_IN_PARTITION_BITS = 33
+# What the pandas engine's read_csv takes for a missing value by default (pandas'
+# STR_NA_VALUES): the same cells are nulls here, so that "NA" in Age is a missing age to both.
+PANDAS_NA_VALUES = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+# Enough of a CSV's start to hold its header line, whose line break is the file's.
+_HEAD_BYTES = 64 * 1024
 
 
 def spark_session(settings: SparkSettings) -> SparkSession:
@@ -155,6 +163,14 @@ class _Location:
         """Whether it is a folder: asked of the file system once (a request, on S3)."""
         return bool(self.filesystem.getFileStatus(self.path).isDirectory())
 
+    def head(self, size: int) -> bytes:
+        """The file's first ``size`` bytes, or all of them if it is shorter."""
+        stream = self.filesystem.open(self.path)
+        try:
+            return bytes(stream.readNBytes(size))
+        finally:
+            stream.close()
+
     def data_size(self) -> int:
         """Bytes in the file, or in the folder's files not hidden from Spark (_*, .*)."""
         if not self.is_folder:
@@ -171,7 +187,7 @@ def read_passengers(spark: SparkSession, uri: str) -> DataFrame:
 
     A CSV is read as text, every column: the model's schema reads numbers from text as the
     single-machine path does, and a bad value reaches it as written instead of becoming a
-    silent null.
+    silent null. It is read as the pandas engine reads it (:func:`_read_csv`).
 
     Args:
         spark: The session.
@@ -201,13 +217,69 @@ def read_passengers(spark: SparkSession, uri: str) -> DataFrame:
         if location.data_size() == 0:
             raise DataSourceError(f"cannot read input_uri {uri}: the file is empty")
         if is_csv:
-            # escape='"': RFC 4180's doubled quotes, as in Kaggle's names, not Spark's backslash.
-            frame = spark.read.csv(source, header=True, inferSchema=False, escape='"')
+            frame = _read_csv(spark, source, line_separator(location.head(_HEAD_BYTES)))
         else:
             frame = spark.read.parquet(source)
     check_required_columns(frame.columns)
     with _spark_errors(uri, "read input_uri"):
         return _numbered_by_partition(frame) if is_csv else _numbered_by_file(frame)
+
+
+def line_separator(head: bytes) -> str | None:
+    """The line break that ends a CSV's first record: CRLF, LF or CR, as a string.
+
+    Line breaks inside quotes belong to a field, not to the record.
+
+    Args:
+        head: The file's first bytes (UTF-8 or ASCII: no other character holds these bytes).
+
+    Returns:
+        The line break, or None when ``head`` ends before the first record does.
+    """
+    quoted = False
+    for index, byte in enumerate(head):
+        if byte == ord('"'):
+            quoted = not quoted  # RFC 4180's doubled quote toggles twice
+        elif byte == ord("\n") and not quoted:
+            return "\n"
+        elif byte == ord("\r") and not quoted:
+            if index + 1 == len(head):
+                return None  # "\r" or the start of "\r\n": the next byte would tell
+            return "\r\n" if head[index + 1] == ord("\n") else "\r"
+    return None
+
+
+def _read_csv(spark: SparkSession, source: str, line_break: str | None) -> DataFrame:
+    """Read a CSV file's cells as the pandas engine's ``read_csv`` does, as text.
+
+    RFC 4180: a quoted field may hold line breaks, which Spark reads only with ``multiLine``
+    (and then as one partition: a record may cross any split), and doubled quotes, not
+    Spark's backslash. pandas keeps a CRLF or CR inside quotes as written; Spark turns it into
+    LF unless it is told the file's line break. Spark drops a UTF-8 byte-order mark, as pandas
+    does. pandas' missing-value markers become nulls, and its blank lines are skipped.
+
+    Args:
+        spark: The session.
+        source: The file, as Hadoop names it.
+        line_break: The file's line break (:func:`line_separator`); None: Spark finds it.
+
+    Returns:
+        The cells, every column a string.
+    """
+    options = {"lineSep": line_break} if line_break else {}
+    frame = spark.read.csv(
+        source, header=True, inferSchema=False, multiLine=True, quote='"', escape='"', **options
+    )
+    cells = [F.col(f"`{name}`") for name in frame.columns]
+    # pandas skips a line of spaces and tabs as it skips an empty one (which Spark skips).
+    # Spark no longer tells such a line from one that quotes them: that one is skipped too.
+    blank_line = cells[0].rlike("^[ \t]+$")
+    for cell in cells[1:]:
+        blank_line &= cell.isNull()
+    return frame.where(~blank_line).select(
+        *[F.when(~cell.isin(*PANDAS_NA_VALUES), cell).alias(name)
+          for cell, name in zip(cells, frame.columns, strict=True)]
+    )  # fmt: skip
 
 
 def _offsets(counts: dict[object, int]) -> Column:
@@ -224,9 +296,10 @@ def _offsets(counts: dict[object, int]) -> Column:
 def _numbered_by_partition(frame: DataFrame) -> DataFrame:
     """Number rows by their position in a single file's scan.
 
-    Spark splits one file into partitions in the file's order, so the rows before a row are
-    those of the earlier partitions (counted in one pass, one small number per partition)
-    plus its rank inside its own.
+    Spark splits one file into partitions in the file's order (a CSV into one, as
+    :func:`_read_csv` must read it), so the rows before a row are those of the earlier
+    partitions (counted in one pass, one small number per partition) plus its rank inside its
+    own.
     """
     partition = F.spark_partition_id()
     counts = dict(frame.groupBy(partition.alias("p")).count().collect())
@@ -256,6 +329,16 @@ def check_outputs_free(spark: SparkSession, uris: tuple[str, ...], overwrite: bo
             raise DataSourceError(
                 f"cannot write {uri}: it exists already (pass -P overwrite=true to replace it)"
             )
+
+
+def _spread(spark: SparkSession, rows: DataFrame) -> DataFrame:
+    """The rows over at least as many partitions as the cluster has cores, to score them.
+
+    A CSV is read in one partition (:func:`_read_csv`), a few small Parquet files in one too:
+    one core would score them all. The rows are numbered before they move.
+    """
+    cores = spark.sparkContext.defaultParallelism
+    return rows if rows.rdd.getNumPartitions() >= cores else rows.repartition(cores)
 
 
 def _as_long(column: Column) -> Column:
@@ -301,7 +384,11 @@ def score_passengers(
     # than keeping every input row. Bigger Arrow batches than Spark's 10,000 rows: fewer
     # calls into the model (a quarter less time on 2 cores).
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
-    answers = passengers.select(ROW_COLUMN, predict(F.struct(*inputs)).alias(_ANSWER)).persist()
+    answers = (
+        _spread(spark, passengers)
+        .select(ROW_COLUMN, predict(F.struct(*inputs)).alias(_ANSWER))
+        .persist()
+    )
     try:
         reason = F.col(f"{_ANSWER}.{REASON_COLUMN}")
         # A row is scored when the model gave it an empty reason; any other answer (a

@@ -90,7 +90,8 @@ def _cached_download(uri: str, cache_dir: Path) -> Path:
 
 def _storage_options(location: Location, storage: StorageConfig) -> dict | None:
     if location is Location.S3:
-        return {"client_kwargs": {"endpoint_url": storage.s3_endpoint_url}}
+        keys = dict(zip(("key", "secret"), storage.s3_keys or (), strict=False))
+        return {"client_kwargs": {"endpoint_url": storage.s3_endpoint_url}, **keys}
     return None
 
 

@@ -126,8 +126,19 @@ def log_and_register_model(
         # The digest of the files as the store holds them: what every loader will check.
         stored = mlflow.artifacts.download_artifacts(info.model_uri, dst_path=f"{folder}/stored")
         files = digest_tags(Path(stored))
-    registered = mlflow.register_model(info.model_uri, model_name, tags={**tags, **files})
-    return MlflowClient().get_model_version(model_name, registered.version)
+    client = MlflowClient()
+    # Created only when missing: on the shared server the admin creates it, and only the
+    # admin may (creating a model is asking for it, as mlflow.register_model does each time).
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException as error:
+        if error.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
+        client.create_registered_model(model_name)
+    registered = client.create_model_version(
+        model_name, info.model_uri, tags={**tags, **files}, model_id=info.model_id
+    )
+    return client.get_model_version(model_name, registered.version)
 
 
 def version_uri(model_version: ModelVersion) -> str:
@@ -305,7 +316,7 @@ def _cv_score(model_version: ModelVersion) -> tuple[str, float] | None:
     return None
 
 
-def best_version(model_name: str, experiment_name: str) -> ModelVersion:
+def best_version(model_name: str, experiment_name: str, run_name: str = "") -> ModelVersion:
     """The version of ``model_name`` trained in ``experiment_name`` with the best CV score.
 
     Each train run tags its version with the CV score of its refit metric
@@ -314,7 +325,9 @@ def best_version(model_name: str, experiment_name: str) -> ModelVersion:
 
     Args:
         model_name: Registered model.
-        experiment_name: Experiment whose train runs competed (one Argo workflow's, say).
+        experiment_name: Experiment whose train runs competed.
+        run_name: When given, only the train runs of this name compete (one Argo workflow's,
+            named after it, in the shared training experiment).
 
     Returns:
         The best version; the oldest one on a tie.
@@ -331,11 +344,15 @@ def best_version(model_name: str, experiment_name: str) -> ModelVersion:
             score = _cv_score(candidate)
             if score is None or not candidate.run_id:
                 continue
-            if client.get_run(candidate.run_id).info.experiment_id == experiment.experiment_id:
+            trained = client.get_run(candidate.run_id).info
+            if trained.experiment_id == experiment.experiment_id and (
+                not run_name or trained.run_name == run_name
+            ):
                 scored[candidate.version] = (candidate, *score)
     if not scored:
+        of_name = f" by runs named {run_name!r}" if run_name else ""
         raise MlflowException(
-            f"no version of {model_name!r} was trained in experiment {experiment_name!r}",
+            f"no version of {model_name!r} was trained in experiment {experiment_name!r}{of_name}",
             error_code=RESOURCE_DOES_NOT_EXIST,
         )
     metrics = sorted({metric for _, metric, _ in scored.values()})

@@ -15,6 +15,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
@@ -39,11 +40,18 @@ _DUPLICATE_KEY = re.compile(r"unique constraint|duplicate key|duplicate entry", 
 
 
 def active_run_id() -> str:
-    """The id of the active run."""
-    return mlflow.active_run().info.run_id
+    """The id of the active run.
+
+    Raises:
+        RuntimeError: Outside a run (a job always runs inside one: a bug of the caller).
+    """
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("no active MLflow run: a job runs inside one")
+    return run.info.run_id
 
 
-def log_new_params(params: dict[str, object]) -> None:
+def log_new_params(params: Mapping[str, object]) -> None:
     """Log the parameters that the active run does not have yet.
 
     ``mlflow run`` logs the ``-P`` values, as typed, on the run before the entry point starts;
@@ -73,7 +81,7 @@ def log_dataset(frame: pd.DataFrame, name: str, source_uri: str, context: str) -
             parallel run creating it at the same moment (a locked SQLite file, say: only
             the unique-key collision of that race is retried).
     """
-    dataset = mlflow.data.from_pandas(frame, source=source_uri, name=name, targets=LABEL)
+    dataset = from_pandas(frame, source=source_uri, name=name, targets=LABEL)
     try:
         mlflow.log_input(dataset, context=context)
     except MlflowException as error:

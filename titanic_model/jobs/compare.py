@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 def _pairs(config: CompareConfig, since: datetime | None, until: datetime) -> Pairing:
     """The window's served and shadow answers to the same records."""
-    table = read_prediction_log(read_log_files(config.log_uri, config.storage), since, until)
+    table = read_prediction_log(read_log_files(config.log_uri, config.log_storage), since, until)
     if table.lines == table.corrupt_lines:
         versions = " or ".join(map(str, READABLE_VERSIONS))
         raise DataSourceError(

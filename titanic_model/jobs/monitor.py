@@ -72,7 +72,7 @@ def _reference(model_name: str, version: str | None, run_id: str) -> Reference:
 def _read(
     config: MonitorConfig, since: datetime | None, until: datetime | None
 ) -> PredictionLogTable:
-    table = read_prediction_log(read_log_files(config.log_uri, config.storage), since, until)
+    table = read_prediction_log(read_log_files(config.log_uri, config.log_storage), since, until)
     if table.lines == table.corrupt_lines:
         raise DataSourceError(
             f"cannot read log_uri {config.log_uri}: none of its {table.lines} line(s) is a "

@@ -54,7 +54,7 @@ def predict(config: PredictConfig) -> dict[str, int]:
         ROWS_SCORED_METRIC: scored_rows,
         ROWS_REJECTED_METRIC: rejected_rows,
     }
-    mlflow.log_metrics(counts)
+    mlflow.log_metrics({name: float(count) for name, count in counts.items()})
     logger.info("scored %d of %d rows, rejected %d", scored_rows, scored_rows + rejected_rows,
                 rejected_rows)  # fmt: skip
     return counts

@@ -46,8 +46,8 @@ def prepare(config: PrepareConfig) -> str:
     for name, split in splits.items():
         mlflow.set_tag(split_digest_tag(name), log_split(split, name, config.data_uri))
     mlflow.log_metrics(
-        {rows_metric(RAW_DATA): len(raw)}
-        | {rows_metric(name): len(s) for name, s in splits.items()}
+        {rows_metric(RAW_DATA): float(len(raw))}
+        | {rows_metric(name): float(len(s)) for name, s in splits.items()}
     )
     run_id = active_run_id()
     logger.info("prepared %d train and %d holdout rows in run %s", len(train), len(holdout), run_id)

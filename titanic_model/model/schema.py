@@ -87,7 +87,11 @@ LABEL_FIELD = Field(LABEL, FieldKind.INTEGER, True, "1 if the passenger survived
                     allowed=frozenset({0, 1}))  # fmt: skip
 
 
-_CANONICAL = {FieldKind.INTEGER: "float64", FieldKind.NUMBER: "float64", FieldKind.STRING: object}
+_CANONICAL: dict[FieldKind, np.dtype] = {
+    FieldKind.INTEGER: np.dtype("float64"),
+    FieldKind.NUMBER: np.dtype("float64"),
+    FieldKind.STRING: np.dtype(object),
+}
 
 
 def describe_fields() -> list[dict[str, object]]:
@@ -212,7 +216,9 @@ def _check_value(field: Field, value: object) -> tuple[object, str | None]:
     if field.allowed is not None:
         inside = number in field.allowed
     else:
-        inside = field.minimum <= number <= field.maximum
+        inside = bool(field.minimum is not None and field.maximum is not None) and (
+            field.minimum <= number <= field.maximum
+        )
     return (number, None) if inside else (math.nan, f"{number:g} is not {field.rule()}")
 
 

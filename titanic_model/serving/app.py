@@ -127,7 +127,8 @@ def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:
         shadow = load_shadow(config.shadow_model_uri, config.shadow_digest, metrics, identity)
     sink = None
     if config.prediction_log:
-        sink = open_sink(config.prediction_log, config.storage.s3_endpoint_url)
+        storage = config.storage
+        sink = open_sink(config.prediction_log, storage.s3_endpoint_url, storage.s3_keys)
     prediction_log = PredictionLog(
         identity,
         sink,

@@ -277,7 +277,13 @@ class S3Sink:
     Objects are named ``<prefix>/predictions-<UTC time>-<host>-<pid>-<n>.jsonl``.
     """
 
-    def __init__(self, uri: str, endpoint_url: str | None, worker: str | None = None):
+    def __init__(
+        self,
+        uri: str,
+        endpoint_url: str | None,
+        worker: str | None = None,
+        keys: tuple[str, str] | None = None,
+    ):
         import s3fs  # only when the log goes to S3
 
         self.prefix = uri.removeprefix("s3://").rstrip("/")
@@ -286,7 +292,9 @@ class S3Sink:
         client = {"endpoint_url": endpoint_url} if endpoint_url else {}
         # A store that is down must fail a write quickly: the batch is dropped and counted.
         config = {"connect_timeout": 2, "read_timeout": 10, "retries": {"max_attempts": 2}}
-        self._fs = s3fs.S3FileSystem(client_kwargs=client, config_kwargs=config)
+        # The log's own keys when given (never the artifact store's), else the SDK's.
+        credentials = {"key": keys[0], "secret": keys[1]} if keys else {}
+        self._fs = s3fs.S3FileSystem(client_kwargs=client, config_kwargs=config, **credentials)
 
     def write(self, data: bytes, now: datetime) -> None:
         """Write ``data`` as a new object."""
@@ -299,18 +307,21 @@ class S3Sink:
         """Nothing is held between writes."""
 
 
-def open_sink(location: str, s3_endpoint_url: str | None) -> Sink:
+def open_sink(
+    location: str, s3_endpoint_url: str | None, s3_keys: tuple[str, str] | None = None
+) -> Sink:
     """The sink for ``TITANIC_PREDICTION_LOG``: a local folder or an ``s3://`` prefix.
 
     Args:
         location: The folder or ``s3://bucket/prefix``.
         s3_endpoint_url: Endpoint of an S3-compatible store, or None for AWS.
+        s3_keys: The log bucket's access key id and secret, or None for the AWS SDK's own.
 
     Returns:
         The sink (a local folder is created if needed).
     """
     if location.startswith("s3://"):
-        return S3Sink(location, s3_endpoint_url)
+        return S3Sink(location, s3_endpoint_url, keys=s3_keys)
     return FolderSink(Path(location))
 
 

@@ -3,7 +3,10 @@
 ``python -m titanic_model.serving --model_uri … --host … --port … --workers …``; the rest
 comes from the environment (the names are contracts, documented in the README):
 
-- ``TITANIC_PREDICTION_LOG``: a local folder or ``s3://bucket/prefix``; unset: no log.
+- ``TITANIC_PREDICTION_LOG``: a local folder or ``s3://bucket/prefix``; unset: no log. On S3
+  it is written with ``TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL``,
+  ``TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID`` and ``TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY``
+  (its own bucket's), else the general S3 settings.
 - ``TITANIC_PREDICTION_LOG_NAMES``: ``title`` (default: a passenger's name is personal data,
   only its title is logged) or ``full``.
 - ``TITANIC_MAX_BODY_BYTES``: the largest request body, 20 MiB by default (nginx's
@@ -21,7 +24,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
 
-from titanic_model.environment import ModelPin, Settings, StorageConfig
+from titanic_model.environment import ModelPin, PredictionLogStorage, Settings
 from titanic_model.names import CHAMPION_URI
 from titanic_model.parameters import ConfigError, Integer, Params, Rule, rule_of
 
@@ -80,8 +83,8 @@ class ServingConfig(Settings):
         DEFAULT_MAX_BODY_BYTES, validation_alias=MAX_BODY_VARIABLE
     )
     """largest accepted request body"""
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    """the S3 endpoint, for an ``s3://`` prediction log"""
+    storage: PredictionLogStorage = Field(default_factory=PredictionLogStorage.read)
+    """the S3 endpoint and keys of an ``s3://`` prediction log: its own, else the general ones"""
     pin: ModelPin = Field(default_factory=ModelPin)
     """``MODEL_DIGEST``: the digest the model's files must have (the release pins it in Git)"""
 

@@ -291,3 +291,11 @@ def test_open_sink_picks_s3_or_a_folder(location, tmp_path, monkeypatch):
     assert isinstance(sink, S3Sink if location.startswith("s3://") else FolderSink)
     if isinstance(sink, FolderSink):
         assert Path(location).is_dir()
+
+
+def test_an_s3_log_is_written_with_the_log_buckets_own_keys_when_given():
+    from titanic_model.serving.log_writer import open_sink
+
+    with_keys = open_sink("s3://log/x", "http://127.0.0.1:9", ("log-key", "log-secret"))
+    assert (with_keys._fs.key, with_keys._fs.secret) == ("log-key", "log-secret")
+    assert open_sink("s3://log/x", "http://127.0.0.1:9")._fs.key is None

@@ -84,6 +84,26 @@ def test_a_shadow_is_read_with_its_digest(environ):
     assert ServingConfig.from_command_line({}).shadow_model_uri is None
 
 
+def test_an_s3_log_has_its_own_endpoint_and_keys_which_reach_the_workers(environ):
+    environ({
+        "TITANIC_PREDICTION_LOG": "s3://log/serving", "MLFLOW_S3_ENDPOINT_URL": "http://store",
+        "TITANIC_PREDICTION_LOG_S3_ENDPOINT_URL": "http://log",
+        "TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID": "key",
+        "TITANIC_PREDICTION_LOG_AWS_SECRET_ACCESS_KEY": "secret",
+    })  # fmt: skip
+    config = ServingConfig.from_command_line({})
+    assert (config.storage.s3_endpoint_url, config.storage.s3_keys) == (
+        "http://log",
+        ("key", "secret"),
+    )
+    assert "secret" not in repr(config)
+    # Spawned workers get the settings as JSON: the keys too.
+    assert ServingConfig.model_validate_json(config.model_dump_json()) == config
+    environ({"TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID": "key"})
+    with pytest.raises(ConfigError, match=r"^set both TITANIC_PREDICTION_LOG_AWS_ACCESS_KEY_ID"):
+        ServingConfig.from_command_line({})
+
+
 def test_a_pinned_version_changes_only_the_model(environ):
     environ({"TITANIC_PREDICTION_LOG": "x", "TITANIC_PREDICTION_LOG_NAMES": "full"})
     config = ServingConfig.from_command_line({"workers": "3"})
