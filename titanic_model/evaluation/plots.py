@@ -117,7 +117,7 @@ def distribution_figure(
     figure, axes = _new_plot(5, 3)
     if numeric:
         values = pd.concat([reference, current]).dropna().to_numpy(dtype=float)
-        bins = np.histogram_bin_edges(values, bins=20) if len(values) else 10
+        bins = np.histogram_bin_edges(values, bins=20).tolist() if len(values) else 10
         for series, label in ((reference, "reference"), (current, "current")):
             present = series.dropna().to_numpy(dtype=float)
             weights = np.full(len(present), 1 / max(len(series), 1))

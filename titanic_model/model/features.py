@@ -119,6 +119,7 @@ def split_tickets(tickets: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
     prefixes, lengths = [], []
     for ticket in _text(tickets):
         match = _TICKET_PATTERN.match(ticket or "")
+        assert match is not None  # the pattern's groups are optional: it matches any text
         prefix = _NOT_ALPHANUMERIC.sub("", match["prefix"]).upper()
         prefixes.append(prefix or NO_TICKET_PREFIX)
         lengths.append(len(match["number"]))
@@ -360,7 +361,9 @@ class PassengerFeatures(TransformerMixin, BaseEstimator):
         keys = travel_group_keys(columns["Name"], columns["Ticket"], columns["Fare"])
         rate = np.full(len(keys[0]), np.nan)
         for group_keys, outcomes in zip(keys, self.group_outcomes_, strict=True):
-            counts = np.array([outcomes.get(k, (np.nan, np.nan)) for k in group_keys], dtype=float)
+            counts = np.array(
+                [outcomes.get(k, (np.nan, np.nan)) for k in group_keys], dtype=np.float64
+            )
             survivors, members = counts.reshape(-1, 2).T
             if own_outcomes is not None:
                 survivors, members = survivors - own_outcomes, members - 1

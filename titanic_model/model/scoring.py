@@ -45,18 +45,21 @@ def score_with_reasons(
     """
     columns, reasons = check_rows(rows)
     good = np.flatnonzero(reasons == None)  # noqa: E711 (elementwise, on an object array)
-    answers = {
-        PASSENGER_ID: _missing_integers(len(rows)),
-        SURVIVED_COLUMN: _missing_integers(len(rows)),
-        PROBABILITY_COLUMN: np.full(len(rows), np.nan),
-        REASON_COLUMN: np.where(reasons == None, "", reasons).astype(object),  # noqa: E711
-    }
+    ids, survived = _missing_integers(len(rows)), _missing_integers(len(rows))
+    probability = np.full(len(rows), np.nan)
     if PASSENGER_ID in rows.columns:
-        ids = columns[PASSENGER_ID][good]
-        known = ~np.isnan(ids)
-        answers[PASSENGER_ID][good[known]] = ids[known].astype("int64")
+        given = columns[PASSENGER_ID][good]
+        known = ~np.isnan(given)
+        ids[good[known]] = given[known].astype("int64")
     if len(good):
         scored = answer_valid({name: values[good] for name, values in columns.items()})
-        answers[SURVIVED_COLUMN][good] = scored[SURVIVED_COLUMN].to_numpy()
-        answers[PROBABILITY_COLUMN][good] = scored[PROBABILITY_COLUMN].to_numpy()
-    return pd.DataFrame(answers)
+        survived[good] = scored[SURVIVED_COLUMN].to_numpy()
+        probability[good] = scored[PROBABILITY_COLUMN].to_numpy()
+    return pd.DataFrame(
+        {
+            PASSENGER_ID: ids,
+            SURVIVED_COLUMN: survived,
+            PROBABILITY_COLUMN: probability,
+            REASON_COLUMN: np.where(reasons == None, "", reasons).astype(object),  # noqa: E711
+        }
+    )
