@@ -10,7 +10,9 @@ and registers two references:
   the client engineered itself (what most tutorials serve);
 - **ours**: ``models:/titanic@champion``, fed raw passenger records;
 - **layer**: the same champion served by the serving layer (``make serve``: request ids,
-  metrics and the prediction log on, written to a folder), to show what operating costs.
+  metrics and the prediction log on, written to a folder), to show what operating costs;
+- **shadow**: the layer again, with another version of the model scoring every accepted
+  record in shadow (``TITANIC_SHADOW_MODEL_URI``), measured against the layer without one.
 
 Each is served on 127.0.0.1 and measured under the same client. These machines are noisy,
 so every target is a ratio of two figures taken in this run. The figures go to
@@ -363,15 +365,25 @@ def serving_env(name: str, env: dict[str, str]) -> dict[str, str]:
     return env | {"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true"} if name == "usual" else env
 
 
-def start_server(name: str, model_uri: str, env: dict[str, str], workers: int, log: Path) -> Server:
+def start_server(
+    name: str,
+    model_uri: str,
+    env: dict[str, str],
+    workers: int,
+    log: Path,
+    shadow_uri: str | None = None,
+) -> Server:
     """Start model ``name`` on a free port (not waiting for it).
 
     The layer is ``python -m titanic_model.serving`` with its prediction log in a folder
-    beside ``log``; the others are ``mlflow models serve``.
+    beside ``log`` (and ``shadow_uri`` in shadow, if given); the others are
+    ``mlflow models serve``.
     """
     port = free_port()
     started = time.perf_counter()
-    if name == "layer":
+    if shadow_uri is not None:
+        env = env | {"TITANIC_SHADOW_MODEL_URI": shadow_uri}
+    if name in ("layer", "shadow"):
         command = [str(VENV_BIN / "python"), "-m", "titanic_model.serving", "--model_uri",
                    model_uri, "--port", str(port), "--workers", str(workers)]  # fmt: skip
         env = env | {
@@ -428,6 +440,42 @@ def worker_memory_mb(server: Server) -> list[float]:
             processes[int(entry.name)] = (parent, rss_kb / 1024)
     parents = {parent for parent, _ in processes.values()}
     return sorted(rss for pid, (_, rss) in processes.items() if pid not in parents)
+
+
+def shadow_cost(
+    model_uri: str, shadow_uri: str, env: dict[str, str], folder: Path, settings: Settings
+) -> dict[str, dict[str, float]]:
+    """The layer's single-record p50 and 1-client throughput, with a shadow and without.
+
+    Two layers of one worker, the log on in both, measured in interleaved rounds under the
+    same client: the shadow's work (a call per flush in the log's thread) shows only as the
+    difference.
+    """
+    servers = {
+        "layer": start_server("layer", model_uri, env, 1, folder / "shadow-cost-layer.log"),
+        "shadow": start_server(
+            "shadow", model_uri, env, 1, folder / "shadow-cost-shadow.log", shadow_uri
+        ),
+    }
+    body = json.dumps({"dataframe_records": [RECORD]}).encode()
+    try:
+        endpoints = {name: Endpoint(server.port, body) for name, server in servers.items()}
+        for name, endpoint in endpoints.items():
+            cold_start(servers[name], endpoint)
+        measured = latencies(endpoints, settings)
+        figures = {name: {"p50_ms": f["p50_ms"]} for name, f in measured.items()}
+        for name, rps in throughputs(endpoints, 1, settings).items():
+            figures[name]["rps_1_client"] = rps
+        logged = folder / "shadow-cost-shadow.predictions"
+        shadow_lines = sum(
+            text.count('"role": "shadow"') for text in map(Path.read_text, logged.glob("*.jsonl"))
+        )
+    finally:
+        for server in servers.values():
+            stop_process(server.process)
+    if not shadow_lines:
+        raise RuntimeError(f"the shadow {shadow_uri} scored nothing: see {folder}")
+    return figures | {"shadow_uri": shadow_uri, "shadow_lines": shadow_lines}
 
 
 # --- in-process --------------------------------------------------------------------------------
@@ -659,6 +707,13 @@ def run(settings: Settings, folder: Path, train_csv: Path, test_csv: Path) -> di
             for server in servers.values():
                 stop_process(server.process)
     results["serving"] = serving
+    print("the layer with a shadow", flush=True)
+    other = next(
+        v.version
+        for v in client.search_model_versions("name = 'titanic'")
+        if str(v.version) != str(champion.version)
+    )  # the profiled run's version
+    results["shadow"] = shadow_cost(champion_uri, f"models:/titanic/{other}", env, folder, settings)
     results["csv"] = {
         "rows": settings.csv_rows,
         "http_seconds": csv_http["ours"],
@@ -692,6 +747,8 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
         for figures in (ours, layer)
         for memory in figures["worker_memory_mb_1_workers"] + figures["worker_memory_mb_2_workers"]
     )
+    shadow = results["shadow"]
+    shadow_p50 = shadow["shadow"]["p50_ms"] / shadow["layer"]["p50_ms"]
     return [
         ("single record p50: ours <= 1.5 x floor", f"{p50['ours'] / p50['floor']:.2f} x",
          p50["ours"] <= 1.5 * p50["floor"]),
@@ -706,6 +763,8 @@ def targets(results: dict) -> list[tuple[str, str, bool]]:
          f"{p50['layer'] / p50['floor']:.2f} x", p50["layer"] <= 1.5 * p50["floor"]),
         ("16 clients, log and metrics on: layer's 2 workers >= 1.6 x 1 worker",
          f"{layer_scaling:.2f} x", layer_scaling >= 1.6),
+        ("single record p50, a shadow scoring every record: layer <= 1.1 x without",
+         f"{shadow_p50:.2f} x", shadow_p50 <= 1.1),
         ("cold start to first prediction <= 5 s (`mlflow models serve`)", f"{cold:.1f} s",
          cold <= 5.0),
         ("cold start to first prediction <= 5 s (the layer, `make serve`)",
@@ -764,6 +823,16 @@ def markdown(results: dict) -> str:
             f"| {r['rows']:,} rows | {r['ours_rows_per_s']:,.0f} | {r['bare_rows_per_s']:,.0f} "
             f"| {r['ratio']:.2f} |"
         )
+    shadow = results["shadow"]
+    lines += [
+        "",
+        "| the layer, 1 worker, log on | single record, p50 (ms) | requests/s, 1 client |",
+        "|---|---:|---:|",
+    ]
+    for name, label in (("layer", "without a shadow"),
+                        ("shadow", f"with `{shadow['shadow_uri']}` in shadow")):  # fmt: skip
+        figures = shadow[name]
+        lines.append(f"| {label} | {figures['p50_ms']:.2f} | {figures['rps_1_client']:.0f} |")
     batch = results["batch"]
     lines += [
         "",

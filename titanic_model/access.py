@@ -72,9 +72,11 @@ READ_TRAINING = Grant("experiment", TRAINING_EXPERIMENT_ID, "READ")
 #: Each role's permissions, all of them (the server's default is NO_PERMISSIONS).
 ROLES: dict[str, tuple[Grant, ...]] = {
     # Runs in the training experiment; registers versions of titanic, writes their model
-    # cards and moves champion (all need EDIT on the model).
+    # cards and moves champion and challenger (all need EDIT on the model); reads the
+    # comparisons of champion and challenger that `promote` acts on.
     "training": (
         Grant("experiment", TRAINING_EXPERIMENT_ID, "EDIT"),
+        Grant("experiment", MONITORING_EXPERIMENT_ID, "READ"),
         Grant("registered_model", MODEL_NAME, "EDIT"),
     ),
     # Loads and serves titanic's versions; writes nothing.

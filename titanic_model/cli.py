@@ -25,6 +25,7 @@ from mlflow.exceptions import MlflowException
 
 from titanic_model.config import (
     CollectLabelsConfig,
+    CompareConfig,
     CrossValidateConfig,
     EvaluateBestConfig,
     EvaluateConfig,
@@ -32,6 +33,7 @@ from titanic_model.config import (
     MonitorConfig,
     PredictConfig,
     PrepareConfig,
+    PromoteConfig,
     ReleaseConfig,
     RequestLabelsConfig,
     TrainConfig,
@@ -102,6 +104,10 @@ JOBS: dict[str, Job] = {
     "collect_labels": Job(CollectLabelsConfig,
                           "titanic_model.jobs.collect_labels:collect_labels",
                           "write the reviewers' majority answers as labels for monitor"),
+    "compare": Job(CompareConfig, "titanic_model.jobs.compare:compare",
+                   "the served and the shadow version on the same logged records and labels"),
+    "promote": Job(PromoteConfig, "titanic_model.jobs.promote:promote",
+                   "champion to the challenger its last comparison says to promote; release"),
 }  # fmt: skip
 
 

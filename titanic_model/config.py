@@ -74,6 +74,11 @@ GateMetric = Annotated[
     _one_of(names.HOLDOUT_METRICS),
     Field(description="holdout metric the new version must match or beat to become champion"),
 ]
+PromoteTo = Annotated[
+    _one_of(names.GATE_ALIASES),
+    Field(description="alias a version that passes the gate takes: champion, or challenger "
+                      "(tried in shadow, then promote)"),
+]  # fmt: skip
 # pydantic reads ISO 8601 instants and durations ("P1D", "PT6H", "P1DT12H"); no offset is UTC.
 Window = Annotated[
     datetime | timedelta | None,
@@ -147,6 +152,7 @@ class SearchConfig(Params):
 class _Gated(Params):
     model_name: ModelName = names.MODEL_NAME
     gate_metric: GateMetric = "roc_auc"
+    promote_to: PromoteTo = names.CHAMPION_ALIAS
 
 
 class _TrainsOn(Params):
@@ -170,6 +176,7 @@ class EvaluateConfig(Params):
     gate_metric: GateMetric = "roc_auc"
     prepare_run_id: Text = None
     """whose holdout to score on; empty: the model's own prepare run"""
+    promote_to: PromoteTo = names.CHAMPION_ALIAS
 
 
 class MainConfig(_Gated, SearchConfig, PrepareConfig):
@@ -205,6 +212,52 @@ class ReleaseConfig(Params):
         "deployment/kubernetes/release.yaml"
     )
     """the kustomize patch to write"""
+
+
+class CompareConfig(Params):
+    """``compare``: the served and the shadow version on the same logged records and labels."""
+
+    log_uri: Annotated[str, Field(min_length=1), Rule("a folder or s3:// prefix")]
+    """prediction log: a folder or an s3:// prefix"""
+    labels_uri: Location = ""
+    """CSV PassengerId,Survived of outcomes learnt later; empty: none (agreement only)"""
+    since: Window = None
+    """window start: an instant, or a duration before until (P7D)"""
+    until: Window = None
+    """window end (excluded): an instant, or a duration before now"""
+    min_labelled: Annotated[Integer, Field(ge=1), Rule("an integer >= 1")] = 100
+    """labelled pairs needed for a decision; fewer: insufficient_labels"""
+    min_accuracy_gain: Annotated[
+        float, Field(gt=-1, lt=1), Rule("a number strictly between -1 and 1")
+    ] = 0.0
+    """promote only when the accuracy gain's lower bound is above this"""
+    confidence: Fraction = 0.95
+    """confidence level of the accuracy gain's bootstrap interval"""
+    experiment_name: Name = names.MONITORING_EXPERIMENT
+    """experiment of the comparison runs"""
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    log_storage: PredictionLogStorage = Field(default_factory=PredictionLogStorage.read)
+    """the prediction log's own S3 endpoint and keys, as the serving layer writes it"""
+
+    def window(self, now: datetime) -> tuple[datetime | None, datetime]:
+        """The window as instants, as :meth:`MonitorConfig.window` reads it.
+
+        Raises:
+            ConfigError: When the window is empty.
+        """
+        return _instants(self.since, self.until, now)
+
+
+class PromoteConfig(Params):
+    """``promote``: champion to the challenger a comparison found better, then the release."""
+
+    model_name: ModelName = names.MODEL_NAME
+    experiment_name: Name = names.MONITORING_EXPERIMENT
+    """experiment of the comparison runs (compare's experiment_name)"""
+    output: Annotated[str, Field(min_length=1), Rule("a file path")] = (
+        "deployment/kubernetes/release.yaml"
+    )
+    """the kustomize patch the release writes"""
 
 
 def _sibling(uri: str, suffix: str) -> str:

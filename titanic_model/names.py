@@ -41,8 +41,13 @@ MODEL_NAME = "titanic"
 #: The experiment every training run on the shared tracking server writes into (the Argo
 #: workflow's too, its runs named after the workflow): the one the readers are granted.
 TRAINING_EXPERIMENT = "titanic"
-#: The alias of the version in production, moved only through the gate.
+#: The alias of the version in production, moved only through the gate (or ``promote``).
 CHAMPION_ALIAS = "champion"
+#: The alias of a version that passed the gate to be tried in shadow on live traffic first
+#: (``promote_to=challenger``); ``promote`` moves champion to it (and leaves it there).
+CHALLENGER_ALIAS = "challenger"
+#: The aliases the gate can give (parameter ``promote_to``).
+GATE_ALIASES: tuple[str, ...] = (CHAMPION_ALIAS, CHALLENGER_ALIAS)
 #: The scheme of registry URIs.
 REGISTRY_SCHEME = "models:/"
 
@@ -156,6 +161,35 @@ def rejected_records_metric(field: str) -> str:
     return f"rejected_records_{field}"
 
 
+# ---------------------------------------------------------------- champion and challenger
+
+#: Compare-run tags: the two versions compared, as the prediction log names them (the served
+#: one answered clients; the shadow one scored the same records off the request path).
+SERVED_MODEL_NAME_TAG = "served_model_name"
+SERVED_MODEL_VERSION_TAG = "served_model_version"
+SHADOW_MODEL_NAME_TAG = "shadow_model_name"
+SHADOW_MODEL_VERSION_TAG = "shadow_model_version"
+#: Compare-run tag: what the comparison says to do, by its stated rule (docs/monitoring.md).
+DECISION_TAG = "decision"
+PROMOTE_DECISION = "promote"
+KEEP_DECISION = "keep"
+INSUFFICIENT_LABELS_DECISION = "insufficient_labels"
+#: Compare-run metrics.
+PAIRS_METRIC = "pairs"
+AGREEMENT_RATE_METRIC = "agreement_rate"
+LABELLED_PAIRS_METRIC = "labelled_pairs"
+LIVE_ACCURACY_SERVED_METRIC = "live_accuracy_served"
+LIVE_ACCURACY_SHADOW_METRIC = "live_accuracy_shadow"
+ACCURACY_GAIN_METRIC = "accuracy_gain"
+ACCURACY_GAIN_CI_LOW_METRIC = "accuracy_gain_ci_low"
+ACCURACY_GAIN_CI_HIGH_METRIC = "accuracy_gain_ci_high"
+MCNEMAR_P_VALUE_METRIC = "mcnemar_p_value"
+#: Labelled pairs only the served version answered right, and only the shadow one did.
+SERVED_ONLY_CORRECT_METRIC = "served_only_correct"
+SHADOW_ONLY_CORRECT_METRIC = "shadow_only_correct"
+#: Tag of a version ``promote`` made champion, and of its run: the compare run that decided.
+COMPARISON_RUN_TAG = "comparison_run_id"
+
 # ---------------------------------------------------------------- human review
 
 #: request_labels-run metrics: scored records in the window, tasks created this run, and all
@@ -181,6 +215,7 @@ PREPARE_RUN = "prepare"
 TRAIN_RUN = "train"
 EVALUATE_RUN = "evaluate"
 MONITOR_RUN = "monitor"
+COMPARE_RUN = "compare"
 
 
 def grid_point_run(index: int) -> str:
@@ -204,6 +239,7 @@ SPARK_MASTER_TAG = "spark_master"
 # MLflow's own tags, read to trace lineage.
 MLFLOW_GIT_COMMIT_TAG = "mlflow.source.git.commit"
 MLFLOW_PARENT_RUN_TAG = "mlflow.parentRunId"
+MLFLOW_RUN_NAME_TAG = "mlflow.runName"
 # MLflow's UI opens an experiment of this kind on its runs and charts (not on GenAI traces).
 MLFLOW_EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 MODEL_DEVELOPMENT_KIND = "custom_model_development"

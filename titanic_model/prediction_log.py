@@ -7,20 +7,25 @@ log" (a version changes whenever a field changes meaning or goes away).
 
 Every line has ``schema_version``, ``time`` (UTC, ISO 8601, to the millisecond: when the
 request arrived), ``request_id``, ``model_name``, ``model_version`` (null outside the
-registry), ``run_id`` and ``status``. A scored record (:class:`ScoredLine`, status 200) adds
-``record``, ``input``, ``survived`` and ``probability``; a refused request
-(:class:`RefusedLine`) adds ``reason`` and ``rejected_records``.
+registry), ``run_id``, ``status`` and ``role``: ``served`` for what the client was answered,
+``shadow`` for the shadow model's answer to the same record, never sent. A scored record
+(:class:`ScoredLine`, status 200) adds ``record``, ``input``, ``survived`` and
+``probability``; a refused request (:class:`RefusedLine`, always ``served``) adds ``reason``
+and ``rejected_records``.
+
+Version 2 added ``role``; version 1 lines, written before shadows, are still read, as
+``served``.
 
 Reading: :func:`parse_line` reads one line, :func:`read_prediction_log` files' text into
-tables. A line that is not JSON, not an object, of another schema version, missing a field
-or with a field of the wrong type is skipped and counted, never fatal on its own.
+tables. A line that is not JSON, not an object, of a schema version not read here, missing a
+field or with a field of the wrong type is skipped and counted, never fatal on its own.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Final, Literal
 
@@ -33,14 +38,22 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     ValidationError,
+    model_validator,
 )
 
-SCHEMA_VERSION: Final = 1
+#: The version the writer writes.
+SCHEMA_VERSION: Final = 2
+#: The versions readers read: 1 (before ``role``: every line is ``served``) and 2.
+READABLE_VERSIONS: Final = (1, 2)
+#: ``role`` of what a client was answered, and of the shadow model's answer to the same record.
+SERVED: Final = "served"
+SHADOW: Final = "shadow"
+Role = Literal["served", "shadow"]
 
 
-def _of_this_version(version: int) -> int:
-    if version != SCHEMA_VERSION:
-        raise ValueError(f"schema version {version} is not {SCHEMA_VERSION}")
+def _readable(version: int) -> int:
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"schema version {version} is not one of {READABLE_VERSIONS}")
     return version
 
 
@@ -62,7 +75,7 @@ class _Line(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    schema_version: Annotated[int, AfterValidator(_of_this_version)]
+    schema_version: Annotated[int, AfterValidator(_readable)]
     #: When the request arrived.
     time: _Time
     request_id: str
@@ -74,6 +87,18 @@ class _Line(BaseModel):
     run_id: str | None
     #: The HTTP status answered.
     status: int
+    #: ``served``: what the client was answered; ``shadow``: the shadow model's answer.
+    role: Role
+
+    @model_validator(mode="before")
+    @classmethod
+    def _served_before_version_2(cls, raw: object) -> object:
+        """A version 1 line has no ``role``: it was served."""
+        if isinstance(raw, dict) and raw.get("schema_version") == 1:
+            if "role" in raw:
+                raise ValueError("a version 1 line has no role")
+            return {**raw, "role": SERVED}
+        return raw
 
 
 class ScoredLine(_Line):
@@ -91,6 +116,9 @@ class ScoredLine(_Line):
 
 class RefusedLine(_Line):
     """A refused request, one line for all its records: why, never the data."""
+
+    #: Only what a client was answered is refused: the shadow scores accepted records only.
+    role: Literal["served"]
 
     #: The one-line reason answered.
     reason: str
@@ -119,7 +147,7 @@ def parse_line(text: str) -> PredictionLogLine | None:
         text: The line's text.
 
     Returns:
-        The line, or None when it is not one of this version's lines.
+        The line, or None when it is not a line of a version read here.
     """
     try:
         raw = json.loads(text)
@@ -144,11 +172,12 @@ class PredictionLogTable:
     """The log's lines in a time window.
 
     Attributes:
-        scored: One row per scored record: ``time`` (UTC), ``request_id``, the model columns
-            (``model_name``, ``model_version``, ``run_id``), ``status``, ``record``,
-            ``survived``, ``probability`` and every logged input field.
+        scored: One row per scored record and role: ``time`` (UTC), ``request_id``, the model
+            columns (``model_name``, ``model_version``, ``run_id``), ``status``, ``role``,
+            ``record``, ``survived``, ``probability`` and every logged input field.
         refused: One row per refused request: ``time``, ``request_id``, the model columns,
-            ``status``, ``reason`` and ``rejected_records`` (a dict of records by field).
+            ``status``, ``role``, ``reason`` and ``rejected_records`` (a dict of records by
+            field).
         lines: Lines read in all (the window's and the others).
         corrupt_lines: Lines skipped as unreadable.
     """
@@ -157,6 +186,10 @@ class PredictionLogTable:
     refused: pd.DataFrame
     lines: int
     corrupt_lines: int
+
+    def served(self) -> PredictionLogTable:
+        """The same lines without the shadow's answers: only what clients were answered."""
+        return replace(self, scored=self.scored[self.scored["role"] == SERVED])
 
 
 def _table(rows: list[dict], columns: list[str]) -> pd.DataFrame:

@@ -39,6 +39,9 @@ def results() -> dict:
                     "ours": _serving(2.6, 300), "layer": _serving(2.8, 280)},
         "csv": {"rows": 10_000, "http_seconds": 0.15, "layer_http_seconds": 0.16,
                 "in_process_seconds": 0.12},
+        "shadow": {"layer": {"p50_ms": 2.8, "rps_1_client": 330},
+                   "shadow": {"p50_ms": 2.9, "rps_1_client": 320},
+                   "shadow_uri": "models:/titanic/2", "shadow_lines": 4000},
         "in_process": [
             {"rows": 1, "ours_rows_per_s": 1200, "bare_rows_per_s": 2000, "ratio": 0.6},
             {"rows": 100_000, "ours_rows_per_s": 90_000, "bare_rows_per_s": 95_000, "ratio": 0.95},
@@ -76,6 +79,7 @@ def test_every_target_met(results):
         (("serving", "layer", "worker_memory_mb_1_workers"), [401.0], "memory"),
         (("batch", "spark_csv", "rows_per_s"), 70_000, "Spark local[2] >= 1.5 x pandas"),
         (("batch", "identical"), False, "bit for bit"),
+        (("shadow", "shadow", "p50_ms"), 3.1, "a shadow scoring every record"),
     ],
 )
 def test_each_target_is_judged_on_its_own_ratio(results, path, value, target):
@@ -113,6 +117,12 @@ def test_markdown_shows_the_machine_every_figure_and_the_verdicts(results):
     assert "15% of its time (4.2 of 28.0 s)" in table
     assert "210 ms from its skops file (3,100 KB)" in table
     assert "takes 40 ms (2,900 KB)" in table
+    assert "| without a shadow | 2.80 | 330 |" in table
+    assert "| with `models:/titanic/2` in shadow | 2.90 | 320 |" in table
+    assert (
+        "| single record p50, a shadow scoring every record: layer <= 1.1 x without "
+        "| 1.04 x | yes |" in table
+    )
 
 
 def test_update_page_replaces_only_the_table_between_the_markers(tmp_path):

@@ -301,7 +301,7 @@ def _input_series(index: int, scenario: Scenario) -> list[dict]:
         # Each pod also says which version it serves (not what the checks select pods by).
         series.append({
             "series": f'titanic_model_info{{{labels}, name="titanic", version="{version}", '
-                      f'run_id="run{version}"}}',
+                      f'run_id="run{version}", role="served"}}',
             "values": f"1x{SERIES_MINUTES}",
         })  # fmt: skip
     return series

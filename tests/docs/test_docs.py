@@ -111,9 +111,10 @@ def test_the_readme_documents_the_serving_layers_metrics_and_settings(tmp_path):
 
     text = README.read_text()
     metric_names = list(exposed_metrics(tmp_path))
-    assert len(metric_names) == 7
+    assert len(metric_names) == 8
     variables = [config.PREDICTION_LOG_VARIABLE, config.LOG_NAMES_VARIABLE,
-                 config.MAX_BODY_VARIABLE, "PROMETHEUS_MULTIPROC_DIR", "WORKERS"]  # fmt: skip
+                 config.MAX_BODY_VARIABLE, config.SHADOW_MODEL_VARIABLE,
+                 config.SHADOW_DIGEST_VARIABLE, "PROMETHEUS_MULTIPROC_DIR", "WORKERS"]  # fmt: skip
     for name in [*metric_names, *variables]:
         assert f"`{name}" in text, name
 

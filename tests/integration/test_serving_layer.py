@@ -261,7 +261,7 @@ def test_each_scored_record_and_each_refusal_is_one_log_line(layer, registered, 
     for line, passenger, prediction in zip(
         scored_lines, records, scored.json()["predictions"], strict=True
     ):
-        assert line["schema_version"] == 1
+        assert (line["schema_version"], line["role"]) == (2, "served")
         assert (line["model_name"], line["model_version"], line["run_id"]) == (
             "titanic", "1", run_id,
         )  # fmt: skip

@@ -42,6 +42,8 @@ from tests.projects import (
 from tests.stack import STORE_KEYS, USER_VARIABLES, exports, running_stack
 from titanic_model.access import MONITORING_EXPERIMENT_ID, ROLES, TRAINING_EXPERIMENT_ID
 from titanic_model.config import SearchConfig, TrainConfig
+from titanic_model.io import registry
+from titanic_model.io.runs import last_run_tagged
 from titanic_model.jobs.train import train
 
 pytestmark = pytest.mark.integration
@@ -356,6 +358,27 @@ def test_each_role_has_exactly_its_grants_however_often_it_is_set_up(stack):
             for g in grants
         }  # fmt: skip
         assert _grants(stack, role) == expected, role
+
+
+def test_training_reads_the_comparisons_promote_acts_on_and_moves_challenger(stack, on_stack):
+    """What `promote` needs beyond the gate: monitoring's comparison runs, and the alias."""
+    champion = on_stack.client.get_model_version_by_alias("titanic", "champion")
+    tags = {"served_model_name": "titanic", "served_model_version": str(champion.version),
+            "decision": "keep"}  # fmt: skip
+    with _as(stack["users"]["monitoring"]):
+        monitoring = MlflowClient(on_stack.tracking_uri)
+        experiment = monitoring.get_experiment_by_name("titanic-monitoring").experiment_id
+        comparison = monitoring.create_run(experiment, tags=tags, run_name="compare")
+        monitoring.set_terminated(comparison.info.run_id)
+    with _as(stack["users"]["training"]), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", on_stack.tracking_uri)
+        found = last_run_tagged("titanic-monitoring", tags)
+        registry.promote(champion, "challenger")
+    assert found is not None
+    assert found.info.run_id == comparison.info.run_id
+    assert on_stack.registry_state()[1]["challenger"] == str(champion.version)
+    with _as(stack["users"]["admin"]):  # removing an alias is the admin's alone
+        MlflowClient(on_stack.tracking_uri).delete_registered_model_alias("titanic", "challenger")
 
 
 def test_the_server_answers_only_its_own_host_names_and_origins(stack):

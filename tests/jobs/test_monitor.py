@@ -241,3 +241,25 @@ def test_fail_on_drift_fails_after_logging_everything(store, served, passengers,
     [run] = mlflow.MlflowClient().search_runs([experiment.experiment_id])
     assert str(raised.value) == f"drift in Pclass (monitoring run {run.info.run_id})"
     assert run.data.tags["drift_fields"] == "Pclass"
+
+
+def test_only_what_clients_were_answered_is_monitored(store, served, passengers, tmp_path):
+    answers = _write_log(served, tmp_path / "log", passengers, NOW)
+    # A shadow scored the same records (another version, no registry entry): not monitored.
+    shadow = ModelIdentity(served.name, "99", "shadow-run")
+    records = passengers.drop(columns=[LABEL])
+    lines = scored_lines(
+        shadow, "req-0", NOW, check_passengers(records), served.model.predict(records),
+        full_names=False, role="shadow",
+    )  # fmt: skip
+    (tmp_path / "log" / "predictions-shadow.jsonl").write_text("\n".join(lines) + "\n")
+    passengers[[PASSENGER_ID, LABEL]].to_csv(tmp_path / "labels.csv", index=False)
+
+    run, _ = _run(_config(store, tmp_path / "log", labels_uri=str(tmp_path / "labels.csv")))
+
+    metrics = run.data.metrics
+    assert (metrics["rows_scored"], metrics["live_rows"], metrics["log_lines"]) == (160, 160, 320)
+    assert run.data.tags["model_version"] == "1"
+    predicted = np.array([answer["survived"] for answer in answers])
+    accuracy = float(np.mean(predicted == passengers[LABEL].to_numpy()))
+    assert metrics["live_accuracy"] == pytest.approx(accuracy, abs=1e-12)

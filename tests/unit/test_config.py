@@ -7,6 +7,7 @@ import pydantic
 import pytest
 
 from titanic_model.config import (
+    CompareConfig,
     CrossValidateConfig,
     EvaluateBestConfig,
     EvaluateConfig,
@@ -14,6 +15,7 @@ from titanic_model.config import (
     MonitorConfig,
     PredictConfig,
     PrepareConfig,
+    PromoteConfig,
     RequestLabelsConfig,
     SearchConfig,
     TrainConfig,
@@ -23,7 +25,8 @@ from titanic_model.names import CANDIDATES, CV_METRICS, HOLDOUT_METRICS
 from titanic_model.parameters import ConfigError
 
 ALL_CONFIGS = [TrainConfig, EvaluateConfig, PredictConfig, EvaluateBestConfig, MainConfig,
-               CrossValidateConfig, PrepareConfig, MonitorConfig]  # fmt: skip
+               CrossValidateConfig, PrepareConfig, MonitorConfig, CompareConfig,
+               PromoteConfig]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -474,6 +477,9 @@ def test_parameters_are_flat_mlflow_strings():
         (CrossValidateConfig, {"cv_folds": "3", "data_uri": "/data/train.csv"}),
         (MonitorConfig, {"log_uri": "logs", "since": "P1DT12H", "until": "2026-11-25T06:00:00",
                          "fail_on_drift": "true"}),
+        (CompareConfig, {"log_uri": "logs", "since": "P7D", "min_labelled": "30",
+                         "min_accuracy_gain": "-0.02", "confidence": "0.9"}),
+        (PromoteConfig, {"model_name": "titanic-2", "output": "release.yaml"}),
     ],
     ids=lambda value: getattr(value, "__name__", ""),
 )  # fmt: skip
@@ -484,13 +490,15 @@ def test_parameters_round_trip_through_from_params(kind, params):
 
 def test_a_job_hands_its_shared_fields_to_its_steps(environ):
     environ({"TITANIC_CACHE_DIR": "/c"})
-    main = MainConfig.from_params({"n_trees": "7", "test_fraction": "0.3", "gate_metric": "f1"})
+    main = MainConfig.from_params(
+        {"n_trees": "7", "test_fraction": "0.3", "gate_metric": "f1", "promote_to": "challenger"}
+    )
 
     train_config = TrainConfig.of(main, prepare_run_id="run-1")
     evaluate = EvaluateConfig.of(main, model_uri="models:/titanic/1")
 
     assert train_config.parameters() == {
-        k: v for k, v in main.parameters().items() if k != "gate_metric"
+        k: v for k, v in main.parameters().items() if k not in ("gate_metric", "promote_to")
     } | {"prepare_run_id": "run-1"}
     assert train_config.storage == main.storage == StorageConfig(cache_dir=Path("/c"))
     assert PrepareConfig.of(train_config).parameters() == {
@@ -499,6 +507,7 @@ def test_a_job_hands_its_shared_fields_to_its_steps(environ):
     assert (evaluate.model_uri, evaluate.gate_metric, evaluate.prepare_run_id) == (
         "models:/titanic/1", "f1", None
     )  # fmt: skip
+    assert evaluate.promote_to == "challenger"
 
 
 # ---------------------------------------------------------------- predict
@@ -657,3 +666,48 @@ def test_an_empty_window_is_one_line(params, since: str, until: str):
         monitor(**params).window(NOW)
 
     assert str(caught.value) == f"invalid window: since {since} is not before until {until}"
+
+
+# ---------------------------------------------------------------- champion and challenger
+
+
+@pytest.mark.parametrize("kind", [EvaluateConfig, MainConfig])
+def test_the_gate_gives_champion_unless_told_challenger(kind):
+    assert kind.from_params({}).promote_to == "champion"
+    assert kind.from_params({"promote_to": "challenger"}).promote_to == "challenger"
+    with pytest.raises(ConfigError) as caught:
+        kind.from_params({"promote_to": "canary"})
+    assert str(caught.value) == (
+        "invalid parameter promote_to='canary': must be one of champion, challenger"
+    )
+
+
+def test_compare_defaults_to_the_stated_rule():
+    config = CompareConfig.from_params({"log_uri": "logs"})
+    assert (config.min_labelled, config.min_accuracy_gain, config.confidence) == (100, 0.0, 0.95)
+    assert (config.labels_uri, config.experiment_name) == ("", "titanic-monitoring")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "rule"),
+    [
+        ("min_labelled", "0", "an integer >= 1"),
+        ("min_labelled", "2.5", "an integer >= 1"),
+        ("min_accuracy_gain", "1", "a number strictly between -1 and 1"),
+        ("min_accuracy_gain", "nan", "a number strictly between -1 and 1"),
+        ("confidence", "95", "a number strictly between 0 and 1"),
+        ("log_uri", "", "a folder or s3:// prefix"),
+    ],
+)
+def test_a_bad_compare_parameter_is_one_line_with_its_rule(name, value, rule):
+    with pytest.raises(ConfigError) as caught:
+        CompareConfig.from_params({"log_uri": "logs", name: value})
+    assert str(caught.value) == f"invalid parameter {name}={value!r}: must be {rule}"
+
+
+def test_compare_reads_its_window_as_monitor_does():
+    params = {"since": "P1D", "until": "PT1H"}
+    compared = CompareConfig.from_params({"log_uri": "logs", **params}).window(NOW)
+    assert compared == monitor(**params).window(NOW)
+    with pytest.raises(ConfigError, match="invalid window"):
+        CompareConfig.from_params({"log_uri": "logs", "since": "PT0S"}).window(NOW)

@@ -16,6 +16,7 @@ REQUIRED = {
     "evaluate_best": {"experiment_name": "workflow-1"},
     "predict": {"input_uri": "t.csv"},
     "monitor": {"log_uri": "predictions"},
+    "compare": {"log_uri": "predictions"},
     "request_labels": {"log_uri": "predictions"},
     "collect_labels": {"output_uri": "labels.csv"},
 }

@@ -111,9 +111,10 @@ def _json_value(field, value: object) -> object:
     request_id=_TEXT,
     arrived=_ARRIVED,
     full_names=st.booleans(),
+    role=st.sampled_from(["served", "shadow"]),
 )
 def test_every_scored_line_the_writer_writes_reads_back_as_the_same_values(
-    records, probabilities, identity, request_id, arrived, full_names
+    records, probabilities, identity, request_id, arrived, full_names, role
 ):
     columns = {
         field.name: np.array(
@@ -129,7 +130,9 @@ def test_every_scored_line_the_writer_writes_reads_back_as_the_same_values(
         }
     )
 
-    texts = scored_lines(identity, request_id, arrived, columns, answers, full_names=full_names)
+    texts = scored_lines(
+        identity, request_id, arrived, columns, answers, full_names=full_names, role=role
+    )
     lines = [parse_line(text) for text in texts]
 
     assert all(json.loads(text)["time"].endswith("Z") for text in texts)  # UTC, whatever given
@@ -145,7 +148,7 @@ def test_every_scored_line_the_writer_writes_reads_back_as_the_same_values(
         assert (line.record, line.survived, line.probability) == (
             i, answers["survived"][i], answers["probability"][i],
         )  # fmt: skip
-        assert (line.schema_version, line.status) == (SCHEMA_VERSION, 200)
+        assert (line.schema_version, line.status, line.role) == (SCHEMA_VERSION, 200, role)
         assert line.time == _written_time(arrived)
         assert (line.request_id, line.model_name) == (request_id, identity.name)
         assert (line.model_version, line.run_id) == (identity.version, identity.run_id)
@@ -175,6 +178,7 @@ def test_every_refusal_the_writer_writes_reads_back_as_the_same_values(
         model_version=identity.version,
         run_id=identity.run_id,
         status=status,
+        role="served",
         reason=reason,
         rejected_records=rejected,
     )
@@ -192,7 +196,11 @@ _REFUSED = json.loads(rejected_line(IDENTITY, "r", _at(8), 400, "why", {"Age": 1
         "not json",
         "[1, 2]",
         json.dumps(_SCORED)[:-40],  # cut short: the writer died mid-line
-        json.dumps(_SCORED | {"schema_version": 2}),
+        json.dumps(_SCORED | {"schema_version": 3}),
+        json.dumps({key: value for key, value in _SCORED.items() if key != "role"}),
+        json.dumps(_SCORED | {"role": "canary"}),
+        json.dumps(_SCORED | {"schema_version": 1}),  # version 1 had no role
+        json.dumps(_REFUSED | {"role": "shadow"}),  # a shadow refuses nothing
         json.dumps({key: value for key, value in _SCORED.items() if key != "schema_version"}),
         json.dumps({key: value for key, value in _SCORED.items() if key != "probability"}),
         json.dumps(_SCORED | {"input": [1, 2]}),
@@ -204,13 +212,14 @@ _REFUSED = json.loads(rejected_line(IDENTITY, "r", _at(8), 400, "why", {"Age": 1
         json.dumps(_REFUSED | {"rejected_records": {"<b>Age</b>": 1}}),  # not a field's name
     ],
     ids=[
-        "not-json", "not-an-object", "truncated", "other-version", "no-version",
+        "not-json", "not-an-object", "truncated", "other-version", "no-role", "unknown-role",
+        "role-in-version-1", "shadow-refusal", "no-version",
         "missing-field", "input-not-an-object", "naive-time", "not-a-time",
         "version-not-text", "survived-not-a-number", "refusal-without-fields",
         "refused-by-a-field-with-no-name",
     ],
 )  # fmt: skip
-def test_what_is_not_a_line_of_this_version_is_not_read(text):
+def test_what_is_not_a_line_of_a_version_read_here_is_not_read(text):
     assert parse_line(text) is None
 
 
@@ -236,7 +245,7 @@ def test_scored_lines_become_one_row_per_record_with_their_inputs():
 
 
 def test_unreadable_lines_are_skipped_and_counted():
-    garbage = "not json\n[1, 2]\n" + json.dumps({"schema_version": 2, "status": 200}) + "\n"
+    garbage = "not json\n[1, 2]\n" + json.dumps({"schema_version": 3, "status": 200}) + "\n"
     truncated = _log(8, "a")[:-40] + "\n"  # a line cut short: the writer died mid-line
     table = read_prediction_log([garbage, truncated, _log(9, "b")])
 
@@ -262,8 +271,8 @@ def test_refused_requests_are_one_row_each_with_their_reason_and_counts():
     table = read_prediction_log([refused])
 
     assert table.refused.columns.tolist() == [
-        "time", "request_id", "model_name", "model_version", "run_id", "status", "reason",
-        "rejected_records",
+        "time", "request_id", "model_name", "model_version", "run_id", "status", "role",
+        "reason", "rejected_records",
     ]  # fmt: skip
     assert table.refused["status"].tolist() == [400, 413]
     assert table.refused["rejected_records"].tolist() == [{"Age": 2, "Sex": 1}, {}]
@@ -277,3 +286,20 @@ def test_an_empty_window_still_has_the_tables_columns():
     assert table.refused.empty
     assert {"time", "request_id", "model_name", "run_id", "probability"} <= set(table.scored)
     assert "time" in table.refused
+
+
+def test_a_shadows_lines_are_told_apart_and_left_out_of_what_was_served():
+    columns = check_passengers(RECORDS)
+    shadow = ModelIdentity("titanic", "3", "run-3")
+    answers = PREDICTIONS.assign(survived=[1, 1, 0], probability=[0.7, 0.8, 0.4])
+    lines = [
+        *scored_lines(IDENTITY, "a", _at(8), columns, PREDICTIONS, full_names=False),
+        *scored_lines(shadow, "a", _at(8), columns, answers, full_names=False, role="shadow"),
+    ]
+    table = read_prediction_log(["\n".join(lines)])
+
+    assert table.scored["role"].tolist() == ["served"] * 3 + ["shadow"] * 3
+    served = table.served()
+    assert served.scored["model_version"].tolist() == ["2"] * 3
+    assert served.scored["survived"].tolist() == PREDICTIONS["survived"].tolist()
+    assert (served.lines, served.corrupt_lines) == (6, 0)

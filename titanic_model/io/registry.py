@@ -1,4 +1,4 @@
-"""The model registry: log and register versions, find them, move the ``champion`` alias.
+"""The model registry: log and register versions, find them, move ``champion`` and ``challenger``.
 
 I/O shell: every name comes from :mod:`titanic_model.names`.
 """
@@ -35,6 +35,7 @@ from titanic_model.model.pyfunc import model_signature, save_pipeline
 from titanic_model.model.schema import describe_fields
 from titanic_model.names import (
     APPROVAL_TAG,
+    CHALLENGER_ALIAS,
     CHAMPION_ALIAS,
     CV_METRICS,
     FAILED,
@@ -237,19 +238,26 @@ def _break_if_stale(client: MlflowClient, lock: str) -> None:
         client.delete_registered_model(lock)
 
 
-def champion(model_name: str) -> ModelVersion | None:
-    """The version holding the ``champion`` alias, or None before the first promotion."""
+def _holder(model_name: str, alias: str) -> ModelVersion | None:
     client = MlflowClient()
     # A missing alias is reported differently by the stores; the model's alias map is not.
-    number = client.get_registered_model(model_name).aliases.get(CHAMPION_ALIAS)
+    number = client.get_registered_model(model_name).aliases.get(alias)
     return None if number is None else client.get_model_version(model_name, number)
 
 
-def promote(model_version: ModelVersion) -> None:
-    """Move the ``champion`` alias to ``model_version``."""
-    MlflowClient().set_registered_model_alias(
-        model_version.name, CHAMPION_ALIAS, model_version.version
-    )
+def champion(model_name: str) -> ModelVersion | None:
+    """The version holding the ``champion`` alias, or None before the first promotion."""
+    return _holder(model_name, CHAMPION_ALIAS)
+
+
+def challenger(model_name: str) -> ModelVersion | None:
+    """The version holding the ``challenger`` alias, or None."""
+    return _holder(model_name, CHALLENGER_ALIAS)
+
+
+def promote(model_version: ModelVersion, alias: str = CHAMPION_ALIAS) -> None:
+    """Move ``alias`` (``champion`` unless told otherwise) to ``model_version``."""
+    MlflowClient().set_registered_model_alias(model_version.name, alias, model_version.version)
 
 
 def describe_version(model_version: ModelVersion, description: str, tags: dict[str, str]) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.data.pandas_dataset import from_pandas
+from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 
 from titanic_model.environment import StorageConfig
@@ -22,8 +24,12 @@ from titanic_model.io.data import read_passenger_csv
 from titanic_model.model.schema import LABEL
 from titanic_model.names import (
     DATA_URI_TAG,
+    MLFLOW_EXPERIMENT_KIND_TAG,
     MLFLOW_GIT_COMMIT_TAG,
     MLFLOW_PARENT_RUN_TAG,
+    MLFLOW_RUN_NAME_TAG,
+    MODEL_DEVELOPMENT_KIND,
+    MONITORING_RUN_TAG,
     SPLITS_DIR,
     split_artifact,
     split_digest_tag,
@@ -144,3 +150,59 @@ def source_commit(run_id: str) -> str | None:
             return tags[MLFLOW_GIT_COMMIT_TAG]
         run_id = tags.get(MLFLOW_PARENT_RUN_TAG, "")
     return None
+
+
+def monitoring_experiment(name: str) -> str:
+    """The experiment's id, created if need be; MLflow's UI shows it as runs and charts."""
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+    if experiment is None or MLFLOW_EXPERIMENT_KIND_TAG not in experiment.tags:
+        client.set_experiment_tag(experiment_id, MLFLOW_EXPERIMENT_KIND_TAG, MODEL_DEVELOPMENT_KIND)
+    return experiment_id
+
+
+@contextmanager
+def run_in_experiment(experiment_name: str, run_name: str) -> Iterator[str]:
+    """Log in ``experiment_name``: the active run when it is there, else a run nested under it.
+
+    A nested run's id is then tagged on the active run (``monitoring_run_id``).
+
+    Args:
+        experiment_name: The experiment (created if need be, as :func:`monitoring_experiment`).
+        run_name: The name the run gets.
+
+    Yields:
+        The id of the run logged to.
+    """
+    experiment_id = monitoring_experiment(experiment_name)
+    active = mlflow.active_run()
+    if active is not None and active.info.experiment_id == experiment_id:
+        mlflow.set_tag(MLFLOW_RUN_NAME_TAG, run_name)
+        yield active.info.run_id
+        return
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name, nested=active is not None
+    ) as run:
+        yield run.info.run_id
+    if active is not None:
+        mlflow.set_tag(MONITORING_RUN_TAG, run.info.run_id)
+
+
+def last_run_tagged(experiment_name: str, tags: Mapping[str, str]) -> Run | None:
+    """The run started last in ``experiment_name`` with all of ``tags``, or None.
+
+    Args:
+        experiment_name: Where to look (None when it does not exist).
+        tags: Tag values the run must have, exactly.
+    """
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return None
+    # Tag values are ours (names and version numbers), quoted as MLflow's filter wants.
+    wanted = " and ".join(f"tags.{key} = '{value}'" for key, value in tags.items())
+    runs = client.search_runs(
+        [experiment.experiment_id], wanted, order_by=["attributes.start_time DESC"], max_results=1
+    )
+    return runs[0] if runs else None

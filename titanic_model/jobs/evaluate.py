@@ -1,4 +1,7 @@
-"""``evaluate``: score a model on the holdout, log diagnostics, gate the ``champion`` alias."""
+"""``evaluate``: score a model on the holdout, log diagnostics, gate its alias.
+
+The alias is ``champion``, or ``challenger`` with ``promote_to=challenger``.
+"""
 
 from __future__ import annotations
 
@@ -102,11 +105,13 @@ def _gate(
     holdout: Holdout,
     gate_metric: str,
     card_facts: Callable[[str], ModelCardFacts],
+    promote_to: str = names.CHAMPION_ALIAS,
 ) -> str:
     """Decide, write everything the version needs, then move the alias: the commit point.
 
     One gate at a time (the registry's gate lock): the champion read here is still champion
-    when the alias moves, so concurrent gates cannot leave a worse one in place.
+    when the alias moves, so concurrent gates cannot leave a worse one in place. A version
+    that passes takes ``promote_to`` (compared with the champion either way).
     """
     with gate_lock(candidate.name):
         incumbent = champion(candidate.name)
@@ -122,6 +127,7 @@ def _gate(
             gate_metric,
             metrics,
             incumbent_metrics,
+            promote_to,
         )
         holds_alias = decision.promote or (
             incumbent is not None and str(incumbent.version) == str(candidate.version)
@@ -138,7 +144,7 @@ def _gate(
             },
         )
         if decision.promote:
-            promote(candidate)
+            promote(candidate, decision.alias)
     return decision.reason
 
 
@@ -186,7 +192,8 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
     """Score a model on the holdout in the active run and gate the ``champion`` alias.
 
     Args:
-        config: Model to score, registered model to gate and gating metric.
+        config: Model to score, registered model to gate, gating metric and the alias a
+            version that passes takes (``promote_to``).
 
     Returns:
         The model's holdout metrics.
@@ -257,4 +264,6 @@ def _evaluate(
             candidate, prepare_run_id, metrics, baselines, importance, decision
         )
 
-    return metrics, _gate(candidate, metrics, holdout, config.gate_metric, card_facts)
+    return metrics, _gate(
+        candidate, metrics, holdout, config.gate_metric, card_facts, config.promote_to
+    )

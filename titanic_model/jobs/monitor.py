@@ -1,12 +1,13 @@
 """``monitor``: drift and live quality of the served model, from the serving layer's log.
 
-Reads the prediction log of a window, compares the passengers each model version was asked
-about with the training split it learnt from (found from the version's lineage tags), its
-answers with its answers on its holdout, and, when outcomes learnt later are given, its
-answers with the truth. Everything is computed before anything is logged: a run either holds
-the whole assessment or does not exist. It logs one run in the monitoring experiment (nested
-under the project run when that one is elsewhere), an HTML report, and tags each version seen
-with its latest status. The assessment itself is :mod:`titanic_model.monitoring.assessment`'s.
+Reads the prediction log of a window (its served lines: a shadow's answers are ``compare``'s),
+compares the passengers each model version was asked about with the training split it learnt
+from (found from the version's lineage tags), its answers with its answers on its holdout,
+and, when outcomes learnt later are given, its answers with the truth. Everything is computed
+before anything is logged: a run either holds the whole assessment or does not exist. It logs
+one run in the monitoring experiment (nested under the project run when that one is
+elsewhere), an HTML report, and tags each version seen with its latest status. The
+assessment itself is :mod:`titanic_model.monitoring.assessment`'s.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from titanic_model import names
 from titanic_model.config import ConfigError, MonitorConfig
 from titanic_model.io.data import DataSourceError, read_labels_csv, read_log_files
 from titanic_model.io.registry import registered_version, tag_version
-from titanic_model.io.runs import load_split, log_new_params
+from titanic_model.io.runs import load_split, log_new_params, monitoring_experiment
 from titanic_model.model.schema import LABEL, validate_passengers
 from titanic_model.monitoring.assessment import (
     Reference,
@@ -36,7 +37,11 @@ from titanic_model.monitoring.assessment import (
 from titanic_model.monitoring.drift import DriftDetectedError, Thresholds
 from titanic_model.monitoring.quality import check_labels, join_labels, live_quality
 from titanic_model.monitoring.report import render_report
-from titanic_model.prediction_log import SCHEMA_VERSION, PredictionLogTable, read_prediction_log
+from titanic_model.prediction_log import (
+    READABLE_VERSIONS,
+    PredictionLogTable,
+    read_prediction_log,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,14 +76,15 @@ def _read(
     if table.lines == table.corrupt_lines:
         raise DataSourceError(
             f"cannot read log_uri {config.log_uri}: none of its {table.lines} line(s) is a "
-            f"prediction-log line (schema version {SCHEMA_VERSION})"
+            f"prediction-log line (schema version {' or '.join(map(str, READABLE_VERSIONS))})"
         )
     if table.scored.empty and table.refused.empty:
         window = f"between {since or 'the start'} and {until or 'now'}"
         raise DataSourceError(f"no prediction-log line in {config.log_uri} {window}")
     if table.corrupt_lines:
         logger.warning("skipped %d unreadable log line(s)", table.corrupt_lines)
-    return table
+    # What clients were answered: a shadow's answers are compare's.
+    return table.served()
 
 
 def _assess(config: MonitorConfig, table: PredictionLogTable) -> WindowAssessment:
@@ -153,25 +159,13 @@ def monitor(config: MonitorConfig) -> None:
         raise DriftDetectedError("drift in " + ", ".join(flagged) + f" (monitoring run {run_id})")
 
 
-def _monitoring_experiment(name: str) -> str:
-    """The experiment's id, created if need be; MLflow's UI shows it as runs and charts."""
-    client = MlflowClient()
-    experiment = client.get_experiment_by_name(name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
-    if experiment is None or names.MLFLOW_EXPERIMENT_KIND_TAG not in experiment.tags:
-        client.set_experiment_tag(
-            experiment_id, names.MLFLOW_EXPERIMENT_KIND_TAG, names.MODEL_DEVELOPMENT_KIND
-        )
-    return experiment_id
-
-
 def _log_run(config: MonitorConfig, window: WindowAssessment, report: str) -> str:
     """Log the monitoring run; return its id.
 
     It is the active run when that one is in the monitoring experiment, else a run nested
     under it there.
     """
-    experiment_id = _monitoring_experiment(config.experiment_name)
+    experiment_id = monitoring_experiment(config.experiment_name)
     active = mlflow.active_run()
     current = window.current
     tags = {

@@ -88,8 +88,18 @@ def release(config: ReleaseConfig) -> str:
             f"({APPROVAL_TAG}={version.tags.get(APPROVAL_TAG, 'unset')})"
         )
     # The files as stored now must still be the ones registered: the pin is what pods check.
-    digest = download_verified(model_uri).digest
-    Path(config.output).write_text(release_patch(model_uri, digest))
-    mlflow.set_tags({MODEL_URI_TAG: model_uri, MODEL_DIGEST_TAG: digest})
-    logger.info("pinned %s (%s) in %s: commit it to roll it out", model_uri, digest, config.output)
+    write_release(model_uri, download_verified(model_uri).digest, config.output)
     return model_uri
+
+
+def write_release(model_uri: str, digest: str, output: str) -> None:
+    """Write the patch pinning ``model_uri`` and its checked digest; tag the active run.
+
+    Args:
+        model_uri: ``models:/<name>/<N>``.
+        digest: The digest its files were just checked against.
+        output: The patch file.
+    """
+    Path(output).write_text(release_patch(model_uri, digest))
+    mlflow.set_tags({MODEL_URI_TAG: model_uri, MODEL_DIGEST_TAG: digest})
+    logger.info("pinned %s (%s) in %s: commit it to roll it out", model_uri, digest, output)

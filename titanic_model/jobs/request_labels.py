@@ -65,7 +65,9 @@ def request_labels(config: RequestLabelsConfig) -> int:
     url, api_key = config.label_studio.require()
     log_new_params(config.parameters())
     since, until = config.window(datetime.now(UTC))
-    table = read_prediction_log(read_log_files(config.log_uri, config.log_storage), since, until)
+    texts = read_log_files(config.log_uri, config.log_storage)
+    # Reviewers see what clients were answered, never a shadow model's answers.
+    table = read_prediction_log(texts, since, until).served()
     if table.scored.empty:
         raise DataSourceError(
             f"no scored record in log_uri {config.log_uri} between {since or 'the start'} and "

@@ -4,10 +4,10 @@
 (5001), ``--workers`` (1); the rest from the environment (:mod:`titanic_model.serving.settings`).
 
 With one worker the model is loaded in this process, before the port opens, and MLflow is
-imported once. With more, this process resolves the model's version once (so every worker
-serves the same one), then uvicorn spawns the workers, which each load it. Metrics from all
-workers are summed through ``PROMETHEUS_MULTIPROC_DIR``: the folder given there (a pod's
-emptyDir), emptied first, or a new temporary one.
+imported once. With more, this process resolves the model's version (and the shadow's) once
+(so every worker serves the same one), then uvicorn spawns the workers, which each load it.
+Metrics from all workers are summed through ``PROMETHEUS_MULTIPROC_DIR``: the folder given
+there (a pod's emptyDir), emptied first, or a new temporary one.
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def _serve(config: ServingConfig, folder: Path) -> int:
             app = build_app(config, str(folder))
         else:
             _, pinned = resolve_model(config.params.model_uri)
-            os.environ[CONFIG_VARIABLE] = config.serving(pinned).model_dump_json()
+            shadow = _pinned_shadow(config.shadow_model_uri)
+            os.environ[CONFIG_VARIABLE] = config.serving(pinned, shadow).model_dump_json()
     except MlflowException as error:
         print(refusal_line(error), file=sys.stderr)
         return 1
@@ -114,6 +115,24 @@ def _serve(config: ServingConfig, folder: Path) -> int:
         print(f"error: {failure.read_text().strip()}", file=sys.stderr)
         return 1
     return 0
+
+
+def _pinned_shadow(uri: str | None) -> str | None:
+    """The shadow's version, pinned for every worker; None when there is none to pin.
+
+    A shadow that cannot be resolved stops nothing: each worker then fails to load it, and
+    serves without it (:func:`titanic_model.serving.app.load_shadow`).
+    """
+    from mlflow.exceptions import MlflowException
+
+    from titanic_model.serving.app import resolve_model
+
+    if uri is None:
+        return None
+    try:
+        return resolve_model(uri)[1]
+    except MlflowException:
+        return None
 
 
 def spawned_worker_app():

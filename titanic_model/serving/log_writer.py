@@ -6,9 +6,11 @@ full names are logged, and the model's answer; a refused request's line holds th
 was given and its refused records by field, never the data.
 
 A request only appends its records to a queue. One thread per worker process turns them
-into lines and hands them to the sink every :data:`FLUSH_SECONDS` and at shutdown. When
-the queue is full or the sink fails (disk full, S3 down), the lines are dropped and counted
-(``titanic_prediction_log_dropped_total``); predictions go on.
+into lines and hands them to the sink every :data:`FLUSH_SECONDS` and at shutdown. With a
+shadow model (:mod:`titanic_model.serving.shadow`), the same thread has it score the
+flush's accepted records, and writes its answers as ``shadow`` lines beside the served ones.
+When the queue is full or the sink fails (disk full, S3 down), the lines are dropped and
+counted (``titanic_prediction_log_dropped_total``); predictions go on.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -34,10 +36,16 @@ from titanic_model.model.schema import PASSENGER_FIELDS, FieldKind
 from titanic_model.names import PROBABILITY_COLUMN, SURVIVED_COLUMN
 from titanic_model.prediction_log import (
     SCHEMA_VERSION,
+    SERVED,
+    SHADOW,
     RefusedLine,
+    Role,
     ScoredLine,
     format_line,
 )
+
+if TYPE_CHECKING:
+    from titanic_model.serving.shadow import ShadowAnswers, ShadowScorer
 
 # How long a line may wait in memory before it is written.
 FLUSH_SECONDS = 2.0
@@ -71,7 +79,9 @@ def _plain(value: object) -> object:
     return value
 
 
-def _head(identity: ModelIdentity, request_id: str, arrived: datetime, status: int) -> dict:
+def _head(
+    identity: ModelIdentity, request_id: str, arrived: datetime, status: int, role: Role
+) -> dict:
     """The fields every line starts with."""
     return {
         "schema_version": SCHEMA_VERSION,
@@ -81,6 +91,7 @@ def _head(identity: ModelIdentity, request_id: str, arrived: datetime, status: i
         "model_version": identity.version,
         "run_id": identity.run_id,
         "status": status,
+        "role": role,
     }
 
 
@@ -92,6 +103,7 @@ def scored_lines(
     predictions: pd.DataFrame,
     *,
     full_names: bool,
+    role: Role = SERVED,
 ) -> list[str]:
     """The log lines of a scored request, one per record.
 
@@ -103,10 +115,22 @@ def scored_lines(
             :func:`titanic_model.model.schema.check_passengers` (not validated again).
         predictions: The model's answer, one row per record (``survived``, ``probability``).
         full_names: Log ``Name`` itself, not only its title.
+        role: ``served`` (what the client got) or ``shadow`` (the shadow model's answer).
 
     Returns:
         JSON texts without newlines.
     """
+    return [
+        format_line(line)
+        for line in _scored_models(
+            identity, request_id, arrived, _logged_input(columns, full_names),
+            predictions[SURVIVED_COLUMN].tolist(), predictions[PROBABILITY_COLUMN].tolist(), role,
+        )
+    ]  # fmt: skip
+
+
+def _logged_input(columns: Mapping[str, np.ndarray], full_names: bool) -> dict[str, list]:
+    """The records' fields as lines hold them, by field."""
     fields: dict[str, list[object]] = {}
     for field in PASSENGER_FIELDS:
         values = columns[field.name]
@@ -118,20 +142,47 @@ def scored_lines(
                 fields["Name"] = [_plain(v) for v in values.tolist()]
         else:
             fields[field.name] = [_plain(v) for v in values.tolist()]
-    head = _head(identity, request_id, arrived, 200)
-    survived = predictions[SURVIVED_COLUMN].tolist()
-    probability = predictions[PROBABILITY_COLUMN].tolist()
+    return fields
+
+
+def _scored_models(
+    identity: ModelIdentity,
+    request_id: str,
+    arrived: datetime,
+    fields: dict[str, list],
+    survived: list,
+    probability: list,
+    role: Role,
+) -> list[ScoredLine]:
+    """One line per record of a request: its logged input and one model's answer."""
+    head = _head(identity, request_id, arrived, 200, role)
     return [
-        format_line(
-            ScoredLine(
-                **head,
-                record=i,
-                input={name: values[i] for name, values in fields.items()},
-                survived=survived[i],
-                probability=probability[i],
-            )
+        ScoredLine(
+            **head,
+            record=i,
+            input={name: values[i] for name, values in fields.items()},
+            survived=survived[i],
+            probability=probability[i],
         )
         for i in range(len(survived))
+    ]
+
+
+def _shadow_lines(
+    served: list[ScoredLine], shadow: ModelIdentity, answer: ShadowAnswers
+) -> list[str]:
+    """The shadow's lines: the served ones, with the shadow's version and answers.
+
+    Copied, not validated again: the input is the served line's, already validated, the
+    identity is text, and :class:`ShadowScorer` checked the answers (0 or 1, and a
+    probability in [0, 1], as Python numbers); validating the same input twice was half the
+    cost of a shadow.
+    """
+    same = {"model_name": shadow.name, "model_version": shadow.version,
+            "run_id": shadow.run_id, "role": SHADOW}  # fmt: skip
+    return [
+        format_line(line.model_copy(update=same | {"survived": s, "probability": p}))
+        for line, s, p in zip(served, answer.survived, answer.probability, strict=True)
     ]
 
 
@@ -156,7 +207,7 @@ def rejected_line(
     Returns:
         A JSON text without newline.
     """
-    head = _head(identity, request_id, arrived, status)
+    head = _head(identity, request_id, arrived, status, SERVED)
     return format_line(RefusedLine(**head, reason=reason, rejected_records=dict(rejected_records)))
 
 
@@ -297,7 +348,9 @@ class PredictionLog:
     A request appends its entry to a deque and returns: it never wakes the thread, whose
     work would then compete for the GIL with the answer still being sent. The thread wakes
     every ``flush_seconds`` (sooner when ``max_queued`` entries wait), turns what is pending
-    into lines and writes them in one batch.
+    into lines and writes them in one batch. With a shadow, it first has the shadow score
+    the batch's accepted records, in as few calls as :class:`ShadowScorer` makes of them,
+    and writes each of its answers as a ``shadow`` line beside the served one.
 
     Args:
         identity: The served model, on every line.
@@ -309,7 +362,9 @@ class PredictionLog:
             prediction counters and histogram); on the request path only for a request
             whose lines are dropped, so that the counts stay exact.
         flush_seconds: Longest wait before lines are written.
-        max_queued: Requests that may wait for the thread; beyond, lines are dropped.
+        max_queued: Requests that may wait for the thread; beyond, lines are dropped (and
+            the shadow does not score them).
+        shadow: The shadow model, or None (only with a sink: its answers go nowhere else).
     """
 
     def __init__(
@@ -322,8 +377,10 @@ class PredictionLog:
         observe: Callable[[pd.DataFrame], None],
         flush_seconds: float = FLUSH_SECONDS,
         max_queued: int = MAX_QUEUED_REQUESTS,
+        shadow: ShadowScorer | None = None,
     ):
         self.identity = identity
+        self.shadow = shadow if sink is not None else None
         self.sink = sink
         self.full_names = full_names
         self.on_dropped = on_dropped
@@ -390,9 +447,12 @@ class PredictionLog:
         self._drain()
 
     def _drain(self) -> None:
+        # What is pending now; later ones wait their turn.
+        entries = [self._pending.popleft() for _ in range(len(self._pending))]
+        shadow_answers = self._shadow_answers(entries)
         lines: list[str] = []
-        for _ in range(len(self._pending)):  # what is pending now; later ones wait their turn
-            lines += self._lines_of(self._pending.popleft())
+        for index, entry in enumerate(entries):
+            lines += self._lines_of(entry, shadow_answers.get(index))
             # Hand the GIL back after each request's lines. Otherwise the event loop waits
             # for the interpreter's switch interval (5 ms) at every step of a request while
             # a drain runs: a second of traffic took 200 ms to drain, and stalled answers.
@@ -411,7 +471,18 @@ class PredictionLog:
                 _logger.warning("prediction log: writing again")
             self._failing = False
 
-    def _lines_of(self, entry: _Scored | _Rejected) -> list[str]:
+    def _shadow_answers(self, entries: list[_Scored | _Rejected]) -> dict[int, ShadowAnswers]:
+        """The shadow's answers to the scored entries, by position (none where it failed)."""
+        if self.shadow is None:
+            return {}
+        scored = [(i, entry) for i, entry in enumerate(entries) if isinstance(entry, _Scored)]
+        answers = self.shadow.score([entry.columns for _, entry in scored])
+        pairs = zip(scored, answers, strict=True)
+        return {i: answer for (i, _), answer in pairs if answer is not None}
+
+    def _lines_of(
+        self, entry: _Scored | _Rejected, shadow_answer: ShadowAnswers | None = None
+    ) -> list[str]:
         if isinstance(entry, _Rejected):
             if self.sink is None:
                 return []
@@ -425,11 +496,22 @@ class PredictionLog:
         if self.sink is None:
             return []
         try:
-            return scored_lines(
-                self.identity, entry.request_id, entry.arrived, entry.columns,
-                entry.predictions, full_names=self.full_names,
+            served = _scored_models(
+                self.identity, entry.request_id, entry.arrived,
+                _logged_input(entry.columns, self.full_names),
+                entry.predictions[SURVIVED_COLUMN].tolist(),
+                entry.predictions[PROBABILITY_COLUMN].tolist(), SERVED,
             )  # fmt: skip
+            lines = [format_line(line) for line in served]
         except Exception:  # a bug here must not stop the thread: count it and say so
             _logger.exception("could not format the log lines of request %s", entry.request_id)
             self.on_dropped(len(entry.predictions))
             return []
+        shadow = self.shadow.identity if self.shadow is not None else None
+        if shadow_answer is not None and shadow is not None:
+            try:
+                lines += _shadow_lines(served, shadow, shadow_answer)
+            except Exception:  # the served lines are written whatever becomes of these
+                _logger.exception("could not format the shadow lines of %s", entry.request_id)
+                self.on_dropped(len(served))
+        return lines

@@ -31,8 +31,12 @@ class ServingMetrics:
         probability: ``titanic_prediction_probability``, per scored record.
         rejected_records: ``titanic_rejected_records_total{field}``, per refused record, by
             the field of its first broken rule.
-        model_info: ``titanic_model_info{name,version,run_id}``, always 1.
+        model_info: ``titanic_model_info{name,version,run_id,role}``, always 1: one series
+            for the served model (``role="served"``) and one for a loaded shadow
+            (``role="shadow"``).
         log_dropped: ``titanic_prediction_log_dropped_total``, log lines never written.
+        shadow_errors: ``titanic_shadow_errors_total{stage}``, accepted requests the shadow
+            did not score: it could not be loaded (``load``) or it failed (``predict``).
     """
 
     def __init__(self, multiprocess_dir: str):
@@ -60,12 +64,16 @@ class ServingMetrics:
             ["field"], registry=None,
         )  # fmt: skip
         self.model_info = Gauge(
-            "titanic_model_info", "The served model version (value 1).",
-            ["name", "version", "run_id"], multiprocess_mode="max", registry=None,
+            "titanic_model_info", "The served and the shadow model versions (value 1).",
+            ["name", "version", "run_id", "role"], multiprocess_mode="max", registry=None,
         )  # fmt: skip
         self.log_dropped = Counter(
             "titanic_prediction_log_dropped", "Prediction-log lines that could not be written.",
             registry=None,
+        )  # fmt: skip
+        self.shadow_errors = Counter(
+            "titanic_shadow_errors", "Accepted requests the shadow model did not score, by stage.",
+            ["stage"], registry=None,
         )  # fmt: skip
         self._requests_by_status: dict[int, object] = {}
         for survived in ("0", "1"):  # both series exist from the start, at 0

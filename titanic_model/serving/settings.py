@@ -11,6 +11,10 @@ comes from the environment (the names are contracts, documented in the README):
   only its title is logged) or ``full``.
 - ``TITANIC_MAX_BODY_BYTES``: the largest request body, 20 MiB by default (nginx's
   ``client_max_body_size 20m`` in front of it in the image).
+- ``TITANIC_SHADOW_MODEL_URI``: a second model scoring the accepted records in shadow, its
+  answers to the log only (:mod:`titanic_model.serving.shadow`); needs the log. Unset: none.
+- ``TITANIC_SHADOW_MODEL_DIGEST``: the digest its files must have, as ``MODEL_DIGEST`` for
+  the served model; unset: the version's own ``model_digest`` tag.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Literal, Self
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
 
 from titanic_model.environment import ModelPin, PredictionLogStorage, Settings
 from titanic_model.names import CHAMPION_URI
@@ -27,6 +31,8 @@ from titanic_model.parameters import ConfigError, Integer, Params, Rule, rule_of
 PREDICTION_LOG_VARIABLE = "TITANIC_PREDICTION_LOG"
 LOG_NAMES_VARIABLE = "TITANIC_PREDICTION_LOG_NAMES"
 MAX_BODY_VARIABLE = "TITANIC_MAX_BODY_BYTES"
+SHADOW_MODEL_VARIABLE = "TITANIC_SHADOW_MODEL_URI"
+SHADOW_DIGEST_VARIABLE = "TITANIC_SHADOW_MODEL_DIGEST"
 DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
 
 
@@ -57,6 +63,18 @@ class ServingConfig(Settings):
         None, validation_alias=PREDICTION_LOG_VARIABLE
     )
     """folder or ``s3://`` prefix of the prediction log, or None"""
+    shadow_model_uri: Annotated[
+        str | None,
+        BeforeValidator(lambda value: value or None),
+        Rule(f"a model URI, with {PREDICTION_LOG_VARIABLE} set (the shadow answers the log only)"),
+    ] = Field(None, validation_alias=SHADOW_MODEL_VARIABLE)
+    """model scoring the accepted records in shadow (``models:/titanic@challenger``), or None"""
+    shadow_digest: Annotated[
+        Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None,
+        BeforeValidator(lambda value: value or None),
+        Rule("sha256: and 64 hex digits"),
+    ] = Field(None, validation_alias=SHADOW_DIGEST_VARIABLE)
+    """the digest the shadow's files must have; None: its version's ``model_digest`` tag"""
     log_names: Annotated[Literal["title", "full"], Rule("title or full")] = Field(
         "title", validation_alias=LOG_NAMES_VARIABLE
     )
@@ -69,6 +87,13 @@ class ServingConfig(Settings):
     """the S3 endpoint and keys of an ``s3://`` prediction log: its own, else the general ones"""
     pin: ModelPin = Field(default_factory=ModelPin)
     """``MODEL_DIGEST``: the digest the model's files must have (the release pins it in Git)"""
+
+    @field_validator("shadow_model_uri")
+    @classmethod
+    def _shadow_needs_the_log(cls, uri: str | None, info: ValidationInfo) -> str | None:
+        if uri is not None and info.data.get("prediction_log") is None:
+            raise ValueError("a shadow without a prediction log")
+        return uri
 
     @property
     def full_names(self) -> bool:
@@ -99,8 +124,16 @@ class ServingConfig(Settings):
                 f"invalid {variable}={first['input']!r}: must be {rule_of(field)}"
             ) from None
 
-    def serving(self, model_uri: str) -> Self:
-        """The same settings, serving ``model_uri`` (a version pinned for every worker)."""
-        return self.model_copy(
-            update={"params": self.params.model_copy(update={"model_uri": model_uri})}
-        )
+    def serving(self, model_uri: str, shadow_model_uri: str | None = None) -> Self:
+        """The same settings, serving ``model_uri`` (a version pinned for every worker).
+
+        Args:
+            model_uri: The served model's URI.
+            shadow_model_uri: The shadow's, likewise pinned; None: as it was.
+        """
+        update: dict[str, object] = {
+            "params": self.params.model_copy(update={"model_uri": model_uri})
+        }
+        if shadow_model_uri is not None:
+            update["shadow_model_uri"] = shadow_model_uri
+        return self.model_copy(update=update)

@@ -2,7 +2,10 @@
 
 The rule: the first version becomes champion; a later one takes the alias only if it is at
 least as good as the current champion on the gate metric, both scored on the same holdout.
-The evaluate job gathers the scores and moves the alias; the decision is made here.
+With ``promote_to=challenger``, a later version that passes takes ``challenger`` instead, to
+be tried in shadow on live traffic before ``promote`` makes it champion; the first version,
+with no champion to be tried beside, still becomes champion. The evaluate job gathers the
+scores and moves the alias; the decision is made here.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from titanic_model.names import HOLDOUT_METRICS
+from titanic_model.names import CHALLENGER_ALIAS, CHAMPION_ALIAS, HOLDOUT_METRICS
 
 
 def is_at_least_as_good(metric: str, candidate: float, incumbent: float) -> bool:
@@ -35,12 +38,14 @@ class Decision:
     """What the gate decided, and why.
 
     Attributes:
-        promote: Whether to move ``champion`` to the candidate.
+        promote: Whether to move an alias to the candidate.
         reason: One line for people (the evaluate run's ``champion_decision`` tag).
+        alias: The alias it takes: ``champion``, or ``challenger``.
     """
 
     promote: bool
     reason: str
+    alias: str = CHAMPION_ALIAS
 
 
 def decide(
@@ -49,8 +54,9 @@ def decide(
     gate_metric: str,
     candidate_metrics: Mapping[str, float],
     champion_metrics: Mapping[str, float] | None,
+    promote_to: str = CHAMPION_ALIAS,
 ) -> Decision:
-    """Decide whether the candidate version becomes champion.
+    """Decide whether the candidate version becomes champion (or challenger).
 
     Args:
         candidate: The candidate's version number.
@@ -59,6 +65,7 @@ def decide(
         candidate_metrics: The candidate's holdout metrics.
         champion_metrics: The champion's metrics on the same holdout; needed when there is a
             champion other than the candidate.
+        promote_to: The alias a candidate that passes takes: ``champion`` or ``challenger``.
 
     Returns:
         The decision and its reason.
@@ -75,5 +82,8 @@ def decide(
     new, old = candidate_metrics[gate_metric], champion_metrics[gate_metric]
     scores = f"{gate_metric} {new:.4f}"
     if is_at_least_as_good(gate_metric, new, old):
+        if promote_to == CHALLENGER_ALIAS:
+            versus = f"{scores} vs champion v{champion} {old:.4f}"
+            return Decision(True, f"challenger: {versus}", CHALLENGER_ALIAS)
         return Decision(True, f"promoted: {scores} vs champion v{champion} {old:.4f}")
     return Decision(False, f"kept v{champion}: {scores} below champion's {old:.4f}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from titanic_model.model.schema import check_passengers
-from titanic_model.prediction_log import SCHEMA_VERSION
+from titanic_model.prediction_log import SCHEMA_VERSION, read_prediction_log
 from titanic_model.serving.log_writer import (
     FolderSink,
     ModelIdentity,
@@ -59,6 +60,7 @@ def test_a_scored_record_is_one_line_with_its_validated_input_and_answer():
         "model_version": "3",
         "run_id": "abc123",
         "status": 200,
+        "role": "served",
         "record": 0,
         "input": {
             "PassengerId": 7,
@@ -112,14 +114,34 @@ _LINES_OF_VERSION_1 = [
 ]
 
 
-def test_the_lines_are_the_same_bytes_as_version_1_always_wrote():
+def _as_version_2(line: str) -> str:
+    """Version 2's one change: its number, and the ``role`` after the status."""
+    return re.sub(
+        r'^\{"schema_version": 1, (.*?"status": \d+), ',
+        r'{"schema_version": 2, \1, "role": "served", ',
+        line,
+    )
+
+
+def test_the_lines_are_version_1s_bytes_with_the_role_added():
     outside_the_registry = ModelIdentity("", None, None)
     lines = [
         *scored_lines(IDENTITY, "req-1", ARRIVED, COLUMNS, PREDICTIONS, full_names=True),
         rejected_line(IDENTITY, "req-2", ARRIVED, 400, "row 0: field 'Age': bad", {"Age": 2}),
         rejected_line(outside_the_registry, "req-3", ARRIVED, 413, "too large", {}),
     ]
-    assert lines == _LINES_OF_VERSION_1
+    assert lines == [_as_version_2(line) for line in _LINES_OF_VERSION_1]
+    assert all('"role": "served"' in line for line in lines)
+
+
+def test_lines_of_version_1_are_still_read_as_served_and_say_the_same():
+    old = read_prediction_log(["\n".join(_LINES_OF_VERSION_1)])
+    new = read_prediction_log(["\n".join(map(_as_version_2, _LINES_OF_VERSION_1))])
+
+    assert (old.lines, old.corrupt_lines) == (4, 0)
+    assert old.scored["role"].tolist() == ["served", "served"]
+    pd.testing.assert_frame_equal(old.scored, new.scored)
+    pd.testing.assert_frame_equal(old.refused, new.refused)
 
 
 def test_a_refusal_is_one_line_with_its_reason_and_no_data():
@@ -134,6 +156,7 @@ def test_a_refusal_is_one_line_with_its_reason_and_no_data():
         "model_version": "3",
         "run_id": "abc123",
         "status": 400,
+        "role": "served",
         "reason": "row 0: field 'Age': bad",
         "rejected_records": {"Age": 2},
     }

@@ -55,6 +55,12 @@ def test_a_blank_variable_is_unset(environ, blank):
          "invalid TITANIC_MAX_BODY_BYTES='20m': must be a whole number of bytes >= 1"),
         ({}, {"TITANIC_MAX_BODY_BYTES": " 0 "},
          "invalid TITANIC_MAX_BODY_BYTES='0': must be a whole number of bytes >= 1"),
+        ({}, {"TITANIC_SHADOW_MODEL_URI": "models:/titanic@challenger"},
+         "invalid TITANIC_SHADOW_MODEL_URI='models:/titanic@challenger': must be a model URI, "
+         "with TITANIC_PREDICTION_LOG set (the shadow answers the log only)"),
+        ({}, {"TITANIC_PREDICTION_LOG": "logs", "TITANIC_SHADOW_MODEL_URI": "models:/t/2",
+              "TITANIC_SHADOW_MODEL_DIGEST": "sha256:abc"},
+         "invalid TITANIC_SHADOW_MODEL_DIGEST='sha256:abc': must be sha256: and 64 hex digits"),
     ],
 )  # fmt: skip
 def test_a_bad_setting_is_one_line_naming_it(params, variables, message, environ):
@@ -63,6 +69,19 @@ def test_a_bad_setting_is_one_line_naming_it(params, variables, message, environ
         ServingConfig.from_command_line(params)
     assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
+
+
+def test_a_shadow_is_read_with_its_digest(environ):
+    digest = "sha256:" + "0a" * 32
+    environ({"TITANIC_PREDICTION_LOG": "logs", "TITANIC_SHADOW_MODEL_URI": " models:/t@challenger ",
+             "TITANIC_SHADOW_MODEL_DIGEST": digest})  # fmt: skip
+    config = ServingConfig.from_command_line({})
+    assert (config.shadow_model_uri, config.shadow_digest) == ("models:/t@challenger", digest)
+    pinned = config.serving("models:/t/1", "models:/t/2")
+    assert (pinned.params.model_uri, pinned.shadow_model_uri) == ("models:/t/1", "models:/t/2")
+    assert config.serving("models:/t/1").shadow_model_uri == "models:/t@challenger"
+    environ({})
+    assert ServingConfig.from_command_line({}).shadow_model_uri is None
 
 
 def test_an_s3_log_has_its_own_endpoint_and_keys_which_reach_the_workers(environ):

@@ -73,3 +73,23 @@ def test_a_later_version_must_be_at_least_as_good_on_the_gate_metric(metric, new
 def test_a_champion_must_be_scored_before_the_gate_decides():
     with pytest.raises(ValueError, match="champion v2 must be scored"):
         decide("5", "2", "roc_auc", {"roc_auc": 0.9}, None)
+
+
+def test_a_version_that_passes_takes_challenger_when_told():
+    decision = decide("5", "2", "roc_auc", {"roc_auc": 0.86}, {"roc_auc": 0.85}, "challenger")
+    assert decision == Decision(
+        True, "challenger: roc_auc 0.8600 vs champion v2 0.8500", "challenger"
+    )
+
+
+def test_a_version_that_fails_takes_no_alias_whichever_was_asked():
+    decision = decide("5", "2", "roc_auc", {"roc_auc": 0.84}, {"roc_auc": 0.85}, "challenger")
+    assert decision == Decision(False, "kept v2: roc_auc 0.8400 below champion's 0.8500")
+
+
+@pytest.mark.parametrize("promote_to", ["champion", "challenger"])
+def test_the_first_version_becomes_champion_whichever_was_asked(promote_to):
+    # A challenger is tried beside a champion: with none, there is nothing to try it beside.
+    assert decide("1", None, "roc_auc", {"roc_auc": 0.5}, None, promote_to) == Decision(
+        True, "promoted: first champion", "champion"
+    )
