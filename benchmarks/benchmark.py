@@ -60,6 +60,8 @@ from benchmarks.processes import (
     start_process,
     stop_process,
 )
+from titanic_model.io.digests import file_manifest
+from titanic_model.io.model_files import download_verified, load_verified_model
 from titanic_model.io.runs import load_split
 from titanic_model.model.pyfunc import load_pipeline, save_pipeline
 from titanic_model.model.schema import LABEL, validate_passengers
@@ -607,6 +609,19 @@ def pipeline_loading(pipeline, folder: Path) -> dict[str, float]:
     }
 
 
+def version_checking(model_uri: str) -> dict[str, float]:
+    """Seconds to download a version's files and check them against its digest.
+
+    What every loader adds to a start (``io/model_files.py``); the hashing alone, for scale.
+    """
+    folder = download_verified(model_uri).path
+    return {
+        "download_and_check_seconds": best_seconds(partial(download_verified, model_uri), 3),
+        "hash_seconds": best_seconds(partial(file_manifest, folder), 5),
+        "files": len(file_manifest(folder)),
+    }
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -643,7 +658,7 @@ def run(settings: Settings, folder: Path, train_csv: Path, test_csv: Path) -> di
     results["mlflow_run"] |= profiled_mlflow_run(project, folder)
     client.set_registered_model_alias("titanic", "champion", champion.version)
 
-    ours = mlflow.pyfunc.load_model(champion_uri)
+    ours = load_verified_model(champion_uri)
     prepare_run = champion.tags["prepare_run_id"]
     training, holdout = (
         validate_passengers(load_split(prepare_run, name), with_label=True)
@@ -723,6 +738,7 @@ def run(settings: Settings, folder: Path, train_csv: Path, test_csv: Path) -> di
     print("in-process", flush=True)
     results["in_process"] = in_process(ours, test_csv, settings.batch_rows)
     results["pipeline_loading"] = pipeline_loading(ours.unwrap_python_model().pipeline, folder)
+    results["version_checking"] = version_checking(champion_uri)
     results["batch"] = batch_engines(env, folder, test_csv, settings.engine_rows)
     return results
 
@@ -803,8 +819,16 @@ def _serving_rows(serving: dict) -> list[str]:
 
 def markdown(results: dict) -> str:
     """The figures as Markdown: serving table, in-process table, notes and targets."""
-    m, acc, csv, run_, load = (
-        results[k] for k in ("machine", "accuracy", "csv", "mlflow_run", "pipeline_loading")
+    m, acc, csv, run_, load, check = (
+        results[k]
+        for k in (
+            "machine",
+            "accuracy",
+            "csv",
+            "mlflow_run",
+            "pipeline_loading",
+            "version_checking",
+        )
     )
     lines = [
         f"Measured on {m['date']}: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; "
@@ -856,6 +880,9 @@ def markdown(results: dict) -> str:
         f"{load['skops_seconds'] * 1000:.0f} ms from its skops file "
         f"({load['skops_kb']:,.0f} KB), where a pickle, which the registry no longer holds, "
         f"takes {load['pickle_seconds'] * 1000:.0f} ms ({load['pickle_kb']:,.0f} KB).",
+        f"- Checking the version's {check['files']} files against its digest (part of every "
+        f"loader's start): {check['download_and_check_seconds'] * 1000:.0f} ms to download "
+        f"and check them, of which {check['hash_seconds'] * 1000:.0f} ms hashing.",
         f"- `mlflow run .` (default grid): {run_['wall_seconds']:.1f} s. Profiled, its entry "
         f"point spends {run_['logging_share']:.0%} of its time ({run_['logging_seconds']:.1f} "
         f"of {run_['profiled_seconds']:.1f} s) in MLflow calls (runs, params, metrics, "

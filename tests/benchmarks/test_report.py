@@ -52,6 +52,8 @@ def results() -> dict:
                      "usual_holdout_accuracy": 0.793, "holdout_rows": 179},
         "pipeline_loading": {"skops_seconds": 0.21, "pickle_seconds": 0.04, "skops_kb": 3100.0,
                              "pickle_kb": 2900.0},
+        "version_checking": {"download_and_check_seconds": 0.12, "hash_seconds": 0.03,
+                             "files": 20},
         "batch": {"rows": 1_000_000, "spark_master": "local[2]", "identical": True,
                   "pandas": {"seconds": 20.0, "rows_per_s": 50_000, "driver_peak_mb": 420},
                   "spark_csv": {"seconds": 12.0, "rows_per_s": 83_000, "driver_peak_mb": 290},
@@ -134,3 +136,9 @@ def test_update_page_replaces_only_the_table_between_the_markers(tmp_path):
     assert page.read_text() == (
         f"# Title\n\nbefore\n{TABLE_START}\n| new | table |\n{TABLE_END}\nafter\n"
     )
+
+
+def test_the_digest_check_has_its_own_row(results):
+    report = markdown(results)
+    assert "Checking the version's 20 files against its digest" in report
+    assert "120 ms to download and check them, of which 30 ms hashing" in report
