@@ -102,8 +102,10 @@ def test_every_relative_link_reaches_a_file_and_its_heading(page):
 
 
 def test_the_front_page_stays_short():
-    # 200 before human review's contracts (its jobs' parameters, runs and settings) came in.
-    assert len(README.read_text().splitlines()) <= 210
+    # 200 before this turn's contracts came in: human review's jobs, the challenger's compare
+    # and promote, the release, the prediction log's own storage, the shadow. The contract
+    # table is most of it; the rest stays a page.
+    assert len(README.read_text().splitlines()) <= 230
 
 
 def test_the_readme_documents_the_serving_layers_metrics_and_settings(tmp_path):
