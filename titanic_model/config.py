@@ -10,9 +10,9 @@ The config is passed down; nothing below the edge reads parameters or the enviro
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 
@@ -27,6 +27,8 @@ from titanic_model.environment import (
 )
 from titanic_model.parameters import ConfigError, Integer, Params, Rule
 
+_Item = TypeVar("_Item")
+
 
 def _split(text: object) -> object:
     """``"6, 8,None"`` -> ``["6", "8", None]``: items stripped, keywords in any case."""
@@ -36,16 +38,31 @@ def _split(text: object) -> object:
     return [keywords.get(item.strip().lower(), item.strip()) for item in text.split(",")]
 
 
-def _grid(item: Any, rule: str) -> Any:
-    """A comma-separated grid of ``item`` values, duplicates dropped, order kept."""
-    distinct = AfterValidator(lambda items: tuple(dict.fromkeys(items)))
-    return Annotated[
-        tuple[item, ...], BeforeValidator(_split), distinct, Field(min_length=1), Rule(rule)
-    ]
+def _distinct(items: tuple[_Item, ...]) -> tuple[_Item, ...]:
+    return tuple(dict.fromkeys(items))
 
 
-def _one_of(choices: Sequence[str]) -> Any:
-    return Annotated[Literal[tuple(choices)], Rule("one of " + ", ".join(choices))]
+#: A comma-separated grid of values, duplicates dropped, order kept (a generic alias, so that
+#: the type checker reads each grid's item type).
+Grid = Annotated[
+    tuple[_Item, ...], BeforeValidator(_split), AfterValidator(_distinct), Field(min_length=1)
+]
+
+
+def _member_of(choices: Iterable[str]) -> AfterValidator:
+    """A validator that accepts only ``choices`` (a ``Literal`` the type checker reads as str)."""
+    allowed = tuple(choices)
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"not one of {', '.join(allowed)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _choices(choices: Iterable[str]) -> Rule:
+    return Rule("one of " + ", ".join(choices))
 
 
 def _utc(instant: object) -> object:
@@ -56,7 +73,9 @@ def _utc(instant: object) -> object:
 
 Positive = Annotated[Integer, Field(ge=1)]
 INTEGERS = "a comma-separated list of integers >= 1"
-Numbers = _grid(Annotated[float, Field(gt=0)], "a comma-separated list of positive numbers")
+Numbers = Annotated[
+    Grid[Annotated[float, Field(gt=0)]], Rule("a comma-separated list of positive numbers")
+]
 Fraction = Annotated[float, Field(gt=0, lt=1), Rule("a number strictly between 0 and 1")]
 Flag = Annotated[bool, Rule("true or false")]
 Name = Annotated[str, Field(min_length=1), Rule("an experiment's name")]
@@ -71,11 +90,15 @@ ModelName = Annotated[
     str, Field(min_length=1, description="registered model"), Rule("a non-empty name")
 ]
 GateMetric = Annotated[
-    _one_of(names.HOLDOUT_METRICS),
+    str,
+    _member_of(names.HOLDOUT_METRICS),
+    _choices(names.HOLDOUT_METRICS),
     Field(description="holdout metric the new version must match or beat to become champion"),
 ]
 PromoteTo = Annotated[
-    _one_of(names.GATE_ALIASES),
+    str,
+    _member_of(names.GATE_ALIASES),
+    _choices(names.GATE_ALIASES),
     Field(description="alias a version that passes the gate takes: champion, or challenger "
                       "(tried in shadow, then promote)"),
 ]  # fmt: skip
@@ -109,20 +132,21 @@ class PrepareConfig(DataConfig):
 class SearchConfig(Params):
     """The grid search: the candidates, each one's grid, and the CV."""
 
-    candidates: _grid(
-        Literal[names.CANDIDATES], "a comma-separated list of " + ", ".join(names.CANDIDATES)
-    ) = names.CANDIDATES
+    candidates: Annotated[
+        Grid[Annotated[str, _member_of(names.CANDIDATES)]],
+        Rule("a comma-separated list of " + ", ".join(names.CANDIDATES)),
+    ] = names.CANDIDATES
     """classifiers competing in the grid search"""
-    n_trees: _grid(Positive, INTEGERS) = (200,)
+    n_trees: Annotated[Grid[Positive], Rule(INTEGERS)] = (200,)
     """grid: number of trees"""
-    max_depth: _grid(Positive | None, f"{INTEGERS} or 'none'") = (6, 8, None)
+    max_depth: Annotated[Grid[Positive | None], Rule(f"{INTEGERS} or 'none'")] = (6, 8, None)
     """grid: tree depth (none = unlimited)"""
-    min_samples_leaf: _grid(Positive, INTEGERS) = (2, 4)
+    min_samples_leaf: Annotated[Grid[Positive], Rule(INTEGERS)] = (2, 4)
     """grid: leaf size"""
-    max_features: _grid(
-        Literal["sqrt", "log2"] | Annotated[float, Field(gt=0, le=1)],
-        "a comma-separated list of 'sqrt', 'log2' or fractions in (0, 1]",
-    ) = (0.5,)
+    max_features: Annotated[
+        Grid[Literal["sqrt", "log2"] | Annotated[float, Field(gt=0, le=1)]],
+        Rule("a comma-separated list of 'sqrt', 'log2' or fractions in (0, 1]"),
+    ] = (0.5,)
     """grid: share of features per split (sqrt, log2 or a fraction)"""
     learning_rate: Numbers = (0.05, 0.1)
     """grid: learning rate"""
@@ -131,12 +155,14 @@ class SearchConfig(Params):
     cv_folds: Annotated[Integer, Field(ge=2), Rule("an integer >= 2")] = 5
     """stratified, shuffled CV folds"""
     seed: Seed = 42
-    refit_metric: _one_of(names.CV_METRICS) = "accuracy"
+    refit_metric: Annotated[str, _member_of(names.CV_METRICS), _choices(names.CV_METRICS)] = (
+        "accuracy"
+    )
     """CV metric that picks the grid point to refit"""
 
-    def candidate_grids(self) -> dict[str, dict[str, list]]:
+    def candidate_grids(self) -> dict[str, dict[str, list[object]]]:
         """Per chosen candidate, its grid in the classifier's own hyper-parameter names."""
-        grids = {
+        grids: dict[str, dict[str, tuple[object, ...]]] = {
             "random_forest": {
                 "n_estimators": self.n_trees,
                 "max_depth": self.max_depth,

@@ -74,7 +74,9 @@ class Params(BaseModel):
         """``{parameter: (default as MLflow spells it, None if required; what it is)}``."""
         fields = {name: cls.model_fields[name] for name in cls.parameter_names()}
         # A docstring of two lines is one line of --help.
-        described = {name: " ".join(field.description.split()) for name, field in fields.items()}
+        described = {
+            name: " ".join((field.description or "").split()) for name, field in fields.items()
+        }
         return {
             name: (None if field.is_required() else _as_text(field.default), described[name])
             for name, field in fields.items()

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from typing import Any
 
 import mlflow
 from py4j.protocol import Py4JJavaError
@@ -97,7 +98,7 @@ def spark_session(settings: SparkSettings) -> SparkSession:
     conf = SparkConf()
     if conf.get("spark.app.name") == "pyspark-shell":  # PySpark's name for "none given"
         conf.setAppName(APP_NAME)
-    if conf.get("spark.master").startswith("local"):
+    if (conf.get("spark.master") or "").startswith("local"):
         # One machine: Spark listens on loopback only, and without its web UI; its progress
         # bars (PySpark turns them on) would garble the job's log.
         for key, value in _LOCAL_DEFAULTS.items():
@@ -151,7 +152,7 @@ class _Location:
     """A file or folder seen through Spark's Hadoop file system (local, s3a://, hdfs://…)."""
 
     def __init__(self, spark: SparkSession, uri: str):
-        jvm = spark.sparkContext._jvm
+        jvm: Any = spark.sparkContext._jvm
         self.path = jvm.org.apache.hadoop.fs.Path(uri)
         self.filesystem = self.path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
@@ -282,9 +283,10 @@ def _read_csv(spark: SparkSession, source: str, line_break: str | None) -> DataF
     )  # fmt: skip
 
 
-def _offsets(counts: dict[object, int]) -> Column:
+def _offsets(counts: dict[Any, int]) -> Column:
     """A column expression mapping each key to the rows before it, keys in sorted order."""
-    offsets, before = {}, 0
+    offsets: dict[Any, int] = {}
+    before = 0
     for key in sorted(counts):
         offsets[key] = before
         before += counts[key]
@@ -302,7 +304,7 @@ def _numbered_by_partition(frame: DataFrame) -> DataFrame:
     own.
     """
     partition = F.spark_partition_id()
-    counts = dict(frame.groupBy(partition.alias("p")).count().collect())
+    counts: dict[Any, int] = dict(frame.groupBy(partition.alias("p")).count().collect())
     rank = F.monotonically_increasing_id().bitwiseAND((1 << _ROW_IN_PARTITION_BITS) - 1)
     return frame.select((_offsets(counts)[partition] + rank).alias(ROW_COLUMN), "*")
 
@@ -310,7 +312,7 @@ def _numbered_by_partition(frame: DataFrame) -> DataFrame:
 def _numbered_by_file(frame: DataFrame) -> DataFrame:
     """Number Parquet rows by file (in name order) and their index in the file."""
     path, index = F.col("_metadata.file_path"), F.col("_metadata.row_index")
-    counts = dict(frame.groupBy(path.alias("f")).count().collect())
+    counts: dict[Any, int] = dict(frame.groupBy(path.alias("f")).count().collect())
     return frame.select((_offsets(counts)[path] + index).alias(ROW_COLUMN), *frame.columns)
 
 
@@ -408,7 +410,7 @@ def score_passengers(
         reasons.join(passengers, ROW_COLUMN).select(ROW_COLUMN, REASON_COLUMN, *inputs).write.mode(
             mode
         ).parquet(hadoop_uri(rejects_uri))
-        counts = dict(answers.groupBy(is_scored.alias("scored")).count().collect())
+        counts: dict[bool, int] = dict(answers.groupBy(is_scored.alias("scored")).count().collect())
     finally:
         answers.unpersist()
     return counts.get(True, 0), counts.get(False, 0)

@@ -104,8 +104,9 @@ def download_verified(model_uri: str, pinned_digest: str | None = None) -> Verif
     expected = _expected(version, pinned_digest, model_uri)
     what = f"{version.name}/{version.version}" if version is not None else model_uri
     # A version, by number: an alias moved meanwhile cannot swap the files being checked.
-    registered = version is not None and model_uri.startswith("models:/")
-    source = version_model_uri(version.name, version.version) if registered else model_uri
+    source = model_uri
+    if version is not None and model_uri.startswith("models:/"):
+        source = version_model_uri(version.name, version.version)
     path = Path(mlflow.artifacts.download_artifacts(source))
     manifest = version.tags.get(MODEL_MANIFEST_TAG) if version is not None else None
     verify_files(path, expected, json.loads(manifest) if manifest else None, what)

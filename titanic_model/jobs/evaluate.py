@@ -57,7 +57,9 @@ def _probability_of(model_uri: str) -> PredictProbability:
     Its files are checked against its digest first, and it runs its own registered code.
     """
     model = load_verified_model(model_uri)
-    return lambda passengers: model.predict(passengers)[names.PROBABILITY_COLUMN].to_numpy()
+    return lambda passengers: pd.DataFrame(model.predict(passengers))[
+        names.PROBABILITY_COLUMN
+    ].to_numpy()
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,11 @@ def _model_card_facts(
 ) -> ModelCardFacts:
     """What the card of ``version`` states, from its train and prepare runs."""
     client = MlflowClient()
-    train = client.get_run(version.run_id).data
+    run_id = version.run_id
+    # Our versions are registered from their train run; a version without one is not ours.
+    if run_id is None:
+        raise ConfigError(f"{version.name} version {version.version} was not logged by a run")
+    train = client.get_run(run_id).data
     prepared = client.get_run(prepare_run_id).data
     # The train run's own parameters, read back as the search they configured.
     search = SearchConfig.from_params(
@@ -180,7 +186,7 @@ def _model_card_facts(
         train_digest=prepared.tags[names.split_digest_tag(names.TRAIN_SPLIT)],
         holdout_digest=prepared.tags[names.split_digest_tag(names.HOLDOUT_SPLIT)],
         importance=importance,
-        git_commit=source_commit(version.run_id),
+        git_commit=source_commit(run_id),
         train_params={k: v for k, v in train.params.items() if not names.is_best_param(k)}
         | {names.PREPARE_RUN_TAG: prepare_run_id},
         model_digest=version.tags[names.MODEL_DIGEST_TAG],
@@ -202,8 +208,9 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
         ConfigError: When the holdout cannot be found for the model.
     """
     if config.model_uri is None:
-        candidate: ModelVersion | None = latest_version(config.model_name)
-        model_uri = version_uri(candidate)
+        latest = latest_version(config.model_name)
+        candidate: ModelVersion | None = latest
+        model_uri = version_uri(latest)
     else:
         model_uri = config.model_uri
         candidate = registered_version(model_uri)
@@ -252,7 +259,12 @@ def _evaluate(
         mlflow.log_figure(figure, names.plot_artifact(file_name))
     importance = raw_feature_importance(probability_of, holdout.passengers, holdout.labels, seed=0)
     mlflow.log_metrics(
-        {names.importance_metric(r.column): r.importance_mean for r in importance.itertuples()}
+        {
+            names.importance_metric(str(column)): float(mean)
+            for column, mean in zip(
+                importance["column"], importance["importance_mean"], strict=True
+            )
+        }
     )
     mlflow.log_text(importance.to_csv(index=False), names.IMPORTANCE_ARTIFACT)
     mlflow.log_figure(importance_figure(importance), names.plot_artifact(names.IMPORTANCE_PLOT))

@@ -80,7 +80,9 @@ def release(config: ReleaseConfig) -> str:
         if version is None:
             raise ConfigError(f"{config.model_name!r} has no champion to release yet")
     else:
+        # A models:/ URI always names a version (or MLflow raises): None is not an answer here.
         version = registered_version(version_model_uri(config.model_name, config.version))
+        assert version is not None
     model_uri = version_model_uri(version.name, version.version)
     if version.tags.get(APPROVAL_TAG) != APPROVED:
         raise ConfigError(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -253,7 +254,7 @@ class PassengerFeatures(TransformerMixin, BaseEstimator):
         eps, rows = np.finfo("float64").eps, len(numeric)
         constant = variance <= rows * eps * variance + (rows * self.numeric_mean_ * eps) ** 2
         self.numeric_scale_ = np.where(constant, 1.0, np.sqrt(variance))
-        self.categorical_fill_ = [_most_frequent(values) for values in categorical]
+        self.categorical_fill_: list[Any] = [_most_frequent(values) for values in categorical]
         categorical = self._fill_categories(categorical)
         self.categories_ = []
         for values in categorical:
@@ -419,9 +420,9 @@ def _nan_medians(matrix: np.ndarray) -> np.ndarray:
 
 def _survivors_and_members(
     keys: list[str | None], outcomes: np.ndarray
-) -> dict[str, tuple[float, float]]:
+) -> dict[str | None, tuple[float, float]]:
     """Per group key, how many of its passengers survived and how many there were."""
-    groups: dict[str, tuple[float, float]] = {}
+    groups: dict[str | None, tuple[float, float]] = {}
     for key, outcome in zip(keys, outcomes.tolist(), strict=True):
         if key is not None:
             survivors, members = groups.get(key, (0.0, 0.0))

@@ -216,8 +216,10 @@ def _check_value(field: Field, value: object) -> tuple[object, str | None]:
     if field.allowed is not None:
         inside = number in field.allowed
     else:
-        inside = bool(field.minimum is not None and field.maximum is not None) and (
-            field.minimum <= number <= field.maximum
+        inside = (
+            field.minimum is not None
+            and field.maximum is not None
+            and field.minimum <= number <= field.maximum
         )
     return (number, None) if inside else (math.nan, f"{number:g} is not {field.rule()}")
 
@@ -237,7 +239,7 @@ def _check_strings(field: Field, values: pd.Series) -> tuple[np.ndarray, Reasons
     """Vectorised :func:`_check_value` for a pandas string column (text or missing only)."""
     text = values.to_numpy(dtype=object, na_value=np.nan)
     irregular = values.str.contains(_MAYBE_IRREGULAR_SPACE, regex=True, na=False)
-    for i in np.flatnonzero(irregular.to_numpy(dtype=bool)):
+    for i in np.flatnonzero(irregular.to_numpy(dtype=bool)).tolist():
         text[i] = " ".join(text[i].split())
     blank = values.isna().to_numpy() | (text == "")
     text[blank] = np.nan
@@ -283,7 +285,8 @@ def _parse_numeric_text(values: pd.Series) -> np.ndarray | None:
     columns over as text: parsed one value at a time in Python, the numbers of a million rows
     took longer than the model.
     """
-    text = values.to_numpy(dtype=object, na_value=None)
+    # pandas-stubs do not know na_value=None, which pandas documents.
+    text = values.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
     try:
         numbers = text.astype("float64")
     except (ValueError, TypeError, OverflowError):

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from titanic_model.errors import one_line
 from titanic_model.parameters import ConfigError, parse_options
@@ -79,7 +80,7 @@ def _serve(config: ServingConfig, folder: Path) -> int:
     from titanic_model.credentials import refusal_line
     from titanic_model.serving.app import CONFIG_VARIABLE, build_app, resolve_model
 
-    options = {
+    options: dict[str, Any] = {
         "host": config.params.host,
         "port": config.params.port,
         "loop": "uvloop",

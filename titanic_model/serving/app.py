@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+from typing import cast
 
 from titanic_model.errors import one_line
 from titanic_model.io.registry import registered_version, version_uri
@@ -111,6 +112,7 @@ def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:
         MlflowException: When the model cannot be resolved or loaded: its files differ from
             their digest (``TamperedModelError``), or its pipeline is untrusted.
     """
+    from mlflow.pyfunc import PyFuncModel
     from mlflow.pyfunc.scoring_server import init
 
     from titanic_model.io.model_files import load_verified_model
@@ -142,7 +144,8 @@ def build_app(config: ServingConfig, multiprocess_dir: str) -> ServingLayer:
     # walked all of them: 200 ms stalls every two seconds. Frozen, they are never walked.
     gc.freeze()
     return ServingLayer(
-        init(ObservedModel(model)),
+        # MLflow's app calls predict and reads metadata: ObservedModel has both.
+        init(cast(PyFuncModel, ObservedModel(model))),
         metrics=metrics,
         prediction_log=prediction_log,
         max_body_bytes=config.max_body_bytes,

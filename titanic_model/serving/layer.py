@@ -29,7 +29,9 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PyFuncModel
@@ -63,7 +65,7 @@ class _Request:
     """What one ``/invocations`` request was answered, noted by :class:`ObservedModel`."""
 
     request_id: str
-    records: object = None
+    records: dict[str, np.ndarray] | None = None
     predictions: pd.DataFrame | None = None
     refusal: str | None = None
     rejected_records: dict[str, int] = field(default_factory=dict)
@@ -111,7 +113,7 @@ class ObservedModel:
                     f"all records or refuses them ({REFUSE_INVALID_ROWS} only)"
                 )
             if self._predict_validated is None:
-                predictions = self._model.predict(data, params=params)
+                predictions = cast(pd.DataFrame, self._model.predict(data, params=params))
                 columns = check_passengers(as_passenger_frame(data))
             else:
                 columns, predictions = self._predict_validated(data)
@@ -229,7 +231,7 @@ class ServingLayer:
                 _current_request.reset(token)
         self.metrics.count_request(status)
         self.metrics.duration.observe(time.perf_counter() - started)
-        if status == 200 and request.predictions is not None:
+        if status == 200 and request.predictions is not None and request.records is not None:
             # The log's thread counts the predictions too, off the request path.
             self.prediction_log.scored(request_id, arrived, request.records, request.predictions)
         elif status >= 400:

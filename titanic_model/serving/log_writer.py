@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import numpy as np
 import pandas as pd
@@ -236,7 +236,7 @@ class FolderSink:
         self.folder = folder
         self.rotate_bytes = rotate_bytes
         self.worker = worker or _worker_name()
-        self._file = None
+        self._file: BinaryIO | None = None
         self._hour = ""
         self._sequence = 0
         folder.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@ this module is only imported by a worker once the launcher has set it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -75,7 +77,7 @@ class ServingMetrics:
             "titanic_shadow_errors", "Accepted requests the shadow model did not score, by stage.",
             ["stage"], registry=None,
         )  # fmt: skip
-        self._requests_by_status: dict[int, object] = {}
+        self._requests_by_status: dict[int, Any] = {}
         for survived in ("0", "1"):  # both series exist from the start, at 0
             self.predictions.labels(survived)
 
