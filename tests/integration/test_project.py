@@ -129,6 +129,9 @@ def test_registered_version_records_its_lineage_and_model_card(project, first_ru
 
 _FRESH_PROCESS_SCRIPT = """
 import json, sys
+# The development venv installs the project (editable) for its entry points; a client of the
+# model has no project, so its finder goes first.
+sys.meta_path[:] = [f for f in sys.meta_path if not f.__module__.startswith("__editable__")]
 import pandas as pd
 try:
     import titanic_model
