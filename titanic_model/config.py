@@ -240,17 +240,40 @@ class ReleaseConfig(Params):
     """the kustomize patch to write"""
 
 
-class CompareConfig(Params):
-    """``compare``: the served and the shadow version on the same logged records and labels."""
+class _LogWindow(Params):
+    """A window of the prediction log: where the log is, and which lines count."""
 
     log_uri: Annotated[str, Field(min_length=1), Rule("a folder or s3:// prefix")]
     """prediction log: a folder or an s3:// prefix"""
+    since: Window = None
+    """window start: an instant, or a duration before until (P1D)"""
+    until: Window = None
+    """window end (excluded): an instant, or a duration before now; empty: now"""
+    log_storage: PredictionLogStorage = Field(default_factory=PredictionLogStorage.read)
+    """the prediction log's own S3 endpoint and keys, as the serving layer writes it"""
+
+    def window(self, now: datetime) -> tuple[datetime | None, datetime]:
+        """The window as instants: ``until`` empty is ``now``; a duration counts back from it.
+
+        Raises:
+            ConfigError: When the window is empty.
+        """
+        until, since = self.until, self.since
+        end = now - until if isinstance(until, timedelta) else until or now
+        start = end - since if isinstance(since, timedelta) else since
+        if start is not None and start >= end:
+            raise ConfigError(
+                f"invalid window: since {start:%Y-%m-%dT%H:%M:%SZ} is not before until "
+                f"{end:%Y-%m-%dT%H:%M:%SZ}"
+            )
+        return start, end
+
+
+class CompareConfig(_LogWindow):
+    """``compare``: the served and the shadow version on the same logged records and labels."""
+
     labels_uri: Location = ""
     """CSV PassengerId,Survived of outcomes learnt later; empty: none (agreement only)"""
-    since: Window = None
-    """window start: an instant, or a duration before until (P7D)"""
-    until: Window = None
-    """window end (excluded): an instant, or a duration before now"""
     min_labelled: Annotated[Integer, Field(ge=1), Rule("an integer >= 1")] = 100
     """labelled pairs needed for a decision; fewer: insufficient_labels"""
     min_accuracy_gain: Annotated[
@@ -262,16 +285,6 @@ class CompareConfig(Params):
     experiment_name: Name = names.MONITORING_EXPERIMENT
     """experiment of the comparison runs"""
     storage: StorageConfig = Field(default_factory=StorageConfig)
-    log_storage: PredictionLogStorage = Field(default_factory=PredictionLogStorage.read)
-    """the prediction log's own S3 endpoint and keys, as the serving layer writes it"""
-
-    def window(self, now: datetime) -> tuple[datetime | None, datetime]:
-        """The window as instants, as :meth:`MonitorConfig.window` reads it.
-
-        Raises:
-            ConfigError: When the window is empty.
-        """
-        return _instants(self.since, self.until, now)
 
 
 class PromoteConfig(Params):
@@ -343,17 +356,11 @@ class PredictConfig(Params):
         return _sibling(source, suffix if info.data.get("engine") == "spark" else f"{suffix}.csv")
 
 
-class MonitorConfig(Params):
+class MonitorConfig(_LogWindow):
     """``monitor``: drift and live quality of what the serving layer logged."""
 
-    log_uri: Annotated[str, Field(min_length=1), Rule("a folder or s3:// prefix")]
-    """prediction log: a folder or an s3:// prefix"""
     labels_uri: Location = ""
     """CSV PassengerId,Survived of outcomes learnt later; empty: none"""
-    since: Window = None
-    """window start: an instant, or a duration before until (P1D)"""
-    until: Window = None
-    """window end (excluded): an instant, or a duration before now"""
     experiment_name: Name = names.MONITORING_EXPERIMENT
     """experiment of the monitoring runs"""
     p_value_threshold: Fraction = 0.01
@@ -365,30 +372,6 @@ class MonitorConfig(Params):
     fail_on_drift: Flag = False
     """exit with an error when a field drifted (for schedulers)"""
     storage: StorageConfig = Field(default_factory=StorageConfig)
-    log_storage: PredictionLogStorage = Field(default_factory=PredictionLogStorage.read)
-    """the prediction log's own S3 endpoint and keys, as the serving layer writes it"""
-
-    def window(self, now: datetime) -> tuple[datetime | None, datetime]:
-        """The window as instants: ``until`` empty is ``now``; a duration counts back from it.
-
-        Raises:
-            ConfigError: When the window is empty.
-        """
-        return _instants(self.since, self.until, now)
-
-
-def _instants(
-    since: datetime | timedelta | None, until: datetime | timedelta | None, now: datetime
-) -> tuple[datetime | None, datetime]:
-    """A window's ends as instants: ``until`` empty is ``now``; a duration counts back from it."""
-    end = now - until if isinstance(until, timedelta) else until or now
-    start = end - since if isinstance(since, timedelta) else since
-    if start is not None and start >= end:
-        raise ConfigError(
-            f"invalid window: since {start:%Y-%m-%dT%H:%M:%SZ} is not before until "
-            f"{end:%Y-%m-%dT%H:%M:%SZ}"
-        )
-    return start, end
 
 
 LABEL_STUDIO_URL_VARIABLE = "LABEL_STUDIO_URL"
@@ -426,11 +409,9 @@ class LabelStudioSettings(Settings):
 ReviewProject = Annotated[str, Field(min_length=1), Rule("a project's title")]
 
 
-class RequestLabelsConfig(Params):
+class RequestLabelsConfig(_LogWindow):
     """``request_labels``: which logged predictions go to reviewers in Label Studio."""
 
-    log_uri: Annotated[str, Field(min_length=1), Rule("a folder or s3:// prefix")]
-    """prediction log: a folder or an s3:// prefix"""
     project: ReviewProject = REVIEW_PROJECT
     """the Label Studio project (created when missing)"""
     sample_size: Annotated[Integer, Field(ge=1), Rule("an integer >= 1")] = 200
@@ -439,23 +420,9 @@ class RequestLabelsConfig(Params):
         "uncertainty"
     )
     """uncertainty: the probabilities nearest 0.5 first; random: a seeded uniform sample"""
-    since: Window = None
-    """window start: an instant, or a duration before until (PT1H)"""
-    until: Window = None
-    """window end (excluded): an instant, or a duration before now"""
     seed: Annotated[Integer, Field(ge=0), Rule("an integer >= 0")] = 42
     """seed of the random sample (strategy=random)"""
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
-    log_storage: PredictionLogStorage = Field(default_factory=PredictionLogStorage.read)
-    """the prediction log's own S3 endpoint and keys, as the serving layer writes it"""
-
-    def window(self, now: datetime) -> tuple[datetime | None, datetime]:
-        """The window as instants, as :meth:`MonitorConfig.window` reads it.
-
-        Raises:
-            ConfigError: When the window is empty.
-        """
-        return _instants(self.since, self.until, now)
 
 
 def _written_locally_or_to_s3(uri: str) -> str:
