@@ -79,36 +79,72 @@ class Job:
 
 
 JOBS: dict[str, Job] = {
-    "main": Job(MainConfig, "titanic_model.jobs.main:main",
-                "prepare -> train -> evaluate, as three child runs"),
-    "prepare": Job(PrepareConfig, "titanic_model.jobs.prepare:prepare",
-                   "read, validate and split the raw passengers"),
-    "train": Job(TrainConfig, "titanic_model.jobs.train:train",
-                 "grid-search the candidates, register the best as a new version"),
-    "evaluate": Job(EvaluateConfig, "titanic_model.jobs.evaluate:evaluate",
-                    "score a version on the holdout, gate the champion alias"),
-    "evaluate_best": Job(EvaluateBestConfig, "titanic_model.jobs.evaluate_best:evaluate_best",
-                         "evaluate and gate the best-CV version of an experiment"),
-    "predict": Job(PredictConfig, "titanic_model.jobs.predict:predict",
-                   "score a CSV in chunks, setting bad rows aside"),
-    "monitor": Job(MonitorConfig, "titanic_model.jobs.monitor:monitor",
-                   "drift and live quality of what the serving layer logged"),
-    "cross_validate": Job(CrossValidateConfig,
-                          "titanic_model.jobs.cross_validate:cross_validate",
-                          "nested cross-validation of the whole training procedure"),
-    "release": Job(ReleaseConfig, "titanic_model.jobs.release:release",
-                   "pin the champion (or a version) in deployment/kubernetes/release.yaml"),
-    "request_labels": Job(RequestLabelsConfig,
-                          "titanic_model.jobs.request_labels:request_labels",
-                          "send a sample of the logged predictions to reviewers in Label Studio"),
-    "collect_labels": Job(CollectLabelsConfig,
-                          "titanic_model.jobs.collect_labels:collect_labels",
-                          "write the reviewers' majority answers as labels for monitor"),
-    "compare": Job(CompareConfig, "titanic_model.jobs.compare:compare",
-                   "the served and the shadow version on the same logged records and labels"),
-    "promote": Job(PromoteConfig, "titanic_model.jobs.promote:promote",
-                   "champion to the challenger its last comparison says to promote; release"),
-}  # fmt: skip
+    "main": Job(
+        MainConfig,
+        "titanic_model.jobs.main:main",
+        "prepare -> train -> evaluate, as three child runs",
+    ),
+    "prepare": Job(
+        PrepareConfig,
+        "titanic_model.jobs.prepare:prepare",
+        "read, validate and split the raw passengers",
+    ),
+    "train": Job(
+        TrainConfig,
+        "titanic_model.jobs.train:train",
+        "grid-search the candidates, register the best as a new version",
+    ),
+    "evaluate": Job(
+        EvaluateConfig,
+        "titanic_model.jobs.evaluate:evaluate",
+        "score a version on the holdout, gate the champion alias",
+    ),
+    "evaluate_best": Job(
+        EvaluateBestConfig,
+        "titanic_model.jobs.evaluate_best:evaluate_best",
+        "evaluate and gate the best-CV version of an experiment",
+    ),
+    "predict": Job(
+        PredictConfig,
+        "titanic_model.jobs.predict:predict",
+        "score a CSV in chunks, setting bad rows aside",
+    ),
+    "monitor": Job(
+        MonitorConfig,
+        "titanic_model.jobs.monitor:monitor",
+        "drift and live quality of what the serving layer logged",
+    ),
+    "cross_validate": Job(
+        CrossValidateConfig,
+        "titanic_model.jobs.cross_validate:cross_validate",
+        "nested cross-validation of the whole training procedure",
+    ),
+    "release": Job(
+        ReleaseConfig,
+        "titanic_model.jobs.release:release",
+        "pin the champion (or a version) in deployment/kubernetes/release.yaml",
+    ),
+    "request_labels": Job(
+        RequestLabelsConfig,
+        "titanic_model.jobs.request_labels:request_labels",
+        "send a sample of the logged predictions to reviewers in Label Studio",
+    ),
+    "collect_labels": Job(
+        CollectLabelsConfig,
+        "titanic_model.jobs.collect_labels:collect_labels",
+        "write the reviewers' majority answers as labels for monitor",
+    ),
+    "compare": Job(
+        CompareConfig,
+        "titanic_model.jobs.compare:compare",
+        "the served and the shadow version on the same logged records and labels",
+    ),
+    "promote": Job(
+        PromoteConfig,
+        "titanic_model.jobs.promote:promote",
+        "champion to the challenger its last comparison says to promote; release",
+    ),
+}
 
 
 HELP = ("-h", "--help")

@@ -99,9 +99,11 @@ PromoteTo = Annotated[
     str,
     _member_of(names.GATE_ALIASES),
     _choices(names.GATE_ALIASES),
-    Field(description="alias a version that passes the gate takes: champion, or challenger "
-                      "(tried in shadow, then promote)"),
-]  # fmt: skip
+    Field(
+        description="alias a version that passes the gate takes: champion, or challenger "
+        "(tried in shadow, then promote)"
+    ),
+]
 # pydantic reads ISO 8601 instants and durations ("P1D", "PT6H", "P1DT12H"); no offset is UTC.
 Window = Annotated[
     datetime | timedelta | None,
@@ -395,8 +397,9 @@ class LabelStudioSettings(Settings):
             ConfigError: When one is unset or the address is not an http(s) URL.
         """
         if self.url is None or self.api_key is None:
-            missing = LABEL_STUDIO_URL_VARIABLE if self.url is None else (
-                LABEL_STUDIO_API_KEY_VARIABLE)  # fmt: skip
+            missing = (
+                LABEL_STUDIO_URL_VARIABLE if self.url is None else (LABEL_STUDIO_API_KEY_VARIABLE)
+            )
             raise ConfigError(f"{missing} is not set: `deployment/label_studio.sh env` prints it")
         if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.url):
             raise ConfigError(

@@ -121,9 +121,10 @@ class LabelStudio:
         page = 1
         while True:
             found = self._call(
-                "GET", "/api/projects/",
+                "GET",
+                "/api/projects/",
                 params={"title": title, "page": page, "page_size": _PAGE_SIZE},
-            )  # fmt: skip
+            )
             for project in found["results"]:
                 if project["title"] == title:
                     return project
@@ -145,9 +146,10 @@ class LabelStudio:
         A task's ``predictions`` there are ids only: :meth:`predictions` has their results.
         """
         return self._call(
-            "GET", f"/api/projects/{project_id}/export",
+            "GET",
+            f"/api/projects/{project_id}/export",
             params={"exportType": "JSON", "download_all_tasks": "true"},
-        )  # fmt: skip
+        )
 
     def predictions(self, project_id: int) -> list[dict]:
         """Every prediction in a project: ``task``, ``model_version``, ``score``, ``result``."""

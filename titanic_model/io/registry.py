@@ -291,8 +291,12 @@ def mark_failed(model_version: ModelVersion, reason: str) -> None:
             {APPROVAL_TAG: FAILED, GATE_DECISION_TAG: f"failed: {reason}"},
         )
     except MlflowException as error:
-        logger.warning("could not mark %s/%s failed: %s", model_version.name,
-                       model_version.version, error.message)  # fmt: skip
+        logger.warning(
+            "could not mark %s/%s failed: %s",
+            model_version.name,
+            model_version.version,
+            error.message,
+        )
 
 
 def tag_version(model_name: str, version: str, tags: dict[str, str]) -> None:

@@ -83,7 +83,12 @@ def collect_labels(config: CollectLabelsConfig) -> int:
     logger.info(
         "%d label(s) from %d annotated task(s) of %d written to %s (%d skipped, %d with too few "
         "answers, %d tied)",
-        len(collection.labels), collection.annotated, collection.tasks, config.output_uri,
-        collection.skipped, collection.too_few, collection.tied,
-    )  # fmt: skip
+        len(collection.labels),
+        collection.annotated,
+        collection.tasks,
+        config.output_uri,
+        collection.skipped,
+        collection.too_few,
+        collection.tied,
+    )
     return len(collection.labels)

@@ -79,9 +79,14 @@ def compare(config: CompareConfig) -> str:
     versions = pairing.versions
     logger.info(
         "%s v%s (served) vs v%s (shadow): %d pair(s), %d labelled; %s (run %s)",
-        versions.served_name, versions.served_version, versions.shadow_version,
-        comparison.pairs, comparison.labelled_pairs, comparison.decision, run_id,
-    )  # fmt: skip
+        versions.served_name,
+        versions.served_version,
+        versions.shadow_version,
+        comparison.pairs,
+        comparison.labelled_pairs,
+        comparison.decision,
+        run_id,
+    )
     return comparison.decision
 
 

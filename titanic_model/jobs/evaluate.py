@@ -222,8 +222,13 @@ def evaluate(config: EvaluateConfig) -> dict[str, float]:
             mark_failed(candidate, one_line(getattr(error, "message", None) or error))
         raise
     mlflow.set_tag(names.CHAMPION_DECISION_TAG, decision)
-    logger.info("%s: holdout accuracy %.4f; %s alias %s", model_uri, metrics["accuracy"],
-                names.CHAMPION_ALIAS, decision)  # fmt: skip
+    logger.info(
+        "%s: holdout accuracy %.4f; %s alias %s",
+        model_uri,
+        metrics["accuracy"],
+        names.CHAMPION_ALIAS,
+        decision,
+    )
     return metrics
 
 

@@ -55,8 +55,9 @@ def predict(config: PredictConfig) -> dict[str, int]:
         ROWS_REJECTED_METRIC: rejected_rows,
     }
     mlflow.log_metrics({name: float(count) for name, count in counts.items()})
-    logger.info("scored %d of %d rows, rejected %d", scored_rows, scored_rows + rejected_rows,
-                rejected_rows)  # fmt: skip
+    logger.info(
+        "scored %d of %d rows, rejected %d", scored_rows, scored_rows + rejected_rows, rejected_rows
+    )
     return counts
 
 

@@ -53,12 +53,22 @@ def release_patch(model_uri: str, digest: str) -> str:
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": DEPLOYMENT},
-        "spec": {"template": {"spec": {"containers": [{
-            "name": CONTAINER,
-            "env": [{"name": "MODEL_URI", "value": model_uri},
-                    {"name": "MODEL_DIGEST", "value": digest}],
-        }]}}},
-    }  # fmt: skip
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": CONTAINER,
+                            "env": [
+                                {"name": "MODEL_URI", "value": model_uri},
+                                {"name": "MODEL_DIGEST", "value": digest},
+                            ],
+                        }
+                    ]
+                }
+            }
+        },
+    }
     return _HEADER + yaml.safe_dump(patch, sort_keys=False)
 
 

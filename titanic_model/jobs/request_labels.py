@@ -96,8 +96,9 @@ def request_labels(config: RequestLabelsConfig) -> int:
         )
         # Label Studio pre-selects the predictions of one model version: the latest one's.
         latest = new.iloc[int(new["time"].to_numpy().argmax())]
-        version = model_version_label(latest["model_name"], latest["model_version"],
-                                      latest["run_id"])  # fmt: skip
+        version = model_version_label(
+            latest["model_name"], latest["model_version"], latest["run_id"]
+        )
         if project.get("model_version") != version:
             label_studio.update_project(project["id"], {"model_version": version})
     if project is not None:
@@ -111,6 +112,10 @@ def request_labels(config: RequestLabelsConfig) -> int:
     )
     logger.info(
         "%d of %d sampled record(s) added to Label Studio project %r (%s), %d already there",
-        created, len(sample), config.project, url, len(sample) - len(new),
-    )  # fmt: skip
+        created,
+        len(sample),
+        config.project,
+        url,
+        len(sample) - len(new),
+    )
     return created

@@ -96,6 +96,9 @@ def train(config: TrainConfig) -> ModelVersion:
     )
     logger.info(
         "registered %s version %s (CV %s %.4f)",
-        version.name, version.version, config.refit_metric, refit_score,
-    )  # fmt: skip
+        version.name,
+        version.version,
+        config.refit_metric,
+        refit_score,
+    )
     return version

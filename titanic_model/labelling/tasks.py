@@ -41,9 +41,16 @@ LABEL_CONFIG = f"""<View>
 </View>"""
 # The log's columns that are about the request and the answer, not the passenger.
 _ENVELOPE = (
-    "time", "request_id", "model_name", "model_version", "run_id", "status", "record",
-    "survived", "probability",
-)  # fmt: skip
+    "time",
+    "request_id",
+    "model_name",
+    "model_version",
+    "run_id",
+    "status",
+    "record",
+    "survived",
+    "probability",
+)
 _KINDS = {field.name: field.kind for field in PASSENGER_FIELDS}
 _CLASSES = {1: "1st", 2: "2nd", 3: "3rd"}
 _PORTS = {"C": "Cherbourg", "Q": "Queenstown", "S": "Southampton"}
@@ -81,11 +88,15 @@ def _family(siblings: Any, parents: Any) -> str:
         return _UNKNOWN
     parts = []
     if siblings:
-        parts.append(f"{int(siblings)} sibling{'s' if siblings != 1 else ''} or spouse"
-                     f"{'s' if siblings != 1 else ''}")  # fmt: skip
+        parts.append(
+            f"{int(siblings)} sibling{'s' if siblings != 1 else ''} or spouse"
+            f"{'s' if siblings != 1 else ''}"
+        )
     if parents:
-        parts.append(f"{int(parents)} parent{'s' if parents != 1 else ''} or "
-                     f"{'children' if parents != 1 else 'child'}")  # fmt: skip
+        parts.append(
+            f"{int(parents)} parent{'s' if parents != 1 else ''} or "
+            f"{'children' if parents != 1 else 'child'}"
+        )
     return ", ".join(parts) or "none"
 
 

@@ -44,8 +44,10 @@ def reviewers_answers(annotations: Iterable[Mapping]) -> dict[object, str | None
         reviewer = annotation.get("completed_by")
         current = latest.get(reviewer)
         order = (str(annotation.get("updated_at") or ""), annotation.get("id") or 0)
-        if current is None or order >= (str(current.get("updated_at") or ""),
-                                         current.get("id") or 0):  # fmt: skip
+        if current is None or order >= (
+            str(current.get("updated_at") or ""),
+            current.get("id") or 0,
+        ):
             latest[reviewer] = annotation
     return {
         reviewer: None if annotation.get("was_cancelled") else choice_of(annotation["result"])

@@ -239,10 +239,9 @@ class PassengerFeatures(TransformerMixin, BaseEstimator):
         self.overall_age_median_ = float(ages.median()) if ages.notna().any() else 0.0
         self.age_medians_ = ages.groupby(grouped_titles).median().dropna().to_dict()
         self.group_outcomes_ = [
-            _survivors_and_members(keys, outcomes) for keys in travel_group_keys(
-                columns["Name"], columns["Ticket"], columns["Fare"]
-            )
-        ]  # fmt: skip
+            _survivors_and_members(keys, outcomes)
+            for keys in travel_group_keys(columns["Name"], columns["Ticket"], columns["Fare"])
+        ]
 
         numeric, categorical = self._engineer(columns, own_outcomes=outcomes)
         self.numeric_fill_ = _nan_medians(numeric)

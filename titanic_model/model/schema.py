@@ -63,28 +63,60 @@ PASSENGER_ID = "PassengerId"
 LABEL = "Survived"
 
 PASSENGER_FIELDS: tuple[Field, ...] = (
-    Field(PASSENGER_ID, FieldKind.INTEGER, False, "Any id; passed through to the output.",
-          minimum=0, maximum=2**53),
-    Field("Pclass", FieldKind.INTEGER, True, "Ticket class: 1 = 1st, 2 = 2nd, 3 = 3rd.",
-          allowed=frozenset({1, 2, 3})),
+    Field(
+        PASSENGER_ID,
+        FieldKind.INTEGER,
+        False,
+        "Any id; passed through to the output.",
+        minimum=0,
+        maximum=2**53,
+    ),
+    Field(
+        "Pclass",
+        FieldKind.INTEGER,
+        True,
+        "Ticket class: 1 = 1st, 2 = 2nd, 3 = 3rd.",
+        allowed=frozenset({1, 2, 3}),
+    ),
     Field("Name", FieldKind.STRING, True, "Full name, 'Surname, Title. Given names'."),
     Field("Sex", FieldKind.STRING, True, "male or female.", allowed=frozenset({"male", "female"})),
-    Field("Age", FieldKind.NUMBER, False, "Age in years; fractional below 1.",
-          minimum=0, maximum=120),
+    Field(
+        "Age", FieldKind.NUMBER, False, "Age in years; fractional below 1.", minimum=0, maximum=120
+    ),
     Field("SibSp", FieldKind.INTEGER, True, "Siblings and spouses aboard.", minimum=0, maximum=20),
     Field("Parch", FieldKind.INTEGER, True, "Parents and children aboard.", minimum=0, maximum=20),
-    Field("Ticket", FieldKind.STRING, True, "Ticket number, with its prefix if any.",
-          numbers_as_text=True),
-    Field("Fare", FieldKind.NUMBER, False, "Fare paid for the ticket, in pounds.",
-          minimum=0, maximum=10_000),
+    Field(
+        "Ticket",
+        FieldKind.STRING,
+        True,
+        "Ticket number, with its prefix if any.",
+        numbers_as_text=True,
+    ),
+    Field(
+        "Fare",
+        FieldKind.NUMBER,
+        False,
+        "Fare paid for the ticket, in pounds.",
+        minimum=0,
+        maximum=10_000,
+    ),
     Field("Cabin", FieldKind.STRING, False, "Cabin number(s), e.g. 'C85'; empty when unknown."),
-    Field("Embarked", FieldKind.STRING, False,
-          "Port of embarkation: C = Cherbourg, Q = Queenstown, S = Southampton.",
-          allowed=frozenset({"C", "Q", "S"})),
-)  # fmt: skip
+    Field(
+        "Embarked",
+        FieldKind.STRING,
+        False,
+        "Port of embarkation: C = Cherbourg, Q = Queenstown, S = Southampton.",
+        allowed=frozenset({"C", "Q", "S"}),
+    ),
+)
 
-LABEL_FIELD = Field(LABEL, FieldKind.INTEGER, True, "1 if the passenger survived, else 0.",
-                    allowed=frozenset({0, 1}))  # fmt: skip
+LABEL_FIELD = Field(
+    LABEL,
+    FieldKind.INTEGER,
+    True,
+    "1 if the passenger survived, else 0.",
+    allowed=frozenset({0, 1}),
+)
 
 
 _CANONICAL: dict[FieldKind, np.dtype] = {

@@ -155,17 +155,25 @@ def categorical_drift(field: str, reference: pd.Series, current: pd.Series) -> F
             p_value = 1.0  # one category on both sides: nothing moved
         psi = population_stability_index(ref_counts, cur_counts)
     return FieldDrift(
-        field, DriftKind.CATEGORY, p_value, psi,
-        float(ref_missing.mean()), float(cur_missing.mean()),
-    )  # fmt: skip
+        field,
+        DriftKind.CATEGORY,
+        p_value,
+        psi,
+        float(ref_missing.mean()),
+        float(cur_missing.mean()),
+    )
 
 
 def missing_drift(field: str, reference: pd.Series, current: pd.Series) -> FieldDrift:
     """Only the shares of missing values of a field (free text, such as ``Cabin``)."""
     return FieldDrift(
-        field, DriftKind.MISSING_ONLY, math.nan, math.nan,
-        float(_missing(reference).mean()), float(_missing(current).mean()),
-    )  # fmt: skip
+        field,
+        DriftKind.MISSING_ONLY,
+        math.nan,
+        math.nan,
+        float(_missing(reference).mean()),
+        float(_missing(current).mean()),
+    )
 
 
 _MEASURES = {

@@ -138,9 +138,11 @@ def _check_keyed_labels(labels: pd.DataFrame) -> pd.DataFrame:
     rules = {
         LABEL: (~outcomes.isin([0, 1]), "0 or 1"),
         "record": (keyed & ~((records >= 0) & (records == records.round())), "an integer >= 0"),
-        PASSENGER_ID: ((given_ids.notna() | ~keyed) & (ids.isna() | (ids != ids.round())),
-                       "an integer"),
-    }  # fmt: skip
+        PASSENGER_ID: (
+            (given_ids.notna() | ~keyed) & (ids.isna() | (ids != ids.round())),
+            "an integer",
+        ),
+    }
     broken = {field: np.flatnonzero(rows.to_numpy()) for field, (rows, _) in rules.items()}
     first = min(((rows[0], field) for field, rows in broken.items() if len(rows)), default=None)
     if first is not None:
@@ -164,10 +166,12 @@ def _check_keyed_labels(labels: pd.DataFrame) -> pd.DataFrame:
             which = " ".join(map(str, np.atleast_1d(outcomes_of[outcomes_of > 1].index[0])))
             raise SchemaError(f"labels: {' '.join(columns)} {which} has two different outcomes")
     return pd.concat(
-        [checked[keyed].drop_duplicates(list(RECORD_KEY)),
-         checked[~keyed].drop_duplicates(PASSENGER_ID)],
+        [
+            checked[keyed].drop_duplicates(list(RECORD_KEY)),
+            checked[~keyed].drop_duplicates(PASSENGER_ID),
+        ],
         ignore_index=True,
-    )  # fmt: skip
+    )
 
 
 def _join_keyed_labels(scored: pd.DataFrame, labels: pd.DataFrame) -> LabelledPredictions:

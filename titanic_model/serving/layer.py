@@ -256,8 +256,11 @@ class ServingLayer:
         """Answer an error as one JSON line; the model's own refusal, if any, is what is logged."""
         if request.refusal is None:
             request.refusal = reason
-        body = {"error_code": code or _ERROR_CODES[status], "message": reason,
-                "request_id": request_id}  # fmt: skip
+        body = {
+            "error_code": code or _ERROR_CODES[status],
+            "message": reason,
+            "request_id": request_id,
+        }
         await _respond(send, status, json.dumps(body).encode(), b"application/json", request_id)
         return status
 

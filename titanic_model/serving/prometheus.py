@@ -46,37 +46,53 @@ class ServingMetrics:
         self._registry = CollectorRegistry()
         MultiProcessCollector(self._registry, path=multiprocess_dir)
         self.requests = Counter(
-            "titanic_requests", "Requests to /invocations, by HTTP status.", ["status"],
+            "titanic_requests",
+            "Requests to /invocations, by HTTP status.",
+            ["status"],
             registry=None,
-        )  # fmt: skip
+        )
         self.duration = Histogram(
-            "titanic_request_duration_seconds", "Time to answer a request to /invocations.",
-            buckets=_DURATION_BUCKETS, registry=None,
-        )  # fmt: skip
+            "titanic_request_duration_seconds",
+            "Time to answer a request to /invocations.",
+            buckets=_DURATION_BUCKETS,
+            registry=None,
+        )
         self.predictions = Counter(
-            "titanic_predictions", "Scored records, by predicted outcome.", ["survived"],
+            "titanic_predictions",
+            "Scored records, by predicted outcome.",
+            ["survived"],
             registry=None,
-        )  # fmt: skip
+        )
         self.probability = Histogram(
-            "titanic_prediction_probability", "Predicted probability of survival per record.",
-            buckets=_PROBABILITY_BUCKETS, registry=None,
-        )  # fmt: skip
-        self.rejected_records = Counter(
-            "titanic_rejected_records", "Refused records, by the field of their broken rule.",
-            ["field"], registry=None,
-        )  # fmt: skip
-        self.model_info = Gauge(
-            "titanic_model_info", "The served and the shadow model versions (value 1).",
-            ["name", "version", "run_id", "role"], multiprocess_mode="max", registry=None,
-        )  # fmt: skip
-        self.log_dropped = Counter(
-            "titanic_prediction_log_dropped", "Prediction-log lines that could not be written.",
+            "titanic_prediction_probability",
+            "Predicted probability of survival per record.",
+            buckets=_PROBABILITY_BUCKETS,
             registry=None,
-        )  # fmt: skip
+        )
+        self.rejected_records = Counter(
+            "titanic_rejected_records",
+            "Refused records, by the field of their broken rule.",
+            ["field"],
+            registry=None,
+        )
+        self.model_info = Gauge(
+            "titanic_model_info",
+            "The served and the shadow model versions (value 1).",
+            ["name", "version", "run_id", "role"],
+            multiprocess_mode="max",
+            registry=None,
+        )
+        self.log_dropped = Counter(
+            "titanic_prediction_log_dropped",
+            "Prediction-log lines that could not be written.",
+            registry=None,
+        )
         self.shadow_errors = Counter(
-            "titanic_shadow_errors", "Accepted requests the shadow model did not score, by stage.",
-            ["stage"], registry=None,
-        )  # fmt: skip
+            "titanic_shadow_errors",
+            "Accepted requests the shadow model did not score, by stage.",
+            ["stage"],
+            registry=None,
+        )
         self._requests_by_status: dict[int, Any] = {}
         for survived in ("0", "1"):  # both series exist from the start, at 0
             self.predictions.labels(survived)

@@ -147,8 +147,9 @@ class ShadowScorer:
         # What the log's lines will say without validating them again (log_writer).
         in_range = (probability >= 0) & (probability <= 1)  # NaN is not
         if not (np.isin(survived, (0, 1)).all() and in_range.all()):
-            raise ValueError("the shadow answered outcomes other than 0 and 1, or probabilities "
-                             "outside [0, 1]")  # fmt: skip
+            raise ValueError(
+                "the shadow answered outcomes other than 0 and 1, or probabilities outside [0, 1]"
+            )
         outcomes, probabilities = survived.astype(int).tolist(), probability.tolist()
         bounds = itertools.accumulate((_records(columns) for columns in batch), initial=0)
         return [

@@ -60,8 +60,12 @@ def log_refusal(caller: Caller, method: str, path: str, status: int, message: st
     """One line: who was refused what, and why."""
     _logger.warning(
         "refused status=%d user=%s method=%s route=%s reason=%s",
-        status, _field(caller.name), _field(method), _field(path), _field(message),
-    )  # fmt: skip
+        status,
+        _field(caller.name),
+        _field(method),
+        _field(path),
+        _field(message),
+    )
 
 
 async def _answer(send: Send, refusal: Refusal) -> None:
@@ -119,10 +123,16 @@ class TrackingFilter:
         if isinstance(verdict, Needed):
             # Only an authenticated caller is ever asked for a permission.
             granted = await anyio.to_thread.run_sync(self.confirm, caller.name or "", verdict)
-            verdict = None if granted else forbidden(
-                caller, method, path,
-                f"it needs {verdict.action} on {verdict.resource_type} {verdict.resource_id}",
-            )  # fmt: skip
+            verdict = (
+                None
+                if granted
+                else forbidden(
+                    caller,
+                    method,
+                    path,
+                    f"it needs {verdict.action} on {verdict.resource_type} {verdict.resource_id}",
+                )
+            )
         if verdict is not None:
             log_refusal(caller, method, path, verdict.status, verdict.message)
             await _answer(send, verdict)

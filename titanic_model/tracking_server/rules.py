@@ -128,13 +128,25 @@ _API = (
 
 def _artifact_routes(prefix: str) -> tuple[Route, ...]:
     return (
-        Route(Kind.ARTIFACT_LIST, frozenset({"GET"}), prefix + "artifacts",
-              "loading a model (listing its files)"),
-        Route(Kind.ARTIFACT, frozenset({"GET"}), prefix + "artifacts/<path>",
-              "loading a model, monitor (reference data)"),
-        Route(Kind.ARTIFACT, frozenset({"PUT"}), prefix + "artifacts/<path>",
-              "every job's files (logged through the proxy)"),
-    )  # fmt: skip
+        Route(
+            Kind.ARTIFACT_LIST,
+            frozenset({"GET"}),
+            prefix + "artifacts",
+            "loading a model (listing its files)",
+        ),
+        Route(
+            Kind.ARTIFACT,
+            frozenset({"GET"}),
+            prefix + "artifacts/<path>",
+            "loading a model, monitor (reference data)",
+        ),
+        Route(
+            Kind.ARTIFACT,
+            frozenset({"PUT"}),
+            prefix + "artifacts/<path>",
+            "every job's files (logged through the proxy)",
+        ),
+    )
 
 
 #: Every route answered for a caller other than the admin.
@@ -252,9 +264,10 @@ class Needed:
 def unauthenticated() -> Refusal:
     """The answer to a request without valid credentials (it never says which part was wrong)."""
     return Refusal(
-        401, "UNAUTHENTICATED",
+        401,
+        "UNAUTHENTICATED",
         "You are not authenticated: call as a user of this server (HTTP basic auth)",
-    )  # fmt: skip
+    )
 
 
 def forbidden(caller: Caller, method: str, path: str, reason: str) -> Refusal:
@@ -423,11 +436,12 @@ def _registry_rules(
         source = identifiers.get("source", "")
         if not re.search(MODEL_VERSION_SOURCE_REGEX, source):
             return _bad(
-                request.method, request.path,
+                request.method,
+                request.path,
                 f"model version source {_shown(source)} is refused: give the version's logged "
                 "model (models:/<model_id>), its run (runs:/<run_id>/<path>) or the run's "
                 "proxied artifacts (mlflow-artifacts:/…)",
-            )  # fmt: skip
+            )
     if route_name == "model-versions/update" and "name" in identifiers:
         return Needed("registered_model", identifiers["name"], "update")
     if route_name in ("registered-models/create", "registered-models/delete"):
