@@ -1,11 +1,18 @@
-"""``mlflow run . -e predict``: batch scoring of whole CSVs, with bad rows set aside."""
+"""``mlflow run . -e predict``: batch scoring of whole CSVs, with bad rows set aside.
+
+The bad inputs run the same job's command line (``python -m entrypoints predict``, what the
+entry point runs) in this process: no ``mlflow run`` and Python start per case.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 
 from tests.projects import Project
+from titanic_model.cli import main
 
 pytestmark = pytest.mark.integration
 
@@ -13,6 +20,18 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def trained(registered) -> Project:
     return registered
+
+
+@pytest.fixture(scope="module")
+def registered_store(registered, tmp_path_factory) -> Iterator[None]:
+    """This process reads the registered project's store and logs to an experiment of its own."""
+    artifacts = tmp_path_factory.mktemp("batch-in-process-artifacts")
+    experiment = registered.client.create_experiment("batch-in-process", str(artifacts))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", registered.tracking_uri)
+        patch.setenv("MLFLOW_EXPERIMENT_ID", experiment)
+        patch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+        yield
 
 
 def _read(path) -> pd.DataFrame:
@@ -77,16 +96,18 @@ def test_bad_rows_go_to_the_rejects_file_with_their_reason(trained, in_process, 
     assert run.data.metrics == {"rows_total": 418, "rows_scored": 413, "rows_rejected": 5}
 
 
-def test_a_file_missing_a_required_column_fails_in_one_line(trained, test_csv, tmp_path):
+def test_a_file_missing_a_required_column_fails_in_one_line(
+    registered_store, test_csv, tmp_path, capsys
+):
     source = tmp_path / "no_name.csv"
     pd.read_csv(test_csv).drop(columns=["Name"]).to_csv(source, index=False)
-    result = trained.run("-P", f"input_uri={source}", entry_point="predict")
-    assert result.returncode != 0
-    assert "error: missing required column(s): Name" in result.stderr
+    assert main(["predict", "--input_uri", str(source)]) == 1
+    assert capsys.readouterr().err == "error: missing required column(s): Name\n"
 
 
-def test_a_missing_input_fails_before_writing_anything(trained, tmp_path):
-    result = trained.run("-P", f"input_uri={tmp_path / 'nope.csv'}", entry_point="predict")
-    assert result.returncode != 0
-    assert f"error: cannot read input_uri {tmp_path / 'nope.csv'}: no such file" in result.stderr
+def test_a_missing_input_fails_before_writing_anything(registered_store, tmp_path, capsys):
+    assert main(["predict", "--input_uri", str(tmp_path / "nope.csv")]) == 1
+    assert capsys.readouterr().err == (
+        f"error: cannot read input_uri {tmp_path / 'nope.csv'}: no such file\n"
+    )
     assert list(tmp_path.iterdir()) == []

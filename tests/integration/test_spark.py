@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,10 +68,25 @@ def mixed(test_csv) -> pd.DataFrame:
     return passengers
 
 
+def _every_way_at_once(passengers: pd.DataFrame) -> pd.DataFrame:
+    """Non-ASCII names, names broken inside their quotes (CRLF, and one bare LF)."""
+    written = _quoted(_non_ascii(passengers), "\r\n")
+    written.loc[300, "Name"] = written.loc[300, "Name"].replace(", ", ",\n", 1)
+    return written
+
+
 @pytest.fixture(scope="module")
-def mixed_csv(mixed, tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("spark") / "mixed.csv"
-    mixed.to_csv(path, index=False)
+def hard(mixed) -> pd.DataFrame:
+    """:func:`mixed`, its names as :func:`_every_way_at_once` writes them."""
+    return _every_way_at_once(mixed)
+
+
+@pytest.fixture(scope="module")
+def hard_csv(hard, tmp_path_factory) -> Path:
+    """:func:`hard` in one file with a UTF-8 byte-order mark and CRLF line endings."""
+    path = tmp_path_factory.mktemp("spark") / "hard.csv"
+    hard.to_csv(path, index=False, lineterminator="\r\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfPassengerId,")
     return path
 
 
@@ -102,9 +118,40 @@ def model(store) -> str:
     return str(download_verified(CHAMPION_URI).path)
 
 
+def _processes_under(pid: int) -> set[int]:
+    """The processes descended from ``pid``, from Linux's ``/proc``."""
+    children: dict[int, set[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # ended while listed
+        children.setdefault(parent, set()).add(int(stat.parent.name))
+    found, parents = set(), [pid]
+    while parents:
+        new = children.get(parents.pop(), set()) - found
+        found |= new
+        parents.extend(new)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie no longer does: it only waits to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 @pytest.fixture(scope="module")
 def spark() -> Iterator[SparkSession]:
-    """One session for the module, its JVM ended with it (not left until pytest exits)."""
+    """One session for the module, its JVM ended with it (not left until pytest exits).
+
+    Its teardown fails unless the JVM and every process under it (PySpark's daemon and the
+    Python workers it forked, each holding a loaded model) have ended: later modules do not
+    share the machine with them.
+    """
     with pytest.MonkeyPatch.context() as patch:
         # spark_session sets these for Spark's launcher and workers: undone with the module.
         patch.setenv("MASTER", "")
@@ -115,6 +162,7 @@ def spark() -> Iterator[SparkSession]:
         try:
             yield session
         finally:
+            workers = _processes_under(jvm.pid)
             session.stop()
             SparkContext._gateway.shutdown()
             SparkContext._gateway = SparkContext._jvm = None
@@ -124,6 +172,11 @@ def spark() -> Iterator[SparkSession]:
             finally:
                 if jvm.poll() is None:
                     jvm.kill()
+            # The daemon ends when the JVM does, and its workers with it.
+            deadline = time.monotonic() + 60
+            while (left := sorted(filter(_running, workers))) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not left, f"Spark's Python workers outlived its JVM: {left}"
 
 
 @dataclass(frozen=True)
@@ -161,39 +214,50 @@ def _spark_engine(spark: SparkSession, model: str, source: Path, folder: Path) -
 
 
 @pytest.fixture(scope="module")
-def pandas_engine(store, mixed_csv) -> Output:
-    """What the pandas engine made of the mixed file."""
-    return _pandas_engine(mixed_csv)
+def pandas_engine(store, hard_csv) -> Output:
+    """What the pandas engine made of the file written every way at once."""
+    return _pandas_engine(hard_csv)
 
 
 def test_spark_gives_the_pandas_engines_answers_to_the_last_bit(
-    registered, mixed, mixed_csv, spark_conf_dir, pandas_engine, tmp_path
+    registered, hard, hard_csv, spark_conf_dir, pandas_engine, tmp_path
 ):
+    """The job as a user runs it, on a file written every way at once.
+
+    Compared with the pandas engine's ``predict`` on the same file: names that span lines
+    inside their quotes, a byte-order mark, CRLF line endings, non-ASCII text, seven bad rows.
+    """
     output = tmp_path / "predictions"
     env = {"SPARK_CONF_DIR": str(spark_conf_dir), "SPARK_MASTER": "local[1]"}
     result = Project(registered.tracking_uri, {**registered.env, **env}).run(
-        "-P", f"input_uri={mixed_csv}", "-P", "engine=spark", "-P", f"output_uri={output}",
+        "-P", f"input_uri={hard_csv}", "-P", "engine=spark", "-P", f"output_uri={output}",
         entry_point="predict", timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
-    # Scored on spark-defaults.conf's master, local[2]: over its two cores, two files.
-    assert len(list(output.glob("part-*.parquet"))) == 2
 
     predictions = _parquet(output)
     assert predictions.columns.tolist() == PREDICTION_COLUMNS
     assert predictions.dtypes.astype(str).tolist() == ["int64", "int64", "int64", "float64"]
     pd.testing.assert_frame_equal(predictions, pandas_engine.predictions, check_exact=True)
+    # Scored on spark-defaults.conf's master, local[2]: over its two cores, two files.
+    assert len(list(output.glob("part-*.parquet"))) == 2
 
     rejects = _parquet(tmp_path / "predictions.rejects")
     assert rejects[["row", "reason"]].values.tolist() == [[r, why] for r, _, _, why in BROKEN]
-    assert rejects[["row", "reason"]].astype(str).equals(pandas_engine.rejects[["row", "reason"]])
-    # The rows as read: every column of the input, the bad value as it was written.
-    as_read = rejects.fillna("")  # CSV's empty field is a null in Spark's row
-    for index, (row, column, value, _) in enumerate(BROKEN):
-        assert as_read.loc[index, column] == value
-        assert as_read.loc[index, "Name"] == mixed.loc[row, "Name"]
-    assert rejects.columns.tolist() == ["row", "reason", *mixed.columns]
+    assert rejects.columns.tolist() == ["row", "reason", *hard.columns]
+    # Every cell of every reject as the pandas engine wrote it (a missing cell is empty there).
+    pd.testing.assert_frame_equal(rejects.fillna("").astype(str), pandas_engine.rejects)
+    # The rows as pandas reads the file: every column, the bad value and the name as written.
+    as_read = pd.read_csv(hard_csv, dtype=str).loc[BROKEN_ROWS].reset_index(drop=True)
+    pd.testing.assert_frame_equal(rejects.drop(columns=["row", "reason"]), as_read)
+    for index, (_, column, value, _) in enumerate(BROKEN):
+        assert as_read.fillna("").loc[index, column] == value
+    # Line breaks inside quotes, kept as written: a CRLF (row 5), a bare LF (row 300).
+    assert as_read.loc[[0, 5], "Name"].tolist() == [
+        "Østergaard,\r\nMr. Søren",
+        "Nguyễn,\nMiss. Thị Mai 🌊",
+    ]
 
     run = registered.latest_run()
     assert run.data.metrics == {"rows_total": 418, "rows_scored": 411, "rows_rejected": 7}
@@ -333,7 +397,9 @@ def test_a_folder_of_parquet_files_is_numbered_in_file_order(
     spark, model, test_csv, pandas_engine, tmp_path
 ):
     # Typed Parquet columns, as a warehouse writes them; bad values that such columns can hold.
-    passengers = pd.read_csv(test_csv).drop(index=BROKEN_ROWS).reset_index(drop=True)
+    # The names the pandas engine read in the hard file, whose answers these are compared with.
+    passengers = _every_way_at_once(pd.read_csv(test_csv))
+    passengers = passengers.drop(index=BROKEN_ROWS).reset_index(drop=True)
     passengers.loc[3, "Sex"] = "x"
     passengers.loc[250, "Pclass"] = 5
     folder = tmp_path / "passengers"

@@ -166,7 +166,8 @@ def iter_passenger_csv(
         parameter: The parameter's name, for error messages.
 
     Returns:
-        Consecutive chunks; each keeps its rows' positions in the file as its index.
+        Consecutive chunks, every column as text (missing values as NaN); each keeps its
+        rows' positions in the file as its index.
 
     Raises:
         DataSourceError: When the URI cannot be read as CSV, at the start or mid-stream.
@@ -179,7 +180,10 @@ def iter_passenger_csv(
             _read_errors(uri, parameter),
             pd.read_csv(
                 source,
-                dtype=_TEXT_COLUMNS,
+                # Every column as text, as the Spark engine reads it: the model reads numbers
+                # from text, and a rejected row is written as it was in the file ("3", not
+                # the 3.0 a chunk holding a "2.5" would make of it).
+                dtype=object,
                 chunksize=chunk_rows,
                 storage_options=_storage_options(location, storage),
             ) as reader,
