@@ -64,7 +64,7 @@ FOLDER_WRITE_SECONDS = 5.0
 # One S3 write's bounds: a store that is down or hung must fail it quickly (the batch is dropped
 # and counted, predictions go on), and shutdown waits as long as a write may take.
 S3_CONNECT_SECONDS = 2.0
-S3_READ_SECONDS = 5.0
+S3_READ_SECONDS = 3.0
 S3_ATTEMPTS = 2  # the first try and one retry
 # What shutdown allows beyond the writes: the last requests turned into lines, the shadow's
 # answers to them.

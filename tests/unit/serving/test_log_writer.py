@@ -582,3 +582,15 @@ def test_rotation_by_size_and_by_hour_never_splits_a_line_nor_loses_one(tmp_path
         [p.read_text() for p in files], TEN.replace(minute=0), TEN.replace(hour=11, minute=0)
     )
     assert sorted(set(table.scored["request_id"])) == [f"req-{i}" for i in range(6)]
+
+
+def test_the_documented_bounds_are_the_codes():
+    from tests.processes import PROJECT_ROOT
+    from titanic_model.serving.log_writer import CLOSE_MARGIN_SECONDS, open_sink
+
+    text = " ".join((PROJECT_ROOT / "docs" / "serving.md").read_text().split())
+    s3 = open_sink("s3://log/x", "http://127.0.0.1:9", ("k", "s"))
+    assert f"An S3 write gives up after {s3.write_seconds:g} seconds" in text
+    assert f"({2 * s3.write_seconds + CLOSE_MARGIN_SECONDS:g} s on S3" in text
+    folder = 2 * FolderSink.write_seconds + CLOSE_MARGIN_SECONDS
+    assert f"{folder:g} s on a local disk" in text
