@@ -123,15 +123,33 @@ def test_a_shifted_class_mix_and_older_passengers_are_flagged(store, served, pas
 def test_labels_give_exactly_the_accuracy_of_the_served_answers(
     store, served, passengers, tmp_path
 ):
-    answers = _write_log(served, tmp_path / "log", passengers, NOW)
+    # The log says what the layer served: here 20 answers the model gets right today were
+    # served wrong (an older model, a bug). A monitor that predicted again would miss them.
+    records = passengers.drop(columns=[LABEL])
+    now_says = served.model.predict(records).reset_index(drop=True)
+    truth = passengers[LABEL].to_numpy()
+    served_wrong = np.flatnonzero(now_says["survived"].to_numpy() == truth)[:20]
+    logged = now_says.copy()
+    logged.loc[served_wrong, "survived"] = 1 - logged.loc[served_wrong, "survived"]
+    logged.loc[served_wrong, "probability"] = 0.1 + 0.8 * logged.loc[served_wrong, "survived"]
+    lines = []
+    for start in range(0, len(passengers), 10):
+        rows = slice(start, start + 10)
+        lines += scored_lines(
+            served.identity, f"req-{start}", NOW, check_passengers(records.iloc[rows]),
+            logged.iloc[rows], full_names=False,
+        )  # fmt: skip
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "predictions-test.jsonl").write_text("\n".join(lines) + "\n")
     labels = passengers[[PASSENGER_ID, LABEL]]
     unknown = pd.DataFrame({PASSENGER_ID: [9001, 9002], LABEL: [1, 0]})
     pd.concat([labels, unknown]).to_csv(tmp_path / "labels.csv", index=False)
 
     run, _ = _run(_config(store, tmp_path / "log", labels_uri=str(tmp_path / "labels.csv")))
 
-    predicted = np.array([answer["survived"] for answer in answers])
-    expected = float(np.mean(predicted == passengers[LABEL].to_numpy()))
+    expected = float(np.mean(logged["survived"].to_numpy() == truth))
+    model_now = float(np.mean(now_says["survived"].to_numpy() == truth))
+    assert expected == pytest.approx(model_now - 20 / 160)
     metrics = run.data.metrics
     assert metrics["live_accuracy"] == pytest.approx(expected, abs=1e-12)
     assert metrics["live_accuracy_ci_low"] <= expected <= metrics["live_accuracy_ci_high"]
