@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 
 from tests.passengers import make_passengers
-from titanic_model.config import MonitorConfig, TrainConfig
+from tests.processes import free_port
+from titanic_model.config import MonitorConfig, RequestLabelsConfig, TrainConfig
 from titanic_model.io.data import DataSourceError
 from titanic_model.jobs.monitor import monitor
 from titanic_model.jobs.prepare import prepare
+from titanic_model.jobs.request_labels import request_labels
 from titanic_model.jobs.train import train
 from titanic_model.model.schema import LABEL, PASSENGER_ID, SchemaError, check_passengers
 from titanic_model.monitoring.drift import MONITORED_FIELDS, DriftDetectedError
@@ -209,6 +211,25 @@ def test_the_window_selects_lines_by_time(store, served, passengers, tmp_path):
 
     assert run.data.metrics["rows_scored"] == 40
     assert run.data.params["since"] == "P1D"
+
+
+def test_request_labels_samples_no_record_stamped_after_its_now(
+    store, served, passengers, tmp_path, monkeypatch
+):
+    """An empty until is now (README), for the reviewers' sample as for the monitor."""
+    # Nowhere to send tasks: the job must find its window empty before it tries.
+    monkeypatch.setenv("LABEL_STUDIO_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "key")
+    _write_log(served, tmp_path / "log", passengers.head(20), NOW + timedelta(days=1))
+    config = RequestLabelsConfig.from_params({"log_uri": str(tmp_path / "log")})
+
+    with pytest.raises(DataSourceError) as raised, mlflow.start_run():
+        request_labels(config)
+
+    assert str(raised.value) == (
+        f"no scored record in log_uri {tmp_path / 'log'} between the start and now "
+        "(20 line(s) read, 0 unreadable)"
+    )
 
 
 @pytest.mark.parametrize(
