@@ -374,9 +374,9 @@ def test_an_s3_write_to_a_store_that_never_answers_ends_within_its_bound():
         hung.bind(("127.0.0.1", 0))
         hung.listen(16)
         endpoint = f"http://127.0.0.1:{hung.getsockname()[1]}"
-        sink = S3Sink("s3://log/x", endpoint, keys=("k", "s"), connect_seconds=0.3,
-                      read_seconds=0.3)  # fmt: skip
-        assert sink.write_seconds == S3_ATTEMPTS * (0.3 + 0.3) + 1.0
+        sink = S3Sink("s3://log/x", endpoint, keys=("k", "s"), connect_seconds=0.1,
+                      read_seconds=0.1)  # fmt: skip
+        assert sink.write_seconds == S3_ATTEMPTS * (0.1 + 0.1) + 1.0
         assert PredictionLog.close_seconds.fget(SimpleNamespace(sink=sink)) >= (
             2 * sink.write_seconds
         )
@@ -594,3 +594,53 @@ def test_the_documented_bounds_are_the_codes():
     assert f"({2 * s3.write_seconds + CLOSE_MARGIN_SECONDS:g} s on S3" in text
     folder = 2 * FolderSink.write_seconds + CLOSE_MARGIN_SECONDS
     assert f"{folder:g} s on a local disk" in text
+
+
+def test_an_s3_log_writes_again_once_the_store_is_back(caplog):
+    """A real S3 server (moto's, in this process) stopped under the log, then started again."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.processes import free_port
+    from titanic_model.serving.log_writer import open_sink
+
+    caplog.set_level(logging.WARNING, logger=log_writer.__name__)
+    port = free_port()
+    store = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    store.start()
+    try:
+        sink = open_sink("s3://log/serving", f"http://127.0.0.1:{port}", ("key", "secret"))
+        sink._fs.mkdir("log")
+        dropped = _Dropped()
+        log = _log(sink, dropped, flush_seconds=0.05)
+
+        def objects() -> list[str]:
+            sink._fs.invalidate_cache()
+            return sorted(sink._fs.find("log/serving"))
+
+        def wait(condition) -> None:
+            deadline = time.monotonic() + 20
+            while not condition():
+                assert time.monotonic() < deadline, "not within 20 s"
+                time.sleep(0.05)
+
+        log.rejected("up", ARRIVED, 400, "r", {})
+        wait(lambda: len(objects()) == 1)
+        store.stop()  # the store goes down
+        for i in range(2):
+            log.rejected(f"down-{i}", ARRIVED, 400, "r", {})
+            wait(lambda i=i: dropped.count == i + 1)  # each flush fails on its own
+        store = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        store.start()  # and comes back (moto keeps the bucket in this process)
+        log.rejected("back", ARRIVED, 400, "r", {})
+        wait(lambda: len(objects()) == 2)
+        log.close()
+
+        written = [sink._fs.cat_file(key).decode() for key in objects()]
+        assert [json.loads(text)["request_id"] for text in written] == ["up", "back"]
+        assert dropped.count == 2
+        messages = [r.getMessage() for r in caplog.records]
+        assert len(messages) == 2, messages
+        assert messages[0].startswith("prediction log: 1 line(s) dropped: ")
+        assert messages[1] == "prediction log: writing again"
+    finally:
+        store.stop()
