@@ -511,7 +511,8 @@ class PredictionLog:
 
         Args:
             timeout: How long to wait for the thread; None: :attr:`close_seconds`. Lines still
-                unwritten then are counted as dropped (and their predictions observed).
+                unwritten then are counted as dropped (and their predictions observed), also
+                those of a write under way that might still land in the process's last moments.
         """
         self._stopping.set()
         self._wake.set()
