@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -85,11 +86,16 @@ def _flip(answers: np.ndarray, share: float) -> np.ndarray:
 
 
 def _write_log(
-    folder: Path, served: ModelIdentity, shadow: ModelIdentity, served_says, shadow_says
+    folder: Path,
+    served: ModelIdentity,
+    shadow: ModelIdentity,
+    served_says,
+    shadow_says,
+    arrived: datetime | None = None,
 ) -> None:
     """What the serving layer logs for PASSENGERS in requests of 10, served and shadow."""
     folder.mkdir(parents=True, exist_ok=True)
-    now = pd.Timestamp.now(tz="UTC").to_pydatetime()
+    now = arrived or pd.Timestamp.now(tz="UTC").to_pydatetime()
     lines = []
     for start in range(0, len(PASSENGERS), 10):
         rows = slice(start, start + 10)
@@ -202,6 +208,19 @@ def test_compare_without_labels_measures_the_agreement_only(store, gated, tmp_pa
     assert run.data.tags["decision"] == "insufficient_labels"
     assert run.data.metrics["agreement_rate"] == pytest.approx(0.5)
     assert "live_accuracy_served" not in run.data.metrics
+
+
+def test_compare_pairs_no_answer_stamped_after_its_now(store, tmp_path):
+    """An empty until is now (README): answers stamped tomorrow are outside the window."""
+    served, shadow = ModelIdentity("windows", "1", "run-1"), ModelIdentity("windows", "2", "run-2")
+    log = tmp_path / "log"
+    _write_log(log, served, shadow, TRUTH, TRUTH)  # both answered alike: agreement 1
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    _write_log(log, served, shadow, TRUTH, 1 - TRUTH, tomorrow)  # a clock ahead: never alike
+
+    run = _compare(store, log, None, f"comparisons-{next(_experiments)}")
+
+    assert (run.data.metrics["pairs"], run.data.metrics["agreement_rate"]) == (160, 1.0)
 
 
 def test_a_log_without_shadow_answers_is_one_line_and_nothing_is_logged(store, gated, tmp_path):

@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 
 from tests.passengers import make_passengers
-from titanic_model.config import MonitorConfig, TrainConfig
+from tests.processes import free_port
+from titanic_model.config import MonitorConfig, RequestLabelsConfig, TrainConfig
 from titanic_model.io.data import DataSourceError
 from titanic_model.jobs.monitor import monitor
 from titanic_model.jobs.prepare import prepare
+from titanic_model.jobs.request_labels import request_labels
 from titanic_model.jobs.train import train
 from titanic_model.model.schema import LABEL, PASSENGER_ID, SchemaError, check_passengers
 from titanic_model.monitoring.drift import MONITORED_FIELDS, DriftDetectedError
@@ -123,15 +125,33 @@ def test_a_shifted_class_mix_and_older_passengers_are_flagged(store, served, pas
 def test_labels_give_exactly_the_accuracy_of_the_served_answers(
     store, served, passengers, tmp_path
 ):
-    answers = _write_log(served, tmp_path / "log", passengers, NOW)
+    # The log says what the layer served: here 20 answers the model gets right today were
+    # served wrong (an older model, a bug). A monitor that predicted again would miss them.
+    records = passengers.drop(columns=[LABEL])
+    now_says = served.model.predict(records).reset_index(drop=True)
+    truth = passengers[LABEL].to_numpy()
+    served_wrong = np.flatnonzero(now_says["survived"].to_numpy() == truth)[:20]
+    logged = now_says.copy()
+    logged.loc[served_wrong, "survived"] = 1 - logged.loc[served_wrong, "survived"]
+    logged.loc[served_wrong, "probability"] = 0.1 + 0.8 * logged.loc[served_wrong, "survived"]
+    lines = []
+    for start in range(0, len(passengers), 10):
+        rows = slice(start, start + 10)
+        lines += scored_lines(
+            served.identity, f"req-{start}", NOW, check_passengers(records.iloc[rows]),
+            logged.iloc[rows], full_names=False,
+        )  # fmt: skip
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log" / "predictions-test.jsonl").write_text("\n".join(lines) + "\n")
     labels = passengers[[PASSENGER_ID, LABEL]]
     unknown = pd.DataFrame({PASSENGER_ID: [9001, 9002], LABEL: [1, 0]})
     pd.concat([labels, unknown]).to_csv(tmp_path / "labels.csv", index=False)
 
     run, _ = _run(_config(store, tmp_path / "log", labels_uri=str(tmp_path / "labels.csv")))
 
-    predicted = np.array([answer["survived"] for answer in answers])
-    expected = float(np.mean(predicted == passengers[LABEL].to_numpy()))
+    expected = float(np.mean(logged["survived"].to_numpy() == truth))
+    model_now = float(np.mean(now_says["survived"].to_numpy() == truth))
+    assert expected == pytest.approx(model_now - 20 / 160)
     metrics = run.data.metrics
     assert metrics["live_accuracy"] == pytest.approx(expected, abs=1e-12)
     assert metrics["live_accuracy_ci_low"] <= expected <= metrics["live_accuracy_ci_high"]
@@ -191,6 +211,25 @@ def test_the_window_selects_lines_by_time(store, served, passengers, tmp_path):
 
     assert run.data.metrics["rows_scored"] == 40
     assert run.data.params["since"] == "P1D"
+
+
+def test_request_labels_samples_no_record_stamped_after_its_now(
+    store, served, passengers, tmp_path, monkeypatch
+):
+    """An empty until is now (README), for the reviewers' sample as for the monitor."""
+    # Nowhere to send tasks: the job must find its window empty before it tries.
+    monkeypatch.setenv("LABEL_STUDIO_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "key")
+    _write_log(served, tmp_path / "log", passengers.head(20), NOW + timedelta(days=1))
+    config = RequestLabelsConfig.from_params({"log_uri": str(tmp_path / "log")})
+
+    with pytest.raises(DataSourceError) as raised, mlflow.start_run():
+        request_labels(config)
+
+    assert str(raised.value) == (
+        f"no scored record in log_uri {tmp_path / 'log'} between the start and now "
+        "(20 line(s) read, 0 unreadable)"
+    )
 
 
 @pytest.mark.parametrize(

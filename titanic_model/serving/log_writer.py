@@ -9,8 +9,13 @@ A request only appends its records to a queue. One thread per worker process tur
 into lines and hands them to the sink every :data:`FLUSH_SECONDS` and at shutdown. With a
 shadow model (:mod:`titanic_model.serving.shadow`), the same thread has it score the
 flush's accepted records, and writes its answers as ``shadow`` lines beside the served ones.
-When the queue is full or the sink fails (disk full, S3 down), the lines are dropped and
-counted (``titanic_prediction_log_dropped_total``); predictions go on.
+When the queue is full, the sink fails (disk full, S3 down) or shutdown cannot wait any
+longer for the sink, the lines are dropped and counted
+(``titanic_prediction_log_dropped_total``); predictions go on.
+
+Every start of a worker process writes its own files or objects: their names hold the host,
+the pid and the start (a restarted container's worker has the same host and pid, often 1),
+so that no process ever appends to a file another one cut short, or replaces its objects.
 """
 
 from __future__ import annotations
@@ -53,6 +58,17 @@ FLUSH_SECONDS = 2.0
 ROTATE_BYTES = 64 * 1024 * 1024
 # Requests waiting for the writer thread; beyond, their lines are dropped (and counted).
 MAX_QUEUED_REQUESTS = 10_000
+# A local write has no timeout of its own: shutdown waits this long for one, then counts its
+# lines as dropped.
+FOLDER_WRITE_SECONDS = 5.0
+# One S3 write's bounds: a store that is down or hung must fail it quickly (the batch is dropped
+# and counted, predictions go on), and shutdown waits as long as a write may take.
+S3_CONNECT_SECONDS = 2.0
+S3_READ_SECONDS = 3.0
+S3_ATTEMPTS = 2  # the first try and one retry
+# What shutdown allows beyond the writes: the last requests turned into lines, the shadow's
+# answers to them.
+CLOSE_MARGIN_SECONDS = 5.0
 
 _logger = logging.getLogger(__name__)
 
@@ -212,7 +228,14 @@ def rejected_line(
 
 
 class Sink(Protocol):
-    """Where batches of lines go."""
+    """Where batches of lines go.
+
+    Attributes:
+        write_seconds: The longest one write may take; shutdown waits for two (the one under
+            way and the last one), then counts what is left as dropped.
+    """
+
+    write_seconds: float
 
     def write(self, data: bytes, now: datetime) -> None:
         """Write a batch of whole lines; raise on failure (the batch is then dropped)."""
@@ -222,15 +245,24 @@ class Sink(Protocol):
 
 
 def _worker_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+    """``<host>-<pid>-<start>``: this start of this worker process.
+
+    The start (microseconds since 1970, UTC) tells apart the starts of a process that has the
+    same host and pid every time, as a container's first process has (pid 1).
+    """
+    return f"{socket.gethostname()}-{os.getpid()}-{time.time_ns() // 1000}"
 
 
 class FolderSink:
-    """Append-only files in a local folder, one series per worker process.
+    """Append-only files in a local folder, one series per start of a worker process.
 
-    Files are named ``predictions-<UTC hour>-<host>-<pid>-<n>.jsonl``; a new one starts every
-    hour and whenever the current one reaches ``rotate_bytes``.
+    Files are named ``predictions-<UTC hour>-<host>-<pid>-<start>-<n>.jsonl``; a new one starts
+    every hour, whenever the current one reaches ``rotate_bytes`` (a batch is never split: a
+    file may end past it by one batch), and after a write that failed half-way (whose cut
+    line is never extended).
     """
+
+    write_seconds = FOLDER_WRITE_SECONDS
 
     def __init__(self, folder: Path, rotate_bytes: int = ROTATE_BYTES, worker: str | None = None):
         self.folder = folder
@@ -256,12 +288,16 @@ class FolderSink:
             self._sequence += 1
         if self._file is None:
             self.folder.mkdir(parents=True, exist_ok=True)  # it may have been removed
-            # Unbuffered: a write either reaches the file or fails now, leaving nothing behind.
+            # Unbuffered: what a write reports written is in the file, nothing waits in memory.
             self._file = open(self.path_for(hour, self._sequence), "ab", buffering=0)  # noqa: SIM115
+        written = 0
         try:
-            self._file.write(data)
+            while written < len(data):  # a write may take part of the data only
+                written += self._file.write(memoryview(data)[written:]) or 0
         except OSError:
-            self.close()  # the next batch starts from a newly opened file
+            self.close()  # the next batch starts from a newly opened file,
+            if written:  # a new name when this one ends in a cut line: it is never extended
+                self._sequence += 1
             raise
 
     def close(self) -> None:
@@ -274,7 +310,15 @@ class FolderSink:
 class S3Sink:
     """Objects under an ``s3://bucket/prefix``: each flush is its own object (S3 cannot append).
 
-    Objects are named ``<prefix>/predictions-<UTC time>-<host>-<pid>-<n>.jsonl``.
+    Objects are named ``<prefix>/predictions-<UTC time>-<host>-<pid>-<start>-<n>.jsonl``.
+
+    Args:
+        uri: ``s3://bucket/prefix``.
+        endpoint_url: Endpoint of an S3-compatible store, or None for AWS.
+        worker: The names' ``<host>-<pid>-<start>``; None: this process's.
+        keys: The access key id and secret, or None for the AWS SDK's own.
+        connect_seconds: How long an attempt may take to connect.
+        read_seconds: How long an attempt may wait for the store's answer.
     """
 
     def __init__(
@@ -283,25 +327,40 @@ class S3Sink:
         endpoint_url: str | None,
         worker: str | None = None,
         keys: tuple[str, str] | None = None,
+        *,
+        connect_seconds: float = S3_CONNECT_SECONDS,
+        read_seconds: float = S3_READ_SECONDS,
     ):
         import s3fs  # only when the log goes to S3
 
         self.prefix = uri.removeprefix("s3://").rstrip("/")
         self.worker = worker or _worker_name()
         self._sequence = 0
+        # Every attempt connects and waits for its answer; a second of back-off between them.
+        # Enforced as the write's deadline: botocore waits for a store's "100 Continue" to a
+        # PUT without any timeout, so that a store that accepts and never answers would hang
+        # the write for good.
+        self.write_seconds = S3_ATTEMPTS * (connect_seconds + read_seconds) + 1.0
         client = {"endpoint_url": endpoint_url} if endpoint_url else {}
-        # A store that is down must fail a write quickly: the batch is dropped and counted.
-        config = {"connect_timeout": 2, "read_timeout": 10, "retries": {"max_attempts": 2}}
+        config = {
+            "connect_timeout": connect_seconds,
+            "read_timeout": read_seconds,
+            "retries": {"mode": "standard", "total_max_attempts": S3_ATTEMPTS},
+        }
         # The log's own keys when given (never the artifact store's), else the SDK's.
         credentials = {"key": keys[0], "secret": keys[1]} if keys else {}
-        self._fs = s3fs.S3FileSystem(client_kwargs=client, config_kwargs=config, **credentials)
+        self._fs = s3fs.S3FileSystem(
+            client_kwargs=client, config_kwargs=config, skip_instance_cache=True, **credentials
+        )
+        # s3fs would try a timed-out write five times over the client's attempts: not here.
+        self._fs.retries = 1
 
     def write(self, data: bytes, now: datetime) -> None:
-        """Write ``data`` as a new object."""
+        """Write ``data`` as a new object, within :attr:`write_seconds`."""
         stamp = now.strftime("%Y%m%dT%H%M%S")
         key = f"{self.prefix}/predictions-{stamp}-{self.worker}-{self._sequence:06d}.jsonl"
         self._sequence += 1
-        self._fs.pipe_file(key, data)
+        self._fs.pipe_file(key, data, timeout=self.write_seconds)
 
     def close(self) -> None:
         """Nothing is held between writes."""
@@ -340,6 +399,11 @@ class _Rejected:
     status: int
     reason: str
     rejected_records: Mapping[str, int]
+
+
+def _served_lines(entry: _Scored | _Rejected) -> int:
+    """The lines an entry is written as, before any shadow answers it (what a drop counts)."""
+    return len(entry.predictions) if isinstance(entry, _Scored) else 1
 
 
 class PredictionLog:
@@ -390,6 +454,11 @@ class PredictionLog:
         self._pending: deque[_Scored | _Rejected] = deque()
         self._wake, self._stopping = threading.Event(), threading.Event()
         self._failing = False
+        # Between the thread and close(): the lines the thread has taken from the queue and
+        # not yet written or counted, and whether close() stopped waiting (and counted them).
+        self._lock = threading.Lock()
+        self._in_hand = 0
+        self._given_up = False
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -431,44 +500,82 @@ class PredictionLog:
             return
         self._pending.append(entry)  # deque.append is atomic: no lock on the request path
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Write what is pending and stop the thread (at shutdown)."""
+    @property
+    def close_seconds(self) -> float:
+        """How long :meth:`close` waits: the write under way, the last one, and a margin."""
+        writes = 2 * self.sink.write_seconds if self.sink is not None else 0.0
+        return writes + CLOSE_MARGIN_SECONDS
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write what is pending and stop the thread (at shutdown).
+
+        Args:
+            timeout: How long to wait for the thread; None: :attr:`close_seconds`. Lines still
+                unwritten then are counted as dropped (and their predictions observed), also
+                those of a write under way that might still land in the process's last moments.
+        """
         self._stopping.set()
         self._wake.set()
-        self._thread.join(timeout)
+        self._thread.join(self.close_seconds if timeout is None else timeout)
+        with self._lock:
+            if self._thread.is_alive():  # stuck in a write: what it holds is lost with us
+                self._given_up = True
+                left = [self._pending.popleft() for _ in range(len(self._pending))]
+                for entry in left:
+                    if isinstance(entry, _Scored):
+                        self.observe(entry.predictions)
+                lost = self._in_hand + sum(map(_served_lines, left))
+                if self.sink is not None and lost:
+                    self.on_dropped(lost)
+                    _logger.warning("prediction log: %d line(s) unwritten at shutdown", lost)
         if self.sink is not None:
             self.sink.close()
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
+        stopping = False
+        while not stopping:
             self._wake.wait(self.flush_seconds)
             self._wake.clear()
+            # Read before draining: everything handed over before close() is in this drain.
+            stopping = self._stopping.is_set()
             self._drain()
-        self._drain()
 
     def _drain(self) -> None:
         # What is pending now; later ones wait their turn.
-        entries = [self._pending.popleft() for _ in range(len(self._pending))]
+        with self._lock:
+            entries = [self._pending.popleft() for _ in range(len(self._pending))]
+            self._in_hand = sum(map(_served_lines, entries))
         shadow_answers = self._shadow_answers(entries)
         lines: list[str] = []
+        dropped = 0
         for index, entry in enumerate(entries):
-            lines += self._lines_of(entry, shadow_answers.get(index))
+            entry_lines, entry_dropped = self._lines_of(entry, shadow_answers.get(index))
+            lines += entry_lines
+            dropped += entry_dropped
             # Hand the GIL back after each request's lines. Otherwise the event loop waits
             # for the interpreter's switch interval (5 ms) at every step of a request while
             # a drain runs: a second of traffic took 200 ms to drain, and stalled answers.
             time.sleep(0)
-        if not lines or self.sink is None:
-            return
-        try:
-            self.sink.write(("\n".join(lines) + "\n").encode(), datetime.now(UTC))
-        except Exception as error:  # disk full, S3 down, …: predictions go on
-            self.on_dropped(len(lines))
-            if not self._failing:
+        error = None
+        if lines and self.sink is not None:
+            with self._lock:
+                self._in_hand = len(lines) + dropped
+            try:
+                self.sink.write(("\n".join(lines) + "\n").encode(), datetime.now(UTC))
+            except Exception as failure:  # disk full, S3 down, …: predictions go on
+                error = failure
+        with self._lock:
+            if self._given_up:  # close() counted them all
+                return
+            self._in_hand = 0
+            if self.sink is not None and dropped + (len(lines) if error else 0):
+                self.on_dropped(dropped + (len(lines) if error else 0))
+        if error is not None:
+            if not self._failing:  # once per outage
                 _logger.warning("prediction log: %d line(s) dropped: %s", len(lines), error)
             self._failing = True
-        else:
-            if self._failing:
-                _logger.warning("prediction log: writing again")
+        elif lines and self._failing:
+            _logger.warning("prediction log: writing again")
             self._failing = False
 
     def _shadow_answers(self, entries: list[_Scored | _Rejected]) -> dict[int, ShadowAnswers]:
@@ -482,19 +589,20 @@ class PredictionLog:
 
     def _lines_of(
         self, entry: _Scored | _Rejected, shadow_answer: ShadowAnswers | None = None
-    ) -> list[str]:
+    ) -> tuple[list[str], int]:
+        """An entry's lines, and how many of them could not be formatted (dropped)."""
         if isinstance(entry, _Rejected):
             if self.sink is None:
-                return []
+                return [], 0
             return [
                 rejected_line(
                     self.identity, entry.request_id, entry.arrived, entry.status,
                     entry.reason, entry.rejected_records,
                 )
-            ]  # fmt: skip
+            ], 0  # fmt: skip
         self.observe(entry.predictions)
         if self.sink is None:
-            return []
+            return [], 0
         try:
             served = _scored_models(
                 self.identity, entry.request_id, entry.arrived,
@@ -505,13 +613,12 @@ class PredictionLog:
             lines = [format_line(line) for line in served]
         except Exception:  # a bug here must not stop the thread: count it and say so
             _logger.exception("could not format the log lines of request %s", entry.request_id)
-            self.on_dropped(len(entry.predictions))
-            return []
+            return [], len(entry.predictions)
         shadow = self.shadow.identity if self.shadow is not None else None
         if shadow_answer is not None and shadow is not None:
             try:
                 lines += _shadow_lines(served, shadow, shadow_answer)
             except Exception:  # the served lines are written whatever becomes of these
                 _logger.exception("could not format the shadow lines of %s", entry.request_id)
-                self.on_dropped(len(served))
-        return lines
+                return lines, len(served)
+        return lines, 0

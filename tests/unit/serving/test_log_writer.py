@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
+import socket
 import threading
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -12,6 +17,7 @@ import pytest
 
 from titanic_model.model.schema import check_passengers
 from titanic_model.prediction_log import SCHEMA_VERSION, read_prediction_log
+from titanic_model.serving import log_writer
 from titanic_model.serving.log_writer import (
     FolderSink,
     ModelIdentity,
@@ -199,9 +205,11 @@ def _log(sink, dropped: _Dropped, observed: list | None = None, **kwargs) -> Pre
 
 def test_lines_are_written_at_close_even_before_the_flush_is_due(tmp_path):
     dropped = _Dropped()
+    # No periodic flush within the test: only shutdown can write these lines.
     log = _log(FolderSink(tmp_path, worker="w"), dropped, flush_seconds=3600)
     log.scored("a", ARRIVED, COLUMNS, PREDICTIONS)
     log.rejected("b", ARRIVED, 415, "no type", {})
+    assert list(tmp_path.iterdir()) == []
     log.close()
 
     lines = [json.loads(line) for p in tmp_path.iterdir() for line in p.read_text().splitlines()]
@@ -211,11 +219,20 @@ def test_lines_are_written_at_close_even_before_the_flush_is_due(tmp_path):
     assert dropped.count == 0
 
 
+class _AtTen(FolderSink):
+    """A folder sink whose clock says 10:59 whenever it writes: the file it opens is known."""
+
+    def write(self, data: bytes, now: datetime) -> None:
+        super().write(data, TEN)
+
+
+TEN = datetime(2026, 11, 25, 10, 59, tzinfo=UTC)
+
+
 def test_a_full_disk_drops_and_counts_the_lines_and_the_log_goes_on(tmp_path):
     dropped, observed = _Dropped(), []
-    sink = FolderSink(tmp_path, worker="w")
-    hour = datetime.now(UTC).strftime("%Y%m%dT%HZ")
-    sink.path_for(hour, 0).symlink_to("/dev/full")  # every write: ENOSPC, "No space left"
+    sink = _AtTen(tmp_path, worker="w")
+    sink.path_for("20261125T10Z", 0).symlink_to("/dev/full")  # every write: ENOSPC
     log = _log(sink, dropped, observed, flush_seconds=3600)
     log.scored("a", ARRIVED, COLUMNS, PREDICTIONS)
     log.scored("b", ARRIVED, COLUMNS, PREDICTIONS)
@@ -227,6 +244,8 @@ def test_a_full_disk_drops_and_counts_the_lines_and_the_log_goes_on(tmp_path):
 
 class _BlockedSink:
     """A sink whose first write waits until released: the queue behind it fills up."""
+
+    write_seconds = 10.0
 
     def __init__(self):
         self.entered, self.release = threading.Event(), threading.Event()
@@ -299,3 +318,329 @@ def test_an_s3_log_is_written_with_the_log_buckets_own_keys_when_given():
     with_keys = open_sink("s3://log/x", "http://127.0.0.1:9", ("log-key", "log-secret"))
     assert (with_keys._fs.key, with_keys._fs.secret) == ("log-key", "log-secret")
     assert open_sink("s3://log/x", "http://127.0.0.1:9")._fs.key is None
+
+
+# --- shutdown: as long as the writes may take, and what it cannot wait for is counted ------
+
+
+class _HungSink:
+    """A sink whose writes hang until released, as a store that accepts and never answers."""
+
+    write_seconds = 0.2
+
+    def __init__(self):
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes, now: datetime) -> None:
+        self.entered.set()
+        assert self.release.wait(30)
+        self.written.append(data)
+
+    def close(self) -> None:
+        pass
+
+
+def test_close_waits_for_the_write_under_way_and_the_last_one_then_counts_what_is_left(
+    monkeypatch,
+):
+    monkeypatch.setattr(log_writer, "CLOSE_MARGIN_SECONDS", 0.0)
+    dropped, sink, observed = _Dropped(), _HungSink(), []
+    log = _log(sink, dropped, observed, flush_seconds=0.01)
+    log.scored("in-hand", ARRIVED, COLUMNS, PREDICTIONS)
+    assert sink.entered.wait(10)  # the thread is stuck writing these 2 lines
+    log.scored("queued", ARRIVED, COLUMNS, PREDICTIONS)
+    log.rejected("refused", ARRIVED, 400, "r", {})
+    assert log.close_seconds == 2 * sink.write_seconds
+
+    started = time.monotonic()
+    log.close()
+    waited = time.monotonic() - started
+
+    assert 2 * sink.write_seconds <= waited < 2 * sink.write_seconds + 2
+    assert dropped.count == 2 + 2 + 1
+    assert len(observed) == 2  # the queued request's predictions are counted all the same
+    sink.release.set()  # the stuck write ends after all: it is not counted twice
+    log._thread.join(10)
+    assert not log._thread.is_alive()
+    assert dropped.count == 2 + 2 + 1
+    assert b"queued" not in b"".join(sink.written)
+
+
+def test_an_s3_write_to_a_store_that_never_answers_ends_within_its_bound():
+    from titanic_model.serving.log_writer import S3_ATTEMPTS, S3Sink
+
+    with socket.socket() as hung:  # accepts connections (the kernel's backlog), never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        endpoint = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        sink = S3Sink("s3://log/x", endpoint, keys=("k", "s"), connect_seconds=0.1,
+                      read_seconds=0.1)  # fmt: skip
+        assert sink.write_seconds == S3_ATTEMPTS * (0.1 + 0.1) + 1.0
+        assert PredictionLog.close_seconds.fget(SimpleNamespace(sink=sink)) >= (
+            2 * sink.write_seconds
+        )
+        # botocore waits for the store's "100 Continue" without a timeout: only the write's
+        # own deadline ends it. In a thread, so that a write without one fails the test.
+        errors: list[Exception] = []
+
+        def write() -> None:
+            try:
+                sink.write(b"{}\n", ARRIVED)
+            except Exception as error:  # fsspec's timeout, or botocore's
+                errors.append(error)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(sink.write_seconds + 1)
+        assert not writer.is_alive(), "the write outlived its bound"
+        assert len(errors) == 1
+
+
+def test_the_s3_bounds_are_what_close_waits_for_by_default():
+    from titanic_model.serving.log_writer import (
+        CLOSE_MARGIN_SECONDS,
+        S3_ATTEMPTS,
+        S3_CONNECT_SECONDS,
+        S3_READ_SECONDS,
+        open_sink,
+    )
+
+    sink = open_sink("s3://log/x", "http://127.0.0.1:9", ("k", "s"))
+    attempt = S3_CONNECT_SECONDS + S3_READ_SECONDS
+    assert sink.write_seconds >= S3_ATTEMPTS * attempt
+    config = sink._fs.config_kwargs
+    assert (config["connect_timeout"], config["read_timeout"]) == (
+        S3_CONNECT_SECONDS, S3_READ_SECONDS,
+    )  # fmt: skip
+    assert config["retries"]["total_max_attempts"] == S3_ATTEMPTS
+    assert sink._fs.retries == 1  # no retries of s3fs's own on top of the client's
+    log = _log(sink, _Dropped())
+    try:
+        assert log.close_seconds == 2 * sink.write_seconds + CLOSE_MARGIN_SECONDS
+    finally:
+        log.close()
+
+
+# --- outages: one warning when one starts, one line when writing again ---------------------
+
+
+class _FlakySink:
+    """A sink that fails while ``down``; it records each attempt's outcome."""
+
+    write_seconds = 1.0
+
+    def __init__(self):
+        self.down = False
+        self.written: list[bytes] = []
+        self.failed = 0
+        self.attempted = threading.Condition()
+
+    def write(self, data: bytes, now: datetime) -> None:
+        with self.attempted:
+            try:
+                if self.down:
+                    self.failed += 1
+                    raise OSError("store unreachable")
+                self.written.append(data)
+            finally:
+                self.attempted.notify_all()
+
+    def wait_for(self, condition) -> None:
+        with self.attempted:
+            assert self.attempted.wait_for(condition, timeout=10)
+
+    def close(self) -> None:
+        pass
+
+
+def test_writes_resume_after_an_outage_with_one_warning_each_way(caplog):
+    caplog.set_level(logging.WARNING, logger=log_writer.__name__)
+    dropped, sink = _Dropped(), _FlakySink()
+    log = _log(sink, dropped, flush_seconds=0.01)
+    for outage in range(2):
+        sink.down = True
+        for i in range(3):  # three batches fail, each on its own
+            failed = sink.failed
+            log.rejected(f"lost-{outage}-{i}", ARRIVED, 400, "r", {})
+            sink.wait_for(lambda failed=failed: sink.failed > failed)
+        sink.down = False
+        for i in range(2):
+            written = len(sink.written)
+            log.rejected(f"kept-{outage}-{i}", ARRIVED, 400, "r", {})
+            sink.wait_for(lambda written=written: len(sink.written) > written)
+    log.close()
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "prediction log: 1 line(s) dropped: store unreachable", "prediction log: writing again",
+    ] * 2  # fmt: skip
+    assert dropped.count == 6
+    written = b"".join(sink.written)
+    assert [written.count(f"kept-{o}-{i}".encode()) for o in range(2) for i in range(2)] == [1] * 4
+    assert b"lost" not in written
+
+
+# --- file names across restarts -----------------------------------------------------------
+
+
+def test_each_start_of_a_process_writes_its_own_files_and_never_extends_a_cut_line(tmp_path):
+    killed = FolderSink(tmp_path)  # default name: this host, this pid, this start
+    killed.write(b'{"a": 1}\n{"b": ', TEN)  # SIGKILL in the middle of a line
+    restarted = FolderSink(tmp_path)  # same host, same pid (a container's pid 1)
+    restarted.write(b'{"c": 3}\n', TEN)
+    restarted.close()
+
+    assert killed.worker != restarted.worker
+    contents = {p.name: p.read_text() for p in tmp_path.iterdir()}
+    assert contents == {
+        killed.path_for("20261125T10Z", 0).name: '{"a": 1}\n{"b": ',
+        restarted.path_for("20261125T10Z", 0).name: '{"c": 3}\n',
+    }
+    worker = rf"{re.escape(socket.gethostname())}-{os.getpid()}-\d+"
+    pattern = rf"predictions-20261125T10Z-{worker}-0000\.jsonl"
+    assert all(re.fullmatch(pattern, name) for name in contents), contents
+
+
+def test_each_start_of_a_process_writes_its_own_s3_objects_in_the_same_second():
+    from titanic_model.serving.log_writer import open_sink
+
+    keys: list[str] = []
+    sinks = [open_sink("s3://log/serving", "http://127.0.0.1:9", ("k", "s")) for _ in range(2)]
+    for sink in sinks:  # a process, then the same host and pid restarted within the second
+        sink._fs = SimpleNamespace(pipe_file=lambda key, data, timeout: keys.append(key))
+        sink.write(b"{}\n", TEN)
+        sink.write(b"{}\n", TEN)
+
+    assert len(set(keys)) == 4
+    worker = rf"{re.escape(socket.gethostname())}-{os.getpid()}-\d+"
+    pattern = rf"log/serving/predictions-20261125T105900-{worker}-00000[01]\.jsonl"
+    assert all(re.fullmatch(pattern, key) for key in keys), keys
+
+
+class _DiskFillsUp:
+    """A file that takes ``room`` more bytes, then fails as a full disk does."""
+
+    def __init__(self, file, room: int):
+        self.file, self.room = file, room
+
+    def write(self, data) -> int:
+        if not self.room:
+            raise OSError(28, "No space left on device")
+        taken = bytes(data[: self.room])
+        self.room -= len(taken)
+        return self.file.write(taken)
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def test_a_write_cut_short_starts_a_new_file_and_its_cut_line_is_never_extended(tmp_path):
+    sink = FolderSink(tmp_path, worker="w")
+    sink.write(b"first\n", TEN)
+    sink._file = _DiskFillsUp(sink._file, room=4)
+    with pytest.raises(OSError, match="No space left"):
+        sink.write(b"second\nthird\n", TEN)
+    sink.write(b"fourth\n", TEN)
+    sink.close()
+
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
+        "predictions-20261125T10Z-w-0000.jsonl": "first\nseco",
+        "predictions-20261125T10Z-w-0001.jsonl": "fourth\n",
+    }
+
+
+# --- rotation -----------------------------------------------------------------------------
+
+
+def test_rotation_by_size_and_by_hour_never_splits_a_line_nor_loses_one(tmp_path):
+    sink = FolderSink(tmp_path, rotate_bytes=1000, worker="w")
+    batches = []
+    for i in range(12):  # batches of a request's 2 lines, ~1.2 kB: past the size each time
+        arrived = TEN.replace(second=59, microsecond=990_000) + (i // 6) * timedelta(minutes=1)
+        lines = scored_lines(IDENTITY, f"req-{i}", arrived, COLUMNS, PREDICTIONS, full_names=False)
+        batches.append("\n".join(lines) + "\n")
+    for i, batch in enumerate(batches):
+        # The last six are written at 11:00: they arrived at 10:59:59.99, or after.
+        sink.write(batch.encode(), TEN + timedelta(seconds=1) * (i // 6 * 61))
+    sink.close()
+
+    files = sorted(tmp_path.iterdir())
+    assert [p.name for p in files] == [
+        f"predictions-20261125T{hour}Z-w-{n:04d}.jsonl" for hour in ("10", "11") for n in range(3)
+    ]
+    for path in files:  # every file is whole batches, every batch in one file
+        text = path.read_text()
+        assert text in ("".join(batches[i : i + 2]) for i in range(0, 12, 2)), path.name
+    assert "".join(p.read_text() for p in files) == "".join(batches)
+    # Readers select by the lines' own time, not the file's hour: the request that arrived at
+    # 10:59:59.99 and was written in the 11:00 file is in 10:00's hour.
+    table = read_prediction_log(
+        [p.read_text() for p in files], TEN.replace(minute=0), TEN.replace(hour=11, minute=0)
+    )
+    assert sorted(set(table.scored["request_id"])) == [f"req-{i}" for i in range(6)]
+
+
+def test_the_documented_bounds_are_the_codes():
+    from tests.processes import PROJECT_ROOT
+    from titanic_model.serving.log_writer import CLOSE_MARGIN_SECONDS, open_sink
+
+    text = " ".join((PROJECT_ROOT / "docs" / "serving.md").read_text().split())
+    s3 = open_sink("s3://log/x", "http://127.0.0.1:9", ("k", "s"))
+    assert f"An S3 write gives up after {s3.write_seconds:g} seconds" in text
+    assert f"({2 * s3.write_seconds + CLOSE_MARGIN_SECONDS:g} s on S3" in text
+    folder = 2 * FolderSink.write_seconds + CLOSE_MARGIN_SECONDS
+    assert f"{folder:g} s on a local disk" in text
+
+
+def test_an_s3_log_writes_again_once_the_store_is_back(caplog):
+    """A real S3 server (moto's, in this process) stopped under the log, then started again."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.processes import free_port
+    from titanic_model.serving.log_writer import open_sink
+
+    caplog.set_level(logging.WARNING, logger=log_writer.__name__)
+    port = free_port()
+    store = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    store.start()
+    try:
+        sink = open_sink("s3://log/serving", f"http://127.0.0.1:{port}", ("key", "secret"))
+        sink._fs.mkdir("log")
+        dropped = _Dropped()
+        log = _log(sink, dropped, flush_seconds=0.05)
+
+        def objects() -> list[str]:
+            sink._fs.invalidate_cache()
+            return sorted(sink._fs.find("log/serving"))
+
+        def wait(condition) -> None:
+            deadline = time.monotonic() + 20
+            while not condition():
+                assert time.monotonic() < deadline, "not within 20 s"
+                time.sleep(0.05)
+
+        log.rejected("up", ARRIVED, 400, "r", {})
+        wait(lambda: len(objects()) == 1)
+        store.stop()  # the store goes down
+        for i in range(2):
+            log.rejected(f"down-{i}", ARRIVED, 400, "r", {})
+            wait(lambda i=i: dropped.count == i + 1)  # each flush fails on its own
+        store = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        store.start()  # and comes back (moto keeps the bucket in this process)
+        log.rejected("back", ARRIVED, 400, "r", {})
+        wait(lambda: len(objects()) == 2)
+        log.close()
+
+        written = [sink._fs.cat_file(key).decode() for key in objects()]
+        assert [json.loads(text)["request_id"] for text in written] == ["up", "back"]
+        assert dropped.count == 2
+        messages = [r.getMessage() for r in caplog.records]
+        assert len(messages) == 2, messages
+        assert messages[0].startswith("prediction log: 1 line(s) dropped: ")
+        assert messages[1] == "prediction log: writing again"
+    finally:
+        store.stop()
