@@ -600,7 +600,9 @@ def pipeline_loading(pipeline, folder: Path) -> dict[str, float]:
     """
     skops_path, pickle_path = folder / "pipeline.skops", folder / "pipeline.pickle"
     save_pipeline(pipeline, skops_path)
-    pickle_path.write_bytes(pickle.dumps(pipeline))
+    # The served model runs its version's own code, modules pickle cannot name; the same
+    # pipeline read back from its skops file is made of the checkout's classes.
+    pickle_path.write_bytes(pickle.dumps(load_pipeline(skops_path)))
     return {
         "skops_seconds": best_seconds(partial(load_pipeline, skops_path), 5),
         "pickle_seconds": best_seconds(lambda: pickle.loads(pickle_path.read_bytes()), 5),
