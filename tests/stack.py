@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.processes import PROJECT_ROOT, free_port
+from tests.processes import PROJECT_ROOT, free_ports
 
 STACK = PROJECT_ROOT / "deployment" / "stack.sh"
 USER_VARIABLES = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
@@ -50,9 +50,10 @@ def running_stack(prefix: str, **extra: str) -> Iterator[dict]:
     # PostgreSQL runs as its own user, who cannot enter pytest's private temporary folders.
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     folder.chmod(0o755)
+    pg_port, s3_port, mlflow_port = free_ports(3)
     settings = {
-        "STACK_DIR": str(folder), "PG_PORT": str(free_port()), "S3_PORT": str(free_port()),
-        "MLFLOW_PORT": str(free_port()), "BUCKET": "mlflow", **STORE_KEYS, **extra,
+        "STACK_DIR": str(folder), "PG_PORT": str(pg_port), "S3_PORT": str(s3_port),
+        "MLFLOW_PORT": str(mlflow_port), "BUCKET": "mlflow", **STORE_KEYS, **extra,
     }  # fmt: skip
     # No password from the caller's environment: the stack generates every one.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_", "TITANIC_"))}

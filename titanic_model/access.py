@@ -3,10 +3,11 @@
 ``python -m titanic_model.access``, as the admin of a server running MLflow's basic-auth app
 (``MLFLOW_TRACKING_URI``, ``MLFLOW_TRACKING_USERNAME``, ``MLFLOW_TRACKING_PASSWORD``), creates
 or updates the users ``training``, ``serving`` and ``monitoring`` and sets their permissions to
-exactly :data:`ROLES`: a grant of another level is replaced, and any other grant or role a user
-holds is revoked. Idempotent: run twice, the same users and grants. A password comes from
-``TITANIC_<ROLE>_PASSWORD`` (set on the user, new or existing); without it an existing user
-keeps its password and a new one gets a generated password, printed once.
+exactly :data:`ROLES`: a grant of another level is replaced, any other grant or role a user
+holds is revoked, and a user made an admin is made a plain user again. Idempotent: run twice,
+the same users and grants. A password comes from ``TITANIC_<ROLE>_PASSWORD`` (set on the user,
+new or existing); without it an existing user keeps its password and a new one gets a
+generated password, printed once.
 
 The registered model ``titanic`` and the experiments ``titanic`` (training's) and
 ``titanic-monitoring`` are created here, as the admin, when missing: MLflow gives MANAGE on a
@@ -124,15 +125,21 @@ def _shared_resources(client: MlflowClient) -> dict[str, str]:
 
 
 def _set_user(auth, role: str, password: str | None) -> str | None:
-    """Create or update ``role``'s user; the password when one was generated for it."""
+    """Create or update ``role``'s user, never an admin; the password when one was generated.
+
+    An admin may do anything, whatever its grants: a role's user made one by hand is made a
+    plain user again.
+    """
     try:
-        auth.get_user(role)
+        user = auth.get_user(role)
     except MlflowException as error:
         if not _is(error, RESOURCE_DOES_NOT_EXIST):
             raise
         generated = None if password else secrets.token_urlsafe(24)
         auth.create_user(role, password or generated)
         return generated
+    if user.is_admin:
+        auth.update_user_admin(role, False)
     if password:
         auth.update_user_password(role, password)
     return None

@@ -35,7 +35,6 @@ from tests.processes import (
 )
 from tests.projects import S3_CREDENTIALS, s3_client, serve_layer, tampered_copy
 from titanic_model.io.digests import file_manifest, manifest_digest
-from titanic_model.serving.log_writer import FLUSH_SECONDS
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +100,43 @@ def _log_lines(folder: Path) -> list[dict]:
         for path in sorted(folder.glob("*.jsonl"))
         for line in path.read_text().splitlines()
     ]
+
+
+def _worker_lines(folder: Path) -> list[tuple[str, dict]]:
+    """Every log line, with the worker process that wrote it (its file's name tells)."""
+    lines = []
+    for path in sorted(folder.glob("*.jsonl")):
+        name = LOG_FILE.fullmatch(path.name)
+        assert name, path
+        lines += [(name["worker"], json.loads(line)) for line in path.read_text().splitlines()]
+    return lines
+
+
+def _settled(layer: Layer) -> dict[tuple[str, tuple], float]:
+    """``/metrics``, once every request it counts has its log lines and predictions counted.
+
+    A request is counted as its answer goes out, its predictions when the log's thread takes
+    it: waiting for the log to hold a line of each answered request, and the predictions
+    counter to equal the scored lines, waits for both, with no fixed sleep.
+    """
+
+    def caught_up() -> dict[tuple[str, tuple], float] | None:
+        metrics = _metrics(layer.url)
+        lines = [line for _, line in _worker_lines(layer.log_folder)]
+        scored = [line for line in lines if line["status"] == 200]
+        answered = _total(metrics, "titanic_requests_total", status="200")
+        refused = _total(metrics, "titanic_requests_total") - answered
+        if (
+            len({line["request_id"] for line in scored}) == answered
+            and len(lines) - len(scored) == refused
+            and len(scored) == _total(metrics, "titanic_predictions_total")
+        ):
+            return metrics
+        return None
+
+    return _wait_for(
+        caught_up, timeout=30, message="the totals of both workers never matched their logs"
+    )
 
 
 def _wait_for(condition, timeout: float = 20.0, message: str = ""):
@@ -290,63 +326,91 @@ def test_each_scored_record_and_each_refusal_is_one_log_line(layer, registered, 
 
 
 def test_log_files_are_one_series_per_worker_process(layer):
-    _concurrent_requests(layer.url, 200)
+    _, _, by_worker = _until_both_workers_answer(layer, "series", 100)
+    paths = list(layer.log_folder.glob("*.jsonl"))
+    assert all(LOG_FILE.fullmatch(p.name) for p in paths), paths
+    assert len(by_worker) == 2
 
-    def workers() -> set[str]:
-        paths = list(layer.log_folder.glob("*.jsonl"))
-        assert all(LOG_FILE.fullmatch(p.name) for p in paths), paths
-        return {LOG_FILE.fullmatch(p.name)["worker"] for p in paths}
 
-    assert len(_wait_for(lambda: workers() if len(workers()) == 2 else None)) == 2
+def _until_both_workers_answer(
+    layer: Layer, prefix: str, batch_size: int
+) -> tuple[int, int, dict[str, list[dict]]]:
+    """Batches of requests on new connections until both workers have answered some.
+
+    Each new connection goes to whichever worker accepts it first: on a busy machine one
+    worker may take a whole batch.
+
+    Returns:
+        The scored and the refused records, and each worker's log lines of these requests
+        (the worker is in its files' names).
+    """
+    scored = refused = 0
+    by_worker: dict[str, list[dict]] = {}
+    for batch in range(10):
+        batch_scored, batch_refused = _concurrent_requests(
+            layer.url, batch_size, f"{prefix}{batch}"
+        )
+        scored, refused = scored + batch_scored, refused + batch_refused
+        logged = f"{prefix}{batch}-", batch_scored + batch_refused
+        _wait_for(
+            lambda logged=logged: len(_lines_of(layer.log_folder, logged[0])) == logged[1],
+            message=f"batch {batch} of {prefix} was not all logged",
+        )
+        by_worker = {}
+        for worker, line in _lines_of(layer.log_folder, prefix):
+            by_worker.setdefault(worker, []).append(line)
+        if len(by_worker) == 2:
+            return scored, refused, by_worker
+    raise AssertionError(f"10 batches never reached both workers: {list(by_worker)}")
+
+
+def _lines_of(folder: Path, prefix: str) -> list[tuple[str, dict]]:
+    return [(w, line) for w, line in _worker_lines(folder) if line["request_id"].startswith(prefix)]
 
 
 # --- metrics ------------------------------------------------------------------------------
 
 
-def _concurrent_requests(url: str, count: int) -> tuple[int, int]:
-    """``count`` requests from 8 clients on new connections; returns (scored, refused) records."""
+def _concurrent_requests(url: str, count: int, prefix: str) -> tuple[int, int]:
+    """``count`` requests from 8 clients on new connections, with the request ids
+    ``<prefix>-<n>``; returns (scored, refused) records."""
     payloads = [
         {"dataframe_records": [BRAUND, CUMINGS]} if i % 4 else
         {"dataframe_records": [{**BRAUND, "Pclass": 9}]}
         for i in range(count)
     ]  # fmt: skip
     with ThreadPoolExecutor(max_workers=8) as pool:
-        statuses = list(pool.map(lambda p: _invoke(url, p).status_code, payloads))
+        statuses = list(
+            pool.map(lambda i: _invoke(url, payloads[i], f"{prefix}-{i}").status_code, range(count))
+        )
     assert statuses.count(400) == len(payloads[::4])
     assert statuses.count(200) == count - len(payloads[::4])
     return 2 * statuses.count(200), statuses.count(400)
 
 
 def test_totals_are_exact_over_two_workers(layer):
-    time.sleep(FLUSH_SECONDS + 1)  # the earlier tests' predictions are all counted by now
-    before = _metrics(layer.url)
-    scored, refused = _concurrent_requests(layer.url, 400)
-    after = _metrics(layer.url)
+    before = _settled(layer)  # the earlier tests' requests and predictions all counted
+    scored, refused, by_worker = _until_both_workers_answer(layer, "exact", 400)
+    after = _settled(layer)
+    sent = scored // 2 + refused  # two passengers a scored request, one a refused one
 
     def delta(name: str, **labels: str) -> float:
         return _total(after, name, **labels) - _total(before, name, **labels)
 
-    assert delta("titanic_requests_total") == 400
+    assert delta("titanic_requests_total") == sent
     assert delta("titanic_requests_total", status="400") == refused
-    assert delta("titanic_request_duration_seconds_count") == 400
+    assert delta("titanic_request_duration_seconds_count") == sent
     assert delta("titanic_rejected_records_total", field="Pclass") == refused
-
-    # Predictions are counted off the request path: they catch up within seconds.
-    def predictions_caught_up() -> bool:
-        now = _metrics(layer.url)
-        counted = _total(now, "titanic_predictions_total")
-        return (
-            counted - _total(before, "titanic_predictions_total") == scored
-            and _total(now, "titanic_predictions_total", survived="1")
-            - _total(before, "titanic_predictions_total", survived="1")
-            == scored / 2  # Mrs Cumings
-            and _total(now, "titanic_prediction_probability_count") == counted
-        )
-
-    _wait_for(predictions_caught_up, message="scored records were not all counted")
+    assert delta("titanic_predictions_total") == scored
+    assert delta("titanic_predictions_total", survived="1") == scored / 2  # Mrs Cumings
+    counted = _total(after, "titanic_predictions_total")
+    assert _total(after, "titanic_prediction_probability_count") == counted
     info = [labels for (name, labels), _ in after.items() if name == "titanic_model_info"]
     assert [dict(labels)["version"] for labels in info] == ["1"]
     assert _total(after, "titanic_prediction_log_dropped_total") == 0
+    # Both workers answered in the window: each total above is the sum of two processes'.
+    assert len(by_worker) == 2
+    assert sum(map(len, by_worker.values())) == scored + refused
 
 
 def _prometheus_query(url: str, query: str) -> float | None:
@@ -374,15 +438,15 @@ def test_a_real_prometheus_scrapes_the_exact_totals(layer, tmp_path):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/-/ready", process)
-        _concurrent_requests(layer.url, 120)
-        expected = _total(_metrics(layer.url), "titanic_requests_total")
+        _concurrent_requests(layer.url, 120, "scraped")
+        settled = _settled(layer)
+        expected = _total(settled, "titanic_requests_total")
         scraped = _wait_for(
             lambda: _prometheus_query(url, "sum(titanic_requests_total)") == expected,
             message=f"Prometheus never saw {expected} requests",
         )
         assert scraped
-        time.sleep(FLUSH_SECONDS + 1)  # the log's thread has counted every prediction
-        counted = _total(_metrics(layer.url), "titanic_predictions_total")
+        counted = _total(settled, "titanic_predictions_total")
         _wait_for(
             lambda: _prometheus_query(url, "sum(titanic_predictions_total)") == counted,
             message=f"Prometheus never saw {counted} predictions",
@@ -454,6 +518,76 @@ def test_the_log_is_written_out_at_shutdown(registered, tmp_path):
     output = next(tmp_path.glob("layer-*.log")).read_text()
     assert "Application shutdown complete" in output
     assert "Traceback" not in output
+
+
+# --- one version for every worker; counts from zero after a restart ----------------------
+
+
+PINNED = "titanic-pinned"
+
+
+def test_every_worker_serves_the_version_named_at_start_and_counts_start_from_zero(
+    registered, tmp_path, monkeypatch
+):
+    """The alias is resolved once, by the launcher: moved while the workers load the model,
+    no worker follows it. The metrics folder, which a pod keeps across container restarts
+    (an emptyDir), is emptied at start: a restart counts from zero."""
+    # A version's source is its logged model, looked up in the store of this process's URI.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registered.tracking_uri)
+    client = registered.client
+    original = client.get_model_version("titanic", "1")
+    client.create_registered_model(PINNED)
+    for _ in range(2):  # two versions with the same files (and digest)
+        client.create_model_version(PINNED, original.source, original.run_id, original.tags)
+    client.set_registered_model_alias(PINNED, "champion", "1")
+    metrics_folder = tmp_path / "metrics"
+    port = free_port()
+    env = {**registered.env, "PYTHONPATH": str(PROJECT_ROOT),
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics_folder),
+           "TITANIC_PREDICTION_LOG": str(tmp_path / "first")}  # fmt: skip
+    first = start_process(
+        [str(VENV_BIN / "python"), "-m", "titanic_model.serving", "--model_uri",
+         f"models:/{PINNED}@champion", "--port", str(port), "--workers", "2"],
+        tmp_path / "first.log", env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # The launcher spawns the workers once it has resolved the alias; each then takes
+        # seconds to import MLflow before it could resolve it again.
+        _wait_for(lambda: _children(first.pid), timeout=60, message="no worker was spawned")
+        client.set_registered_model_alias(PINNED, "champion", "2")
+        wait_for_http(f"{url}/ping", first)
+        _, _, by_worker = _until_both_workers_answer(Layer(url, tmp_path / "first"), "first", 24)
+        assert _versions(by_worker) == [{"1"}, {"1"}]
+        counted = _settled(Layer(url, tmp_path / "first"))
+    finally:
+        stop_process(first)
+    assert _total(counted, "titanic_requests_total") > 0
+    assert list(metrics_folder.glob("*.db"))  # what the first server counted is still there
+
+    # Restarted on that folder (one worker is enough: the launcher empties it either way).
+    url, second = serve_layer(
+        registered, f"models:/{PINNED}@champion", tmp_path,
+        env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_folder)},
+    )  # fmt: skip
+    try:
+        fresh = _metrics(url)
+    finally:
+        stop_process(second)
+    assert _total(fresh, "titanic_requests_total") == 0
+    assert _total(fresh, "titanic_predictions_total") == 0
+    info = [dict(labels)["version"] for (name, labels), _ in fresh.items()
+            if name == "titanic_model_info"]  # fmt: skip
+    assert info == ["2"]  # the alias's version now, and not the first server's as well
+
+
+def _versions(by_worker: dict[str, list[dict]]) -> list[set[str]]:
+    """The versions each worker's log lines name."""
+    return [{line["model_version"] for line in lines} for lines in by_worker.values()]
+
+
+def _children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
 
 
 # --- models that must not be served -------------------------------------------------------

@@ -13,6 +13,7 @@ refusal is one line. (Hostile requests: tests/integration/test_hostile_requests.
 from __future__ import annotations
 
 import dataclasses
+import socket
 import stat
 import subprocess
 import time
@@ -25,11 +26,13 @@ import mlflow
 import pandas as pd
 import pytest
 import requests
+import sqlalchemy
 from mlflow import MlflowClient
+from mlflow.entities import DatasetInput
 from mlflow.exceptions import MlflowException
 from mlflow.server.auth.client import AuthServiceClient
 
-from tests.processes import PROJECT_ROOT, VENV_BIN, stop_process
+from tests.processes import PROJECT_ROOT, VENV_BIN, free_ports, stop_process
 from tests.projects import (
     QUICK,
     Project,
@@ -43,7 +46,7 @@ from tests.stack import STORE_KEYS, USER_VARIABLES, exports, running_stack
 from titanic_model.access import MONITORING_EXPERIMENT_ID, ROLES, TRAINING_EXPERIMENT_ID
 from titanic_model.config import SearchConfig, TrainConfig
 from titanic_model.io import registry
-from titanic_model.io.runs import last_run_tagged
+from titanic_model.io.runs import last_run_tagged, log_dataset
 from titanic_model.jobs.train import train
 
 pytestmark = pytest.mark.integration
@@ -134,6 +137,23 @@ def _error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
+def test_a_stack_that_fails_half_way_up_is_stopped():
+    """`up` fails once PostgreSQL and moto run (a bucket name S3 refuses): both are stopped."""
+    pg_port, s3_port = free_ports(2)
+    ports = {"PG_PORT": str(pg_port), "S3_PORT": str(s3_port)}
+    with (
+        pytest.raises(AssertionError, match="InvalidBucketName"),
+        running_stack("titanic-partial-", BUCKET="x", **ports),
+    ):
+        pass  # pragma: no cover: `up` fails
+    listening = []
+    for port in (pg_port, s3_port):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                listening.append(port)
+    assert listening == []
+
+
 def test_stack_up_prints_what_a_shell_exports_to_work_as_the_training_user(stack):
     assert (
         exports(stack["printed"])
@@ -178,11 +198,17 @@ def test_end_to_end_on_postgres_s3_and_mlflow_server(stack, on_stack, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert on_stack.registry_state() == (["1"], {"champion": "1"})
     (run,) = [r for r in on_stack.runs() if not r.data.tags.get("mlflow.parentRunId")]
-    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")  # through the proxy
+    # In the experiment the admin created, whose artifacts go through the server's proxy.
+    experiment = on_stack.client.get_experiment_by_name("titanic")
+    assert run.info.experiment_id == experiment.experiment_id
+    assert experiment.artifact_location == f"mlflow-artifacts:/{experiment.experiment_id}"
+    assert run.info.artifact_uri == (f"{experiment.artifact_location}/{run.info.run_id}/artifacts")
 
-    # The model's files are in the bucket, under the server's artifact destination.
+    # The model's files are in the bucket, under the server's artifact destination, in the
+    # experiment's folder.
     s3 = _s3(stack["s3_endpoint"], STORE_KEYS)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="mlflow", Prefix="artifacts/")["Contents"]]
+    assert all(key.startswith(f"artifacts/{experiment.experiment_id}/") for key in keys), keys
     assert any(key.endswith("/MLmodel") for key in keys)
     assert any(key.endswith("splits/holdout.csv") for key in keys)
 
@@ -309,6 +335,7 @@ def test_the_monitoring_user_logs_its_runs_and_tags_the_versions_it_saw(
 ):
     # The serving layer logs what it answers to the log's bucket, with the log's own keys
     # (`stack.sh env serving`); the monitoring job reads it back with its own (`env monitoring`).
+    started = int(time.time() * 1000)
     serving = _as_role(on_stack, stack, "serving")
     url, process = serve_layer(serving, "models:/titanic@champion", tmp_path)
     try:
@@ -322,7 +349,12 @@ def test_the_monitoring_user_logs_its_runs_and_tags_the_versions_it_saw(
                          "-P", f"log_uri={log_uri}")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     champion = on_stack.client.get_model_version_by_alias("titanic", "champion")
-    assert "monitoring_run_id" in champion.tags
+    # The tag names the run this job logged, in monitoring's experiment.
+    monitoring = on_stack.client.get_experiment_by_name("titanic-monitoring")
+    monitor_run = on_stack.client.get_run(champion.tags["monitoring_run_id"])
+    assert monitor_run.info.experiment_id == monitoring.experiment_id
+    assert monitor_run.data.tags["mlflow.project.entryPoint"] == "monitor"
+    assert monitor_run.info.start_time >= started
     assert on_stack.registry_state() == registry
 
 
@@ -347,9 +379,15 @@ def test_each_role_has_exactly_its_grants_however_often_it_is_set_up(stack):
             MONITORING_EXPERIMENT_ID: client.get_experiment_by_name("titanic-monitoring"),
             TRAINING_EXPERIMENT_ID: client.get_experiment_by_name("titanic"),
         }
-        # A grant from elsewhere (an older plan, a hand-made one) is taken away by `up`.
+        # Permissions from elsewhere (an older plan, a hand-made one) are taken away by `up`:
+        # a grant of its own, a grant of a higher level, an admin's rights.
         auth.grant_user_permission("serving", "experiment", "0", "EDIT")
+        auth.revoke_user_permission("training", "registered_model", "titanic")
+        auth.grant_user_permission("training", "registered_model", "titanic", "MANAGE")
+        auth.update_user_admin("monitoring", True)
     assert ("experiment", "0", "EDIT") in _grants(stack, "serving")
+    assert ("registered_model", "titanic", "MANAGE") in _grants(stack, "training")
+    assert _is_admin(stack, "monitoring")
     assert stack["run"]("up") == stack["printed"]
     for role, grants in ROLES.items():
         expected = {
@@ -358,6 +396,12 @@ def test_each_role_has_exactly_its_grants_however_often_it_is_set_up(stack):
             for g in grants
         }  # fmt: skip
         assert _grants(stack, role) == expected, role
+        assert not _is_admin(stack, role), role
+
+
+def _is_admin(stack: dict, role: str) -> bool:
+    with _as(stack["users"]["admin"]):
+        return AuthServiceClient(stack["tracking_uri"]).get_user(role).is_admin
 
 
 def test_training_reads_the_comparisons_promote_acts_on_and_moves_challenger(stack, on_stack):
@@ -484,3 +528,46 @@ def test_two_gates_at_once_leave_the_better_version_champion(stack, on_stack):
     champion = client.get_model_version_by_alias("titanic", "champion")
     assert str(champion.version) == str(trained["stronger"].version)
     assert not client.search_registered_models("name = 'titanic-gate-lock'")
+
+
+def test_a_dataset_another_run_created_at_the_same_moment_is_linked_on_postgresql(stack, tmp_path):
+    """The Argo workflow's parallel train steps race to create a dataset row: here on the
+    stack's PostgreSQL, which words the collision its own way (tests/integration/test_runs.py
+    makes it happen on SQLite). As our run inserts the row, another run's insert commits
+    first, on its own connection."""
+    uri = f"postgresql+psycopg2://postgres@127.0.0.1:{stack['PG_PORT']}/mlflow"
+    frame = pd.DataFrame({"Survived": [0, 1], "Age": [22.0, 38.0]})
+    dataset = mlflow.data.from_pandas(frame, source="s3://bucket/train.csv", name="train",
+                                      targets="Survived")  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        client = MlflowClient(uri)
+        experiment = client.create_experiment("dataset-race", str(tmp_path / "artifacts"))
+        patch.setenv("MLFLOW_EXPERIMENT_ID", experiment)
+        other = client.create_run(experiment).info.run_id
+        collisions: list[str] = []
+
+        def insert_first(connection, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("INSERT INTO DATASETS") and not collisions:
+                collisions.append(statement)
+                client.log_inputs(other, [DatasetInput(dataset._to_mlflow_entity())])
+
+        sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", insert_first)
+        try:
+            with mlflow.start_run() as ours:
+                digest = log_dataset(frame, "train", "s3://bucket/train.csv", "training")
+        finally:
+            sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", insert_first)
+        engine = sqlalchemy.create_engine(uri)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sqlalchemy.text(
+                    "SELECT d.digest, i.destination_id FROM datasets d JOIN inputs i "
+                    "ON i.source_id = d.dataset_uuid WHERE d.experiment_id = :experiment"
+                ),
+                {"experiment": int(experiment)},
+            ).all()
+        engine.dispose()
+    assert collisions  # the race happened
+    # One row, linked to both runs.
+    assert sorted(rows) == sorted([(digest, other), (digest, ours.info.run_id)])

@@ -5,8 +5,11 @@ Screenshots of every state land in ``test-output/web/`` (git-ignored) for people
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 
@@ -19,7 +22,7 @@ from tests.processes import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PROJECT_ROOT,
-    free_port,
+    free_ports,
     start_process,
     stop_process,
     wait_for_http,
@@ -33,29 +36,37 @@ SCREENSHOTS = PROJECT_ROOT / "test-output" / "web"
 
 @pytest.fixture(scope="module")
 def stack(registered, tmp_path_factory) -> Iterator[dict]:
-    """nginx serving deployment/web/ and proxying a model server; yields URLs and processes."""
+    """nginx serving deployment/web/ and proxying a model server; yields URLs and processes.
+
+    Whatever fails on the way up, what was started is stopped.
+    """
     if not shutil.which("nginx") or not CHROMIUM.exists():
         pytest.fail("nginx and chromium are needed: apt-get install nginx chromium")
     folder = tmp_path_factory.mktemp("web")
-    model_url, model = serve_layer(registered, "models:/titanic@champion", folder)
-    web_address = f"127.0.0.1:{free_port()}"
-    subprocess.run(
-        [str(PROJECT_ROOT / "deployment" / "web.sh"), "render", str(folder / "nginx")],
-        env={**os.environ, "MODEL_ADDRESS": model_url.removeprefix("http://"),
-             "WEB_ADDRESS": web_address, "METRICS_ADDRESS": f"127.0.0.1:{free_port()}"},
-        check=True, capture_output=True,
-    )  # fmt: skip
-    nginx = start_process(
-        ["nginx", "-p", str(folder / "nginx"), "-c", str(folder / "nginx" / "nginx.conf"),
-         "-g", "daemon off;"],
-        folder / "nginx.log",
-    )  # fmt: skip
+    started: list[subprocess.Popen] = []
     try:
+        model_url, model = serve_layer(registered, "models:/titanic@champion", folder)
+        started.append(model)
+        # Chosen while the model server listens on its own: none of the three can be the same.
+        web_port, metrics_port = free_ports(2)
+        web_address = f"127.0.0.1:{web_port}"
+        subprocess.run(
+            [str(PROJECT_ROOT / "deployment" / "web.sh"), "render", str(folder / "nginx")],
+            env={**os.environ, "MODEL_ADDRESS": model_url.removeprefix("http://"),
+                 "WEB_ADDRESS": web_address, "METRICS_ADDRESS": f"127.0.0.1:{metrics_port}"},
+            check=True, capture_output=True,
+        )  # fmt: skip
+        nginx = start_process(
+            ["nginx", "-p", str(folder / "nginx"), "-c", str(folder / "nginx" / "nginx.conf"),
+             "-g", "daemon off;"],
+            folder / "nginx.log",
+        )  # fmt: skip
+        started.append(nginx)
         wait_for_http(f"http://{web_address}/ping", nginx)
         yield {"url": f"http://{web_address}/", "model": model}
     finally:
-        stop_process(nginx)
-        stop_process(model)
+        for process in reversed(started):
+            stop_process(process)
 
 
 @pytest.fixture(scope="module")
@@ -204,8 +215,7 @@ def test_a_stopped_model_server_shows_a_notice(page, stack):
 
 def test_the_image_entry_script_serves_page_and_model(registered, tmp_path):
     """``deployment/web.sh start`` is the image's CMD and ``make web``: run it for real."""
-    web_address, model_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-    metrics_address = f"127.0.0.1:{free_port()}"
+    web_address, model_address, metrics_address = (f"127.0.0.1:{port}" for port in free_ports(3))
     process = start_process(
         [str(PROJECT_ROOT / "deployment" / "web.sh"), "start"],
         tmp_path / "web.log",
@@ -239,6 +249,22 @@ def test_the_image_entry_script_serves_page_and_model(registered, tmp_path):
             headers={"X-Request-ID": "from-the-client"}, timeout=30,
         )  # fmt: skip
         assert given.headers["X-Request-ID"] == "from-the-client" != request_id
+        # Stopped as `docker stop` stops the image's PID 1: web.sh alone gets SIGTERM, stops
+        # nginx and the serving layer with its workers, and exits 0.
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        listening = [a for a in (web_address, model_address, metrics_address) if _listens(a)]
+        assert listening == []
     finally:
         stop_process(process)
-    assert process.returncode is not None
+        with contextlib.suppress(ProcessLookupError):  # what web.sh left behind, if anything
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _listens(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except ConnectionRefusedError:
+        return False
+    return True
