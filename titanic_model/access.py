@@ -114,8 +114,10 @@ def _shared_resources(client: MlflowClient) -> dict[str, str]:
     # Of the model-development kind: MLflow's UI opens them on their runs, not on GenAI traces.
     kind = {MLFLOW_EXPERIMENT_KIND_TAG: MODEL_DEVELOPMENT_KIND}
     ids = {}
-    for placeholder, name in [(TRAINING_EXPERIMENT_ID, TRAINING_EXPERIMENT),
-                              (MONITORING_EXPERIMENT_ID, MONITORING_EXPERIMENT)]:  # fmt: skip
+    for placeholder, name in [
+        (TRAINING_EXPERIMENT_ID, TRAINING_EXPERIMENT),
+        (MONITORING_EXPERIMENT_ID, MONITORING_EXPERIMENT),
+    ]:
         found = client.get_experiment_by_name(name)
         if found is None:
             ids[placeholder] = client.create_experiment(name, tags=kind)
@@ -148,9 +150,11 @@ def _set_user(auth, role: str, password: str | None) -> str | None:
 def _revoke_the_rest(auth, tracking_uri: str, username: str, grants: tuple[Grant, ...]) -> None:
     """Take from ``username`` every grant and assigned role that is not one of ``grants``."""
     response = http_request(
-        get_default_host_creds(tracking_uri), LIST_USER_PERMISSIONS, "GET",
+        get_default_host_creds(tracking_uri),
+        LIST_USER_PERMISSIONS,
+        "GET",
         params={"username": username},
-    )  # fmt: skip
+    )
     verify_rest_response(response, LIST_USER_PERMISSIONS)
     wanted = {(grant.resource_type, grant.resource_id) for grant in grants}
     assigned = set()
@@ -214,8 +218,10 @@ def main() -> int:
     """Set up the roles on ``MLFLOW_TRACKING_URI``; 1 after a one-line ``error:``."""
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if not tracking_uri.startswith(("http://", "https://")):
-        print("error: MLFLOW_TRACKING_URI must be the tracking server's http(s):// address",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "error: MLFLOW_TRACKING_URI must be the tracking server's http(s):// address",
+            file=sys.stderr,
+        )
         return 1
     try:
         generated = set_up_access(tracking_uri, os.environ)
@@ -225,8 +231,10 @@ def main() -> int:
     for role, password in generated.items():
         print(f"# Generated the password of '{role}': {password_variable(role)}={password}")
     for role, grants in ROLES.items():
-        print(f"{role}: " + ", ".join(f"{g.permission} on {g.resource_type} {g.resource_id}"
-                                      for g in grants))  # fmt: skip
+        print(
+            f"{role}: "
+            + ", ".join(f"{g.permission} on {g.resource_type} {g.resource_id}" for g in grants)
+        )
     return 0
 
 

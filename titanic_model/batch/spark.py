@@ -69,9 +69,26 @@ _ROW_IN_PARTITION_BITS = 33
 # What the pandas engine's read_csv takes for a missing value by default (pandas'
 # STR_NA_VALUES): the same cells are nulls here, so that "NA" in Age is a missing age to both.
 PANDAS_NA_VALUES = (
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
-)  # fmt: skip
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 # Enough of a CSV's start to hold its header line, whose line break is the file's.
 _HEAD_BYTES = 64 * 1024
 
@@ -278,9 +295,11 @@ def _read_csv(spark: SparkSession, source: str, line_break: str | None) -> DataF
     for cell in cells[1:]:
         blank_line &= cell.isNull()
     return frame.where(~blank_line).select(
-        *[F.when(~cell.isin(*PANDAS_NA_VALUES), cell).alias(name)
-          for cell, name in zip(cells, frame.columns, strict=True)]
-    )  # fmt: skip
+        *[
+            F.when(~cell.isin(*PANDAS_NA_VALUES), cell).alias(name)
+            for cell, name in zip(cells, frame.columns, strict=True)
+        ]
+    )
 
 
 def _offsets(counts: dict[Any, int]) -> Column:

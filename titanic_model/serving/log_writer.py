@@ -139,10 +139,15 @@ def scored_lines(
     return [
         format_line(line)
         for line in _scored_models(
-            identity, request_id, arrived, _logged_input(columns, full_names),
-            predictions[SURVIVED_COLUMN].tolist(), predictions[PROBABILITY_COLUMN].tolist(), role,
+            identity,
+            request_id,
+            arrived,
+            _logged_input(columns, full_names),
+            predictions[SURVIVED_COLUMN].tolist(),
+            predictions[PROBABILITY_COLUMN].tolist(),
+            role,
         )
-    ]  # fmt: skip
+    ]
 
 
 def _logged_input(columns: Mapping[str, np.ndarray], full_names: bool) -> dict[str, list]:
@@ -194,8 +199,12 @@ def _shadow_lines(
     probability in [0, 1], as Python numbers); validating the same input twice was half the
     cost of a shadow.
     """
-    same = {"model_name": shadow.name, "model_version": shadow.version,
-            "run_id": shadow.run_id, "role": SHADOW}  # fmt: skip
+    same = {
+        "model_name": shadow.name,
+        "model_version": shadow.version,
+        "run_id": shadow.run_id,
+        "role": SHADOW,
+    }
     return [
         format_line(line.model_copy(update=same | {"survived": s, "probability": p}))
         for line, s, p in zip(served, answer.survived, answer.probability, strict=True)
@@ -596,20 +605,27 @@ class PredictionLog:
                 return [], 0
             return [
                 rejected_line(
-                    self.identity, entry.request_id, entry.arrived, entry.status,
-                    entry.reason, entry.rejected_records,
+                    self.identity,
+                    entry.request_id,
+                    entry.arrived,
+                    entry.status,
+                    entry.reason,
+                    entry.rejected_records,
                 )
-            ], 0  # fmt: skip
+            ], 0
         self.observe(entry.predictions)
         if self.sink is None:
             return [], 0
         try:
             served = _scored_models(
-                self.identity, entry.request_id, entry.arrived,
+                self.identity,
+                entry.request_id,
+                entry.arrived,
                 _logged_input(entry.columns, self.full_names),
                 entry.predictions[SURVIVED_COLUMN].tolist(),
-                entry.predictions[PROBABILITY_COLUMN].tolist(), SERVED,
-            )  # fmt: skip
+                entry.predictions[PROBABILITY_COLUMN].tolist(),
+                SERVED,
+            )
             lines = [format_line(line) for line in served]
         except Exception:  # a bug here must not stop the thread: count it and say so
             _logger.exception("could not format the log lines of request %s", entry.request_id)
