@@ -14,7 +14,7 @@ MODEL_URI ?= models:/titanic@champion
 PORT ?= 5001
 WORKERS ?= 1
 
-.PHONY: help install system-deps lock lint format test test-unit bench run release serve web stack stack-down label-studio ui clean
+.PHONY: help install system-deps lock lint format test test-fast test-unit bench run release serve web stack stack-down label-studio ui clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,10 @@ test: lint system-deps  ## Lint, then the whole test suite (unit, behaviour, int
 	@$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$status
+
+# The developer's loop: no test that starts real processes (those marked `integration`).
+test-fast: install  ## Every suite but the real-process ones (marked integration): about 3 minutes.
+	$(BIN)/pytest -m "not integration"
 
 test-unit: install  ## Only the fast unit tests.
 	$(BIN)/pytest tests/unit

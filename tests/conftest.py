@@ -95,8 +95,12 @@ def _needs_engine(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The tests of the serving image run last: the image builds while the others run."""
-    items.sort(key=_needs_engine)
+    """What installs or builds in the background runs last, so that it overlaps the most.
+
+    Label Studio's tests come after every other suite (its install, minutes on a machine
+    without the cache, runs meanwhile), then the serving image's (it builds meanwhile).
+    """
+    items.sort(key=lambda item: (_needs_engine(item), item.path.name == label_studio.MODULE))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

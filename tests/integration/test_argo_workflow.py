@@ -34,6 +34,7 @@ pytestmark = pytest.mark.integration
 
 WORKFLOW = PROJECT_ROOT / "deployment" / "argo" / "training-workflow.yaml"
 WORKFLOW_NAME = "titanic-training-test"
+OTHER_RUN_NAME = "titanic-training-other"
 
 
 def _unknown_fields(data: object, model: type, path: str = "") -> list[str]:
@@ -157,19 +158,28 @@ def test_every_step_runs_in_the_training_experiment_and_this_workflows_best_beco
             capture_output=True, text=True, timeout=900, check=False,
         )  # fmt: skip
 
-    other = project.run(*WEAK, "--run-name", "titanic-training-other", entry_point="train")
-    assert other.returncode == 0, other.stderr[-3000:]
-    # Seemingly the best of all: picked, were the runs of other names not left out.
-    project.client.set_model_version_tag("titanic", "1", "cv_accuracy", "1.0")
+    # The registered model exists (on the shared server the admin creates it): both workflows
+    # add versions to it at once.
+    project.client.create_registered_model("titanic")
     with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time, as a small cluster would
+        other = pool.submit(
+            project.run, *WEAK, "--run-name", OTHER_RUN_NAME, entry_point="train"
+        )  # another workflow's train step, running beside ours
         results = list(pool.map(run, trains))
+    assert other.result().returncode == 0, other.result().stderr[-3000:]
     for result in results:
         assert result.returncode == 0, result.stderr[-3000:]
+    client = project.client
+    experiment = client.get_experiment_by_name(TRAINING_EXPERIMENT)
+    (other_run,) = client.search_runs(
+        [experiment.experiment_id], f"attributes.run_name = '{OTHER_RUN_NAME}'"
+    )
+    (other_version,) = client.search_model_versions(f"run_id = '{other_run.info.run_id}'")
+    # Seemingly the best of all: picked, were the runs of other names not left out.
+    client.set_model_version_tag("titanic", other_version.version, "cv_accuracy", "1.0")
     finished = run(final)
     assert finished.returncode == 0, finished.stderr[-3000:]
 
-    client = project.client
-    experiment = client.get_experiment_by_name(TRAINING_EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     ours = [r for r in runs if r.info.run_name == WORKFLOW_NAME]
     train_runs = [r for r in ours if r.data.tags.get("mlflow.project.entryPoint") == "train"]

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.processes import VENV_BIN, free_port, start_process, stop_process, wait_for_http
-from tests.projects import Project, predict_csv, project_on_sqlite
+from tests.projects import QUICK_GRID, Project, mlflow_params, predict_csv, project_on_sqlite
 
 pytestmark = pytest.mark.integration
 
@@ -43,10 +43,17 @@ def test_the_design_cards_serve_command_builds_the_models_own_environment(
 
 
 def test_mlflow_run_builds_the_projects_environment_from_conda_yaml(train_csv, tmp_path):
-    """``mlflow run . --env-manager virtualenv -P n_trees=50``: conda.yaml is all it needs."""
+    """``mlflow run . --env-manager virtualenv``: conda.yaml is all it needs.
+
+    The quick grid with ``n_trees=50``: the claim is the environment, not the model.
+    """
     project = project_on_sqlite(tmp_path, train_csv)
 
-    result = project.run("-P", "n_trees=50", env_manager="virtualenv", timeout=BUILD_TIMEOUT)
+    result = project.run(
+        *mlflow_params(**{**QUICK_GRID, "n_trees": "50"}),
+        env_manager="virtualenv",
+        timeout=BUILD_TIMEOUT,
+    )
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert project.registry_state() == (["1"], {"champion": "1"})

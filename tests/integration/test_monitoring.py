@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,8 @@ from tests.projects import S3_CREDENTIALS, mlflow_params, s3_client, serve_layer
 pytestmark = pytest.mark.integration
 
 BUCKET = "prediction-log"
+#: Where the one layer of the module logs every replay.
+PREFIX = "replays"
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "monitoring"
 
 
@@ -56,25 +59,66 @@ def monitored(registered, moto_server, tmp_path_factory) -> Iterator[object]:
         registered.env.pop(key)
 
 
-def _replay(project, prefix: str, passengers: pd.DataFrame, folder: Path) -> list[dict]:
-    """Send ``passengers`` through the serving layer, 7 per request, logging to S3."""
+def _instant_after_now() -> str:
+    """The next whole millisecond, as the log writes instants, once the clock has passed it.
+
+    Every line stamped before the call is earlier (the log truncates to the millisecond), every
+    line stamped after it is at least as late: a window's bound between two replays.
+    """
+    now = datetime.now(UTC)
+    bound = now.replace(microsecond=now.microsecond // 1000 * 1000) + timedelta(milliseconds=1)
+    while datetime.now(UTC) < bound:  # at most a millisecond
+        pass
+    return bound.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Replays:
+    """Answers the one layer gave, and each replay's window in its log (``since``, ``until``)."""
+
+    answers: dict[str, list[dict]]
+    windows: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def replays(monitored, s3, test_csv, train_csv, tmp_path_factory) -> Replays:
+    """Three populations through one serving layer logging to S3, told apart by time.
+
+    Kaggle's test passengers; the same with a shifted class mix and ages; 300 labelled
+    passengers (without their outcomes). 7 records per request.
+    """
+    passengers = pd.read_csv(test_csv)
+    rng = np.random.default_rng(0)
+    shifted = passengers.copy()
+    shifted.loc[rng.random(len(shifted)) < 0.6, "Pclass"] = 1
+    shifted["Age"] = shifted["Age"] + 20
+    labelled = pd.read_csv(train_csv).sample(300, random_state=5).drop(columns=["Survived"])
+    populations = {"same": passengers, "shifted": shifted, "labelled": labelled}
+
     url, process = serve_layer(
-        project, "models:/titanic@champion", folder,
-        env={"TITANIC_PREDICTION_LOG": f"s3://{BUCKET}/{prefix}"},
+        monitored, "models:/titanic@champion", tmp_path_factory.mktemp("replays"),
+        env={"TITANIC_PREDICTION_LOG": f"s3://{BUCKET}/{PREFIX}"},
     )  # fmt: skip
-    answers = []
+    answers, windows = {}, {}
     try:
-        records = json.loads(passengers.to_json(orient="records"))
-        for start in range(0, len(records), 7):
-            response = requests.post(
-                f"{url}/invocations", json={"dataframe_records": records[start : start + 7]},
-                timeout=60,
-            )  # fmt: skip
-            assert response.status_code == 200, response.text
-            answers += response.json()["predictions"]
+        since = _instant_after_now()
+        for name, population in populations.items():
+            records = json.loads(population.to_json(orient="records"))
+            answers[name] = []
+            for start in range(0, len(records), 7):
+                response = requests.post(
+                    f"{url}/invocations",
+                    json={"dataframe_records": records[start : start + 7]},
+                    timeout=60,
+                )
+                assert response.status_code == 200, response.text
+                answers[name] += response.json()["predictions"]
+            until = _instant_after_now()
+            windows[name] = {"since": since, "until": until}
+            since = until
     finally:
         stop_process(process)  # the log is written out at shutdown
-    return answers
+    return Replays(answers, windows)
 
 
 def _monitor(project, **params: str):
@@ -85,41 +129,41 @@ def _monitor(project, **params: str):
     return result, runs
 
 
-def test_the_kaggle_test_passengers_do_not_drift_and_a_shifted_replay_does(
-    monitored, s3, test_csv, tmp_path
-):
-    passengers = pd.read_csv(test_csv)
-    _replay(monitored, "same", passengers, tmp_path)
-    rng = np.random.default_rng(0)
-    shifted = passengers.copy()
-    shifted.loc[rng.random(len(shifted)) < 0.6, "Pclass"] = 1
-    shifted["Age"] = shifted["Age"] + 20
-    _replay(monitored, "shifted", shifted, tmp_path)
-
-    same, runs = _monitor(monitored, log_uri=f"s3://{BUCKET}/same")
+def test_the_kaggle_test_passengers_do_not_drift_and_a_shifted_replay_does(monitored, replays):
+    log = f"s3://{BUCKET}/{PREFIX}"
+    same, runs = _monitor(monitored, log_uri=log, **replays.windows["same"])
     assert same.returncode == 0, same.stderr[-3000:]
     assert runs[0].data.tags["drift_fields"] == ""
     assert runs[0].data.metrics["rows_scored"] == 418
 
-    drifted, runs = _monitor(monitored, log_uri=f"s3://{BUCKET}/shifted", fail_on_drift="true")
+    drifted, runs = _monitor(
+        monitored, log_uri=log, fail_on_drift="true", **replays.windows["shifted"]
+    )
     assert drifted.returncode == 1
     assert runs[0].data.tags["drift_fields"] == "Pclass,Age"
+    assert runs[0].data.metrics["rows_scored"] == 418
     error = [line for line in drifted.stderr.splitlines() if line.startswith("error:")]
     assert error == [f"error: drift in Pclass, Age (monitoring run {runs[0].info.run_id})"]
     version = monitored.client.get_model_version("titanic", "1")
     assert version.tags["monitoring_drift_fields"] == "Pclass,Age"
 
 
-def test_labels_learnt_later_give_exactly_the_served_accuracy(monitored, s3, train_csv, tmp_path):
+def test_labels_learnt_later_give_exactly_the_served_accuracy(
+    monitored, replays, train_csv, tmp_path
+):
     passengers = pd.read_csv(train_csv).sample(300, random_state=5)
-    answers = _replay(monitored, "labelled", passengers.drop(columns=["Survived"]), tmp_path)
     labels = tmp_path / "labels.csv"
     passengers[["PassengerId", "Survived"]].to_csv(labels, index=False)
 
-    result, runs = _monitor(monitored, log_uri=f"s3://{BUCKET}/labelled", labels_uri=str(labels))
+    result, runs = _monitor(
+        monitored,
+        log_uri=f"s3://{BUCKET}/{PREFIX}",
+        labels_uri=str(labels),
+        **replays.windows["labelled"],
+    )
 
     assert result.returncode == 0, result.stderr[-3000:]
-    served = np.array([answer["survived"] for answer in answers])
+    served = np.array([answer["survived"] for answer in replays.answers["labelled"]])
     expected = float(np.mean(served == passengers["Survived"].to_numpy()))
     assert runs[0].data.metrics["live_accuracy"] == pytest.approx(expected, abs=1e-12)
     assert runs[0].data.metrics["live_rows"] == 300

@@ -26,6 +26,8 @@ from tests.processes import (
 )
 from tests.projects import json_records, predict_csv
 
+pytestmark = pytest.mark.integration
+
 # The checkout's feature code changed after the version was trained: every title becomes
 # "Rev" (a reverend's survival odds are not a Miss's).
 _CHANGED_TITLES = """
