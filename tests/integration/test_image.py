@@ -89,9 +89,11 @@ def version(stack, train_csv, tmp_path_factory) -> str:
     """Version 1, trained by ``mlflow run -e train`` as the training user; its URI."""
     training = stack["training"]
     with _environment(training):
+        # On the stack only the admin creates experiments: the training user's own one.
         project = make_project(
-            training["MLFLOW_TRACKING_URI"], None, tmp_path_factory.mktemp("image"), train_csv
-        )
+            training["MLFLOW_TRACKING_URI"], None, tmp_path_factory.mktemp("image"), train_csv,
+            experiment=training["MLFLOW_EXPERIMENT_NAME"],
+        )  # fmt: skip
     project.env.update(training)
     # train registers its best model; evaluate's gate and figures are not what is tested here.
     result = project.run(*SMALL, entry_point="train")
