@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.prediction_logs import IDENTITY, PREDICTIONS, RECORDS, at, log_text
 from titanic_model.model.features import extract_titles
 from titanic_model.model.schema import PASSENGER_FIELDS, FieldKind, check_passengers
 from titanic_model.prediction_log import (
@@ -23,28 +24,6 @@ from titanic_model.prediction_log import (
     read_prediction_log,
 )
 from titanic_model.serving.log_writer import ModelIdentity, rejected_line, scored_lines
-
-IDENTITY = ModelIdentity("titanic", "2", "run-2")
-RECORDS = pd.DataFrame(
-    {
-        "PassengerId": [1, 2, 3], "Pclass": [3, 1, 2],
-        "Name": ["Braund, Mr. Owen", "Cumings, Mrs. John", "Heikkinen, Miss. Laina"],
-        "Sex": ["male", "female", "female"], "Age": [22, 38, np.nan], "SibSp": [1, 1, 0],
-        "Parch": [0, 0, 0], "Ticket": ["A/5 21171", "PC 17599", "STON/O2. 3101282"],
-    }
-)  # fmt: skip
-PREDICTIONS = pd.DataFrame({"survived": [0, 1, 1], "probability": [0.1, 0.9, 0.6]})
-
-
-def _at(hour: int) -> datetime:
-    return datetime(2026, 11, 25, hour, tzinfo=UTC)
-
-
-def _log(hour: int, request_id: str) -> str:
-    columns = check_passengers(RECORDS)
-    lines = scored_lines(IDENTITY, request_id, _at(hour), columns, PREDICTIONS, full_names=False)
-    return "\n".join(lines) + "\n"
-
 
 # ------------------------------------------------------------------ written, then read back
 
@@ -186,8 +165,8 @@ def test_every_refusal_the_writer_writes_reads_back_as_the_same_values(
 
 # ------------------------------------------------------------------ what is not a line
 
-_SCORED = json.loads(_log(8, "a").splitlines()[0])
-_REFUSED = json.loads(rejected_line(IDENTITY, "r", _at(8), 400, "why", {"Age": 1}))
+_SCORED = json.loads(log_text(8, "a").splitlines()[0])
+_REFUSED = json.loads(rejected_line(IDENTITY, "r", at(8), 400, "why", {"Age": 1}))
 
 
 @pytest.mark.parametrize(
@@ -233,21 +212,21 @@ def test_fields_the_contract_does_not_know_are_ignored_not_refused():
 
 
 def test_scored_lines_become_one_row_per_record_with_their_inputs():
-    table = read_prediction_log([_log(8, "a")])
+    table = read_prediction_log([log_text(8, "a")])
 
     assert (table.lines, table.corrupt_lines, len(table.scored)) == (3, 0, 3)
     row = table.scored.iloc[1]
     assert (row["request_id"], row["model_version"], row["run_id"]) == ("a", "2", "run-2")
     assert (row["Title"], row["Pclass"], row["survived"]) == ("Mrs", 1, 1)
     assert math.isnan(table.scored.iloc[2]["Age"])
-    assert table.scored["time"].iloc[0] == pd.Timestamp(_at(8))
+    assert table.scored["time"].iloc[0] == pd.Timestamp(at(8))
     assert str(table.scored["time"].dtype).endswith(", UTC]")
 
 
 def test_unreadable_lines_are_skipped_and_counted():
     garbage = "not json\n[1, 2]\n" + json.dumps({"schema_version": 3, "status": 200}) + "\n"
-    truncated = _log(8, "a")[:-40] + "\n"  # a line cut short: the writer died mid-line
-    table = read_prediction_log([garbage, truncated, _log(9, "b")])
+    truncated = log_text(8, "a")[:-40] + "\n"  # a line cut short: the writer died mid-line
+    table = read_prediction_log([garbage, truncated, log_text(9, "b")])
 
     assert table.corrupt_lines == 4
     assert table.lines == 3 + 3 + 3
@@ -256,7 +235,9 @@ def test_unreadable_lines_are_skipped_and_counted():
 
 
 def test_the_window_keeps_lines_from_since_up_to_until_excluded():
-    table = read_prediction_log([_log(8, "a"), _log(9, "b"), _log(10, "c")], _at(9), _at(10))
+    table = read_prediction_log(
+        [log_text(8, "a"), log_text(9, "b"), log_text(10, "c")], at(9), at(10)
+    )
     assert table.scored["request_id"].unique().tolist() == ["b"]
     assert table.lines == 9
 
@@ -264,8 +245,8 @@ def test_the_window_keeps_lines_from_since_up_to_until_excluded():
 def test_refused_requests_are_one_row_each_with_their_reason_and_counts():
     refused = "\n".join(
         [
-            rejected_line(IDENTITY, "x", _at(8), 400, "row 0: ...", {"Age": 2, "Sex": 1}),
-            rejected_line(IDENTITY, "y", _at(8), 413, "too large", {}),
+            rejected_line(IDENTITY, "x", at(8), 400, "row 0: ...", {"Age": 2, "Sex": 1}),
+            rejected_line(IDENTITY, "y", at(8), 413, "too large", {}),
         ]
     )
     table = read_prediction_log([refused])
@@ -280,7 +261,7 @@ def test_refused_requests_are_one_row_each_with_their_reason_and_counts():
 
 
 def test_an_empty_window_still_has_the_tables_columns():
-    table = read_prediction_log([_log(8, "a")], since=_at(9))
+    table = read_prediction_log([log_text(8, "a")], since=at(9))
 
     assert table.scored.empty
     assert table.refused.empty
@@ -293,8 +274,8 @@ def test_a_shadows_lines_are_told_apart_and_left_out_of_what_was_served():
     shadow = ModelIdentity("titanic", "3", "run-3")
     answers = PREDICTIONS.assign(survived=[1, 1, 0], probability=[0.7, 0.8, 0.4])
     lines = [
-        *scored_lines(IDENTITY, "a", _at(8), columns, PREDICTIONS, full_names=False),
-        *scored_lines(shadow, "a", _at(8), columns, answers, full_names=False, role="shadow"),
+        *scored_lines(IDENTITY, "a", at(8), columns, PREDICTIONS, full_names=False),
+        *scored_lines(shadow, "a", at(8), columns, answers, full_names=False, role="shadow"),
     ]
     table = read_prediction_log(["\n".join(lines)])
 

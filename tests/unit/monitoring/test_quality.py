@@ -1,40 +1,18 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, brier_score_loss, roc_auc_score
 
+from tests.prediction_logs import log_text
 from titanic_model.evaluation.metrics import live_metrics
-from titanic_model.model.schema import SchemaError, check_passengers
+from titanic_model.model.schema import SchemaError
 from titanic_model.monitoring.quality import check_labels, join_labels, live_quality
 from titanic_model.names import LIVE_METRICS
 from titanic_model.prediction_log import read_prediction_log
-from titanic_model.serving.log_writer import ModelIdentity, scored_lines
-
-IDENTITY = ModelIdentity("titanic", "2", "run-2")
-RECORDS = pd.DataFrame(
-    {
-        "PassengerId": [1, 2, 3], "Pclass": [3, 1, 2],
-        "Name": ["Braund, Mr. Owen", "Cumings, Mrs. John", "Heikkinen, Miss. Laina"],
-        "Sex": ["male", "female", "female"], "Age": [22, 38, np.nan], "SibSp": [1, 1, 0],
-        "Parch": [0, 0, 0], "Ticket": ["A/5 21171", "PC 17599", "STON/O2. 3101282"],
-    }
-)  # fmt: skip
-PREDICTIONS = pd.DataFrame({"survived": [0, 1, 1], "probability": [0.1, 0.9, 0.6]})
-
-
-def _at(hour: int) -> datetime:
-    return datetime(2026, 11, 25, hour, tzinfo=UTC)
-
-
-def _log(hour: int, request_id: str) -> str:
-    columns = check_passengers(RECORDS)
-    lines = scored_lines(IDENTITY, request_id, _at(hour), columns, PREDICTIONS, full_names=False)
-    return "\n".join(lines) + "\n"
 
 
 @pytest.mark.parametrize(
@@ -56,7 +34,7 @@ def test_bad_labels_are_one_line_naming_the_row_and_column(labels, message):
 
 
 def test_labels_join_on_passenger_id_and_what_cannot_join_is_counted():
-    scored = read_prediction_log([_log(8, "a")]).scored
+    scored = read_prediction_log([log_text(8, "a")]).scored
     scored.loc[2, "PassengerId"] = None  # a record sent without an id
     labels = check_labels(pd.DataFrame({"PassengerId": [1, 2, 2, 77], "Survived": [0, 1, 1, 1]}))
 
