@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import titanic_model.jobs.evaluate as evaluate_module
+from tests.champions import run_job, with_a_champion
 from tests.passengers import make_passengers
 from titanic_model.cli import main as cli_main
 from titanic_model.config import (
@@ -25,16 +26,13 @@ from titanic_model.config import (
     ConfigError,
     EvaluateConfig,
     PromoteConfig,
-    TrainConfig,
 )
 from titanic_model.io.data import DataSourceError
 from titanic_model.io.digests import TamperedModelError
 from titanic_model.jobs.compare import compare
 from titanic_model.jobs.evaluate import evaluate
-from titanic_model.jobs.prepare import prepare
 from titanic_model.jobs.promote import promote
 from titanic_model.jobs.release import release_patch
-from titanic_model.jobs.train import train
 from titanic_model.model.schema import LABEL, PASSENGER_ID, check_passengers
 from titanic_model.prediction_log import SERVED, SHADOW
 from titanic_model.serving.log_writer import ModelIdentity, scored_lines
@@ -45,11 +43,6 @@ TRUTH = PASSENGERS[LABEL].to_numpy()
 _experiments = itertools.count(1)
 
 
-def _run(job, config):
-    with mlflow.start_run():
-        return job(config)
-
-
 def _aliases(store, name: str) -> dict[str, str]:
     return {k: str(v) for k, v in store.client.get_registered_model(name).aliases.items()}
 
@@ -57,17 +50,7 @@ def _aliases(store, name: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def gated(store):
     """v1 the champion; v2, trained alike (so as good), gated onto challenger."""
-    name = store.new_model_name()
-    prepare_run_id = _run(prepare, store.prepare())
-
-    def register(**search):
-        config = TrainConfig.of(
-            store.search(**search), prepare_run_id=prepare_run_id, model_name=name
-        )
-        return _run(train, config)
-
-    register()
-    _run(evaluate, EvaluateConfig(model_name=name))
+    name, register = with_a_champion(store)
     register()
     with mlflow.start_run() as run:
         evaluate(EvaluateConfig(model_name=name, promote_to="challenger"))
@@ -121,7 +104,7 @@ def _compare(store, log: Path, labels: Path | None, experiment: str, **params: s
     given = {"log_uri": str(log), "experiment_name": experiment} | params
     if labels is not None:
         given["labels_uri"] = str(labels)
-    decision = _run(compare, CompareConfig.from_params(given))
+    decision = run_job(compare, CompareConfig.from_params(given))
     experiment_id = store.client.get_experiment_by_name(experiment).experiment_id
     run = store.client.search_runs(
         [experiment_id], order_by=["attributes.start_time DESC"], max_results=1
@@ -146,7 +129,7 @@ def test_a_version_that_passes_the_gate_takes_challenger_and_champion_stays(stor
 
 def test_a_version_that_fails_the_gate_takes_no_alias(store, gated):
     weak = gated.register(**WEAK)
-    _run(evaluate, EvaluateConfig(model_name=gated.name, promote_to="challenger"))
+    run_job(evaluate, EvaluateConfig(model_name=gated.name, promote_to="challenger"))
 
     assert store.client.get_model_version(gated.name, weak.version).tags["approval"] == "rejected"
     assert _aliases(store, gated.name) == {"champion": "1", "challenger": "2"}
@@ -162,7 +145,7 @@ def test_the_challenger_alias_moves_last_and_a_failure_before_moves_nothing(
 
     monkeypatch.setattr(evaluate_module, "promote", broken)
     with pytest.raises(RuntimeError):
-        _run(evaluate, EvaluateConfig(model_name=gated.name, promote_to="challenger"))
+        run_job(evaluate, EvaluateConfig(model_name=gated.name, promote_to="challenger"))
 
     assert _aliases(store, gated.name) == {"champion": "1", "challenger": "2"}
     tags = store.client.get_model_version(gated.name, candidate.version).tags
@@ -237,7 +220,7 @@ def test_a_log_without_shadow_answers_is_one_line_and_nothing_is_logged(store, g
 
     config = CompareConfig.from_params({"log_uri": str(log), "experiment_name": experiment})
     with pytest.raises(DataSourceError, match="answered by both the served model and a shadow"):
-        _run(compare, config)
+        run_job(compare, config)
 
     assert store.client.get_experiment_by_name(experiment) is None
 
@@ -267,7 +250,7 @@ def promotion(store, gated, tmp_path_factory):
         config = PromoteConfig(
             model_name=gated.name, experiment_name=experiment, output=str(folder / "release.yaml")
         )
-        return _run(promote, config)
+        return run_job(promote, config)
 
     return SimpleNamespace(
         compared=compared, promoted=promoted, output=folder / "release.yaml", experiment=experiment

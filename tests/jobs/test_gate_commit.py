@@ -11,38 +11,21 @@ import mlflow
 import pytest
 
 import titanic_model.jobs.evaluate as evaluate_module
-from titanic_model.config import EvaluateConfig, MainConfig, TrainConfig
+from tests.champions import run_job, with_a_champion
+from titanic_model.config import EvaluateConfig, MainConfig
 from titanic_model.io import registry
 from titanic_model.io.digests import file_manifest, manifest_digest
 from titanic_model.jobs.evaluate import evaluate
 from titanic_model.jobs.main import main
-from titanic_model.jobs.prepare import prepare
-from titanic_model.jobs.train import train
 from titanic_model.names import gate_lock_model
 
 WEAK = {"candidates": "random_forest", "n_trees": "1", "max_depth": "1", "min_samples_leaf": "100"}
 
 
-def _run(job, config):
-    with mlflow.start_run():
-        return job(config)
-
-
 @pytest.fixture(scope="module")
 def trained(store):
     """A model name with a prepare run and a champion v1; train more with .register()."""
-    name = store.new_model_name()
-    prepare_run_id = _run(prepare, store.prepare())
-
-    def register(**search):
-        config = TrainConfig.of(
-            store.search(**search), prepare_run_id=prepare_run_id, model_name=name
-        )
-        return _run(train, config)
-
-    register()
-    _run(evaluate, EvaluateConfig(model_name=name))
-    return name, register
+    return with_a_champion(store)
 
 
 def _aliases(store, name: str) -> dict[str, str]:
@@ -67,7 +50,7 @@ def test_a_version_carries_the_digest_of_its_files_as_stored(store, trained):
 def test_a_version_kept_out_is_marked_rejected_with_the_decision(store, trained):
     name, register = trained
     weak = register(**WEAK)
-    _run(evaluate, EvaluateConfig(model_name=name))
+    run_job(evaluate, EvaluateConfig(model_name=name))
 
     tags = store.client.get_model_version(name, weak.version).tags
     assert tags["approval"] == "rejected"
@@ -87,7 +70,7 @@ def test_a_failure_at_any_step_leaves_the_champion_and_marks_the_version(
 
     monkeypatch.setattr(evaluate_module, failing, broken)
     with pytest.raises(RuntimeError, match="broke"):
-        _run(evaluate, EvaluateConfig(model_name=name))
+        run_job(evaluate, EvaluateConfig(model_name=name))
 
     assert _aliases(store, name) == {"champion": "1"}
     tags = store.client.get_model_version(name, better.version).tags
@@ -105,7 +88,7 @@ def test_main_marks_the_version_it_registered_when_evaluate_fails(store, monkeyp
 
     monkeypatch.setattr(evaluate_module, "_load_holdout", broken)
     with pytest.raises(RuntimeError):
-        _run(main, config)
+        run_job(main, config)
 
     (version,) = store.client.search_model_versions(f"name = '{name}'")
     assert version.tags["approval"] == "failed"
