@@ -63,7 +63,7 @@ test: lint system-deps  ## Lint, then the whole test suite (unit, behaviour, int
 	exit $$status
 
 # The developer's loop: no test that starts real processes (those marked `integration`).
-test-fast: install  ## Every suite but the real-process ones (marked integration): about 3 minutes.
+test-fast: install  ## Every suite but the real-process ones (marked integration): about 3.5 minutes.
 	$(BIN)/pytest -m "not integration"
 
 test-unit: install  ## Only the fast unit tests.
