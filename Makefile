@@ -19,7 +19,12 @@ WORKERS ?= 1
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# The dev profile also installs the npm packages the tests check custom resources with: Node.js
+# and npm come from Debian's packages when missing (root, or sudo).
 $(BIN)/activate: $(LOCK) pyproject.toml deployment/install.sh tests/deployment/crd_schemas/package-lock.json
+	@command -v npm >/dev/null || { sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq nodejs npm; }
 	PYTHON=$(PYTHON) deployment/install.sh $(VENV)
 	touch $(BIN)/activate
 
