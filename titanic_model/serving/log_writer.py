@@ -486,7 +486,7 @@ class PredictionLog:
             columns: Its records as the model validated them (see :func:`scored_lines`).
             predictions: The model's answer.
         """
-        self._put(_Scored(request_id, arrived, columns, predictions), len(predictions))
+        self._put(_Scored(request_id, arrived, columns, predictions))
 
     def rejected(
         self,
@@ -497,15 +497,15 @@ class PredictionLog:
         rejected_records: Mapping[str, int],
     ) -> None:
         """Hand over a refused request (never blocks)."""
-        self._put(_Rejected(request_id, arrived, status, reason, rejected_records), 1)
+        self._put(_Rejected(request_id, arrived, status, reason, rejected_records))
 
-    def _put(self, entry: _Scored | _Rejected, lines: int) -> None:
+    def _put(self, entry: _Scored | _Rejected) -> None:
         if len(self._pending) >= self.max_queued:
             self._wake.set()  # the thread is late: write now
             if isinstance(entry, _Scored):
                 self.observe(entry.predictions)
             if self.sink is not None:
-                self.on_dropped(lines)
+                self.on_dropped(_served_lines(entry))
             return
         self._pending.append(entry)  # deque.append is atomic: no lock on the request path
 
@@ -529,7 +529,7 @@ class PredictionLog:
         with self._lock:
             if self._thread.is_alive():  # stuck in a write: what it holds is lost with us
                 self._given_up = True
-                left = [self._pending.popleft() for _ in range(len(self._pending))]
+                left = self._take_pending()
                 for entry in left:
                     if isinstance(entry, _Scored):
                         self.observe(entry.predictions)
@@ -552,7 +552,7 @@ class PredictionLog:
     def _drain(self) -> None:
         # What is pending now; later ones wait their turn.
         with self._lock:
-            entries = [self._pending.popleft() for _ in range(len(self._pending))]
+            entries = self._take_pending()
             self._in_hand = sum(map(_served_lines, entries))
         shadow_answers = self._shadow_answers(entries)
         lines: list[str] = []
@@ -586,6 +586,10 @@ class PredictionLog:
         elif lines and self._failing:
             _logger.warning("prediction log: writing again")
             self._failing = False
+
+    def _take_pending(self) -> list[_Scored | _Rejected]:
+        """Everything pending now, in order (the caller holds the lock); later ones wait."""
+        return [self._pending.popleft() for _ in range(len(self._pending))]
 
     def _shadow_answers(self, entries: list[_Scored | _Rejected]) -> dict[int, ShadowAnswers]:
         """The shadow's answers to the scored entries, by position (none where it failed)."""
