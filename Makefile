@@ -13,6 +13,10 @@ MLFLOW_RUN_ARGS ?=
 MODEL_URI ?= models:/titanic@champion
 PORT ?= 5001
 WORKERS ?= 1
+# pytest's workers (pytest-xdist): one per core, at most 4. A file's tests stay on one worker, in
+# the order tests/conftest.py sorts them (the long real-process files first).
+TEST_WORKERS ?= auto
+PYTEST_PARALLEL := --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadfile --no-loadscope-reorder
 
 .PHONY: help install system-deps lock lint format test test-fast test-unit bench run release serve web stack stack-down label-studio ui clean
 
@@ -63,13 +67,13 @@ format: install  ## Apply ruff's fixes and formatting.
 	$(BIN)/ruff format .
 
 test: lint system-deps  ## Lint, then the whole test suite (unit, behaviour, integration, browser).
-	@$(BIN)/pytest; status=$$?; \
+	@$(BIN)/pytest $(PYTEST_PARALLEL); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$status
 
 # The developer's loop: no test that starts real processes (those marked `integration`).
-test-fast: install  ## Every suite but the real-process ones (marked integration): about 3.5 minutes.
-	$(BIN)/pytest -m "not integration"
+test-fast: install  ## Every suite but the real-process ones (marked integration): about 2 minutes.
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not integration"
 
 test-unit: install  ## Only the fast unit tests.
 	$(BIN)/pytest tests/unit

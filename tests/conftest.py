@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests import label_studio
-from tests.containers import Engine, start_build, start_engine, stop_engine, wait_for_image
+from tests import containers, label_studio
 from tests.processes import (
     PROJECT_ROOT,
     SHARED_DATA,
@@ -86,50 +86,88 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_process(process)
 
 
-# The Docker engine of this session, started once a collected test needs it.
-_ENGINE = pytest.StashKey[Engine]()
+# What takes minutes in the background: started once per run, by the process that runs no tests
+# when xdist distributes them (its controller), else by pytest itself.
+_ENGINE = pytest.StashKey[containers.StartedEngine]()
+_BACKGROUND_STARTED = pytest.StashKey[bool]()
 
 
-def _needs_engine(item: pytest.Item) -> bool:
-    return "docker_engine" in getattr(item, "fixturenames", ())
+def _published_engine(testrunuid: str) -> Path:
+    """Where the controller writes the engine's folder for the workers of run ``testrunuid``."""
+    return Path(tempfile.gettempdir()) / f"titanic-tests-{testrunuid}.engine"
+
+
+def _in_module(nodeid: str, module: str) -> bool:
+    return nodeid.split("::")[0].endswith("/" + module)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """What installs or builds in the background runs last, so that it overlaps the most.
+    """Real processes first, then the in-process suites, then what waits on the background.
 
-    Label Studio's tests come after every other suite (its install, minutes on a machine
-    without the cache, runs meanwhile), then the serving image's (it builds meanwhile).
+    With xdist (``--dist loadfile --no-loadscope-reorder``) the files go to the workers in this
+    order: the long integration files first, the many short ones filling in after them. Label
+    Studio's tests come last but the serving image's, which come last of all, so that Label
+    Studio's install and the image's build (minutes on a machine without their caches) overlap
+    the most.
     """
-    items.sort(key=lambda item: (_needs_engine(item), item.path.name == label_studio.MODULE))
+    items.sort(
+        key=lambda item: (
+            _in_module(item.nodeid, containers.MODULE),
+            _in_module(item.nodeid, label_studio.MODULE),
+            item.get_closest_marker("integration") is None,
+        )
+    )
+
+
+def _start_background(config: pytest.Config, nodeids: list[str]) -> None:
+    """Install Label Studio, start the Docker engine and build the image, if a test needs them."""
+    config.stash[_BACKGROUND_STARTED] = True
+    if any(_in_module(nodeid, label_studio.MODULE) for nodeid in nodeids):
+        config.stash[_LABEL_STUDIO_INSTALL] = label_studio.install_in_background()
+    if not any(_in_module(nodeid, containers.MODULE) for nodeid in nodeids):
+        return
+    started = containers.start_engine()
+    config.stash[_ENGINE] = started
+    config.add_cleanup(lambda: containers.stop_engine(started))
+    containers.start_build(started)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start what takes minutes in the background, if a collected test will need it.
+    """Without xdist, start the background work once the tests are known."""
+    if session.config.option.collectonly or hasattr(session.config, "workerinput"):
+        return
+    _start_background(session.config, [item.nodeid for item in session.items])
 
-    Label Studio's own venv is installed while the tests before its module run; the Docker
-    engine starts and the serving image builds while the others run.
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids: list[str]) -> None:
+    """With xdist, the controller starts it when the first worker has collected.
+
+    The workers find the engine in the file :func:`_published_engine` names.
     """
-    if session.config.option.collectonly:
+    config = node.config
+    if config.stash.get(_BACKGROUND_STARTED, False) or config.option.collectonly:
         return
-    if any(item.path.name == label_studio.MODULE for item in session.items):
-        session.config.stash[_LABEL_STUDIO_INSTALL] = label_studio.install_in_background()
-    if not any(map(_needs_engine, session.items)):
-        return
-    engine = start_engine()
-    session.config.stash[_ENGINE] = engine
-    session.config.add_cleanup(lambda: stop_engine(engine))
-    start_build(engine)
+    _start_background(config, ids)
+    started = config.stash.get(_ENGINE, None)
+    if started is not None:
+        where = _published_engine(node.workerinput["testrunuid"])
+        containers.publish(started.engine, where)
+        config.add_cleanup(lambda: where.unlink(missing_ok=True))
 
 
 @pytest.fixture(scope="session")
-def docker_engine(request: pytest.FixtureRequest) -> Engine:
-    """The session's Docker engine (``tests/containers.py``)."""
-    return request.config.stash[_ENGINE]
+def docker_engine(request: pytest.FixtureRequest) -> containers.Engine:
+    """The run's Docker engine (``tests/containers.py``)."""
+    workerinput = getattr(request.config, "workerinput", None)
+    if workerinput is not None:
+        return containers.published(_published_engine(workerinput["testrunuid"]))
+    return request.config.stash[_ENGINE].engine
 
 
 # Module-scoped, as cheap after the first wait: pytest sets up session fixtures first, and a
 # module's own (a tracking stack, a trained version) should get ready while the build ends.
 @pytest.fixture(scope="module")
-def serving_image(docker_engine: Engine) -> str:
+def serving_image(docker_engine: containers.Engine) -> str:
     """The tag of the serving image, built on the stand-in base; waits for its build."""
-    return wait_for_image(docker_engine)
+    return containers.wait_for_image(docker_engine)

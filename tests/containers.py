@@ -7,7 +7,8 @@ base stand-in and the image's dependency layer are built once per machine, not p
 second session running at the same time gets a fresh engine of its own instead.
 
 The build (``tests/image/build.sh``) starts in the background as soon as pytest has collected
-a test that needs the image, and the tests that need it run last (``tests/conftest.py``).
+a test that needs the image, and the tests that need it run last (``tests/conftest.py``). With
+xdist, pytest's controller starts both and the workers find the engine by its folder.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from tests.processes import PROJECT_ROOT
 BUILD_SCRIPT = PROJECT_ROOT / "tests" / "image" / "build.sh"
 DEPLOYMENT_MANIFEST = PROJECT_ROOT / "deployment" / "kubernetes" / "deployment.yaml"
 IMAGE_TAG = "titanic-mlops:test"
+#: The test module that needs the engine and the image.
+MODULE = "test_image.py"
 # Kept between runs (the base and the dependency layer take minutes to build cold).
 CACHE_DIR = Path(
     os.environ.get("TITANIC_DOCKER_CACHE")
@@ -40,19 +43,28 @@ CACHE_DIR = Path(
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Engine:
-    """A running ``dockerd`` and what was built in it."""
+    """A running ``dockerd`` as its clients see it: its folder (socket, build log and status).
+
+    Only its folder is shared: an xdist worker gets it from the process that started the engine
+    (:func:`publish` and :func:`published`).
+    """
 
     folder: Path
-    process: subprocess.Popen
-    lock: IO | None
-    build: subprocess.Popen | None = None
-    build_log: Path | None = None
 
     @property
     def host(self) -> str:
         return f"unix://{self.folder / 'docker.sock'}"
+
+    @property
+    def build_log(self) -> Path:
+        return self.folder / "build.log"
+
+    @property
+    def build_status(self) -> Path:
+        """The build's exit status, written when it ends."""
+        return self.folder / "build.status"
 
     def docker(self, *args: str, timeout: float = 120, env: Mapping[str, str] | None = None):
         """Run the docker client against this engine; return the completed process."""
@@ -64,6 +76,16 @@ class Engine:
             timeout=timeout,
             check=False,
         )
+
+
+@dataclass
+class StartedEngine:
+    """What the process that started the engine owns: ``dockerd``, its lock and the build."""
+
+    engine: Engine
+    process: subprocess.Popen
+    lock: IO | None
+    build: subprocess.Popen | None = None
 
 
 def _stop_dockerd(pid: int, timeout: float = 30) -> None:
@@ -80,7 +102,7 @@ def _stop_dockerd(pid: int, timeout: float = 30) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def start_engine() -> Engine:
+def start_engine() -> StartedEngine:
     """Start ``dockerd`` on the cache folder, or on a new one if another session holds it."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     lock = (CACHE_DIR / "lock").open("w")
@@ -106,58 +128,71 @@ def start_engine() -> Engine:
          "--containerd-plugins-namespace", "titanic-tests-plugins"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    return Engine(folder, process, lock)
+    return StartedEngine(Engine(folder), process, lock)
 
 
-def start_build(engine: Engine) -> None:
-    """Build the serving image in the background (base stand-in first, if missing)."""
-    engine.build_log = engine.folder / "build.log"
-    engine.build = subprocess.Popen(
-        [str(BUILD_SCRIPT), IMAGE_TAG, str(engine.folder)],
+def start_build(started: StartedEngine) -> None:
+    """Build the serving image in the background (base stand-in first, if missing).
+
+    Its exit status goes to :attr:`Engine.build_status`, which any process can wait on.
+    """
+    engine = started.engine
+    engine.build_status.unlink(missing_ok=True)
+    # Renamed into place once written: a status file that exists is whole.
+    record_status = '"$@"; echo $? > "$STATUS.new"; mv "$STATUS.new" "$STATUS"'
+    started.build = subprocess.Popen(
+        ["bash", "-c", record_status, "build", str(BUILD_SCRIPT), IMAGE_TAG, str(engine.folder)],
         stdout=engine.build_log.open("wb"),
         stderr=subprocess.STDOUT,
-        env={**os.environ, "DOCKER_HOST": engine.host},
+        env={**os.environ, "DOCKER_HOST": engine.host, "STATUS": str(engine.build_status)},
         start_new_session=True,
     )
 
 
 def wait_for_image(engine: Engine, timeout: float = 1200) -> str:
     """Wait for the background build; return the image's tag or raise with the build's log."""
-    assert engine.build is not None
-    assert engine.build_log is not None
-    try:
-        status = engine.build.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        status = None
-    if status != 0:
-        engine_log = ""
-        if engine.process.poll() is not None:  # dockerd itself did not start (not root?)
-            engine_log = (engine.folder / "dockerd.log").read_text()[-2000:]
+    deadline = time.monotonic() + timeout
+    while not engine.build_status.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    status = engine.build_status.read_text().strip() if engine.build_status.exists() else ""
+    if status != "0":
+        dockerd_log = (engine.folder / "dockerd.log").read_text()[-2000:]
         raise RuntimeError(
-            f"the image build ended with {status}:\n{engine.build_log.read_text()[-4000:]}"
-            f"{engine_log}"
+            f"the image build ended with {status or 'no status'}:\n"
+            f"{engine.build_log.read_text()[-4000:]}\ndockerd's log:\n{dockerd_log}"
         )
     return IMAGE_TAG
 
 
-def stop_engine(engine: Engine) -> None:
+def publish(engine: Engine, path: Path) -> None:
+    """Write where ``engine`` is to ``path``, for the xdist workers."""
+    path.write_text(str(engine.folder))
+
+
+def published(path: Path) -> Engine:
+    """The engine :func:`publish` wrote to ``path``."""
+    return Engine(Path(path.read_text()))
+
+
+def stop_engine(started: StartedEngine) -> None:
     """Stop the build if it still runs, then the engine (its containers with it)."""
-    if engine.build is not None and engine.build.poll() is None:
-        os.killpg(engine.build.pid, signal.SIGTERM)
-        engine.build.wait()
-    if engine.process.poll() is None:
-        engine.process.terminate()
+    if started.build is not None and started.build.poll() is None:
+        os.killpg(started.build.pid, signal.SIGTERM)
+        started.build.wait()
+    if started.process.poll() is None:
+        started.process.terminate()
         try:
-            engine.process.wait(timeout=60)
+            started.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            os.killpg(engine.process.pid, signal.SIGKILL)
-            engine.process.wait()
-    if engine.lock is not None:
-        engine.lock.close()
+            os.killpg(started.process.pid, signal.SIGKILL)
+            started.process.wait()
+    folder = started.engine.folder
+    if started.lock is not None:
+        started.lock.close()
     else:  # a fresh engine's folder: its images go with it, and the mount dockerd leaves
-        subprocess.run(["umount", str(engine.folder / "exec/netns/default")], check=False,
+        subprocess.run(["umount", str(folder / "exec/netns/default")], check=False,
                        capture_output=True)  # fmt: skip
-        shutil.rmtree(engine.folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass
