@@ -9,8 +9,6 @@ The config is passed down; nothing below the edge reads parameters or the enviro
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, TypeVar
 
@@ -19,13 +17,14 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, fie
 from titanic_model import names
 from titanic_model.environment import (
     DataSettings,
+    LabelStudioSettings,
     ModelPin,
     PredictionLogStorage,
-    Settings,
     SparkSettings,
     StorageConfig,
 )
-from titanic_model.parameters import ConfigError, Integer, Params, Rule
+from titanic_model.errors import ConfigError
+from titanic_model.parameters import Integer, OneOf, Params, Rule
 
 _Item = TypeVar("_Item")
 
@@ -49,29 +48,14 @@ Grid = Annotated[
 ]
 
 
-def _member_of(choices: Iterable[str]) -> AfterValidator:
-    """A validator that accepts only ``choices`` (a ``Literal`` the type checker reads as str)."""
-    allowed = tuple(choices)
-
-    def check(value: str) -> str:
-        if value not in allowed:
-            raise ValueError(f"not one of {', '.join(allowed)}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _choices(choices: Iterable[str]) -> Rule:
-    return Rule("one of " + ", ".join(choices))
-
-
 def _utc(instant: object) -> object:
     if isinstance(instant, datetime) and instant.tzinfo is None:
         return instant.replace(tzinfo=UTC)
     return instant
 
 
-Positive = Annotated[Integer, Field(ge=1)]
+Positive = Annotated[Integer, Field(ge=1), Rule("an integer >= 1")]
+NonNegative = Annotated[Integer, Field(ge=0), Rule("an integer >= 0")]
 INTEGERS = "a comma-separated list of integers >= 1"
 Numbers = Annotated[
     Grid[Annotated[float, Field(gt=0)]], Rule("a comma-separated list of positive numbers")
@@ -81,29 +65,26 @@ Flag = Annotated[bool, Rule("true or false")]
 Name = Annotated[str, Field(min_length=1), Rule("an experiment's name")]
 Location = Annotated[str, Rule("a local path, https:// or s3:// URI")]
 Text = Annotated[str | None, BeforeValidator(lambda text: text or None), Rule("text")]
-Seed = Annotated[
-    Integer,
-    Field(ge=0, description="seed of the split, the CV folds and the models"),
-    Rule("an integer >= 0"),
-]
+Seed = Annotated[NonNegative, Field(description="seed of the split, the CV folds and the models")]
 ModelName = Annotated[
     str, Field(min_length=1, description="registered model"), Rule("a non-empty name")
 ]
 GateMetric = Annotated[
     str,
-    _member_of(names.HOLDOUT_METRICS),
-    _choices(names.HOLDOUT_METRICS),
+    OneOf(names.HOLDOUT_METRICS),
     Field(description="holdout metric the new version must match or beat to become champion"),
 ]
 PromoteTo = Annotated[
     str,
-    _member_of(names.GATE_ALIASES),
-    _choices(names.GATE_ALIASES),
+    OneOf(names.GATE_ALIASES),
     Field(
         description="alias a version that passes the gate takes: champion, or challenger "
         "(tried in shadow, then promote)"
     ),
 ]
+#: The kustomize patch that pins the version production serves (``make release``).
+RELEASE_PATCH = "deployment/kubernetes/release.yaml"
+ReleasePatch = Annotated[str, Field(min_length=1), Rule("a file path")]
 # pydantic reads ISO 8601 instants and durations ("P1D", "PT6H", "P1DT12H"); no offset is UTC.
 Window = Annotated[
     datetime | timedelta | None,
@@ -135,7 +116,7 @@ class SearchConfig(Params):
     """The grid search: the candidates, each one's grid, and the CV."""
 
     candidates: Annotated[
-        Grid[Annotated[str, _member_of(names.CANDIDATES)]],
+        Grid[Annotated[str, OneOf(names.CANDIDATES)]],
         Rule("a comma-separated list of " + ", ".join(names.CANDIDATES)),
     ] = names.CANDIDATES
     """classifiers competing in the grid search"""
@@ -157,9 +138,7 @@ class SearchConfig(Params):
     cv_folds: Annotated[Integer, Field(ge=2), Rule("an integer >= 2")] = 5
     """stratified, shuffled CV folds"""
     seed: Seed = 42
-    refit_metric: Annotated[str, _member_of(names.CV_METRICS), _choices(names.CV_METRICS)] = (
-        "accuracy"
-    )
+    refit_metric: Annotated[str, OneOf(names.CV_METRICS)] = "accuracy"
     """CV metric that picks the grid point to refit"""
 
     def candidate_grids(self) -> dict[str, dict[str, list[object]]]:
@@ -195,16 +174,13 @@ class TrainConfig(SearchConfig, _TrainsOn, PrepareConfig):
     model_name: ModelName = names.MODEL_NAME
 
 
-class EvaluateConfig(Params):
+class EvaluateConfig(_Gated):
     """``evaluate``: which model to score on which holdout, and how to gate it."""
 
     model_uri: Text = None
     """model to score; empty: the newest version of model_name"""
-    model_name: ModelName = names.MODEL_NAME
-    gate_metric: GateMetric = "roc_auc"
     prepare_run_id: Text = None
     """whose holdout to score on; empty: the model's own prepare run"""
-    promote_to: PromoteTo = names.CHAMPION_ALIAS
 
 
 class MainConfig(_Gated, SearchConfig, PrepareConfig):
@@ -236,9 +212,7 @@ class ReleaseConfig(Params):
         Rule("a version number"),
     ] = None
     """version to release; empty: the champion"""
-    output: Annotated[str, Field(min_length=1), Rule("a file path")] = (
-        "deployment/kubernetes/release.yaml"
-    )
+    output: ReleasePatch = RELEASE_PATCH
     """the kustomize patch to write"""
 
 
@@ -276,7 +250,7 @@ class CompareConfig(_LogWindow):
 
     labels_uri: Location = ""
     """CSV PassengerId,Survived of outcomes learnt later; empty: none (agreement only)"""
-    min_labelled: Annotated[Integer, Field(ge=1), Rule("an integer >= 1")] = 100
+    min_labelled: Positive = 100
     """labelled pairs needed for a decision; fewer: insufficient_labels"""
     min_accuracy_gain: Annotated[
         float, Field(gt=-1, lt=1), Rule("a number strictly between -1 and 1")
@@ -295,9 +269,7 @@ class PromoteConfig(Params):
     model_name: ModelName = names.MODEL_NAME
     experiment_name: Name = names.MONITORING_EXPERIMENT
     """experiment of the comparison runs (compare's experiment_name)"""
-    output: Annotated[str, Field(min_length=1), Rule("a file path")] = (
-        "deployment/kubernetes/release.yaml"
-    )
+    output: ReleasePatch = RELEASE_PATCH
     """the kustomize patch the release writes"""
 
 
@@ -329,7 +301,7 @@ class PredictConfig(Params):
         str, BeforeValidator(lambda uri: uri or names.CHAMPION_URI), Rule("a model URI")
     ] = names.CHAMPION_URI
     """model to score with"""
-    chunk_rows: Annotated[Integer, Field(ge=1), Rule("an integer >= 1")] = 50_000
+    chunk_rows: Positive = 50_000
     """rows read, scored and written at a time (engine=pandas)"""
     overwrite: Flag = False
     """engine=spark: replace existing output folders instead of failing"""
@@ -376,39 +348,8 @@ class MonitorConfig(_LogWindow):
     storage: StorageConfig = Field(default_factory=StorageConfig)
 
 
-LABEL_STUDIO_URL_VARIABLE = "LABEL_STUDIO_URL"
-LABEL_STUDIO_API_KEY_VARIABLE = "LABEL_STUDIO_API_KEY"
 #: The Label Studio project reviewers work in, unless ``project`` says otherwise.
 REVIEW_PROJECT = "titanic-review"
-
-
-class LabelStudioSettings(Settings):
-    """Where Label Studio is and the key to its API (``deployment/label_studio.sh env``)."""
-
-    url: str | None = Field(None, validation_alias=LABEL_STUDIO_URL_VARIABLE)
-    """the server's address, ``http://127.0.0.1:8090``"""
-    api_key: str | None = Field(None, validation_alias=LABEL_STUDIO_API_KEY_VARIABLE)
-    """a user's API token (the admin's, from the script)"""
-
-    def require(self) -> tuple[str, str]:
-        """The address (without a trailing ``/``) and the key: what the jobs check first.
-
-        Raises:
-            ConfigError: When one is unset or the address is not an http(s) URL.
-        """
-        if self.url is None or self.api_key is None:
-            missing = (
-                LABEL_STUDIO_URL_VARIABLE if self.url is None else (LABEL_STUDIO_API_KEY_VARIABLE)
-            )
-            raise ConfigError(f"{missing} is not set: `deployment/label_studio.sh env` prints it")
-        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.url):
-            raise ConfigError(
-                f"invalid {LABEL_STUDIO_URL_VARIABLE}={self.url!r}: must be an http:// or "
-                "https:// URL"
-            )
-        return self.url.rstrip("/"), self.api_key
-
-
 ReviewProject = Annotated[str, Field(min_length=1), Rule("a project's title")]
 
 
@@ -417,13 +358,13 @@ class RequestLabelsConfig(_LogWindow):
 
     project: ReviewProject = REVIEW_PROJECT
     """the Label Studio project (created when missing)"""
-    sample_size: Annotated[Integer, Field(ge=1), Rule("an integer >= 1")] = 200
+    sample_size: Positive = 200
     """scored records sampled from the window"""
     strategy: Annotated[Literal["uncertainty", "random"], Rule("uncertainty or random")] = (
         "uncertainty"
     )
     """uncertainty: the probabilities nearest 0.5 first; random: a seeded uniform sample"""
-    seed: Annotated[Integer, Field(ge=0), Rule("an integer >= 0")] = 42
+    seed: NonNegative = 42
     """seed of the random sample (strategy=random)"""
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
 
@@ -447,7 +388,7 @@ class CollectLabelsConfig(Params):
         Rule("a local path or s3:// URI"),
     ]
     """the labels CSV (PassengerId,Survived,...): a local path or s3://"""
-    min_annotations: Annotated[Integer, Field(ge=1), Rule("an integer >= 1")] = 1
+    min_annotations: Positive = 1
     """answers (not skipped) a task needs before it counts"""
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
     storage: StorageConfig = Field(default_factory=StorageConfig)

@@ -7,10 +7,13 @@ values are stripped, empty ones unset. A job's config holds the settings it need
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from titanic_model.errors import ConfigError
 
 # Where the course publishes Kaggle's training file; downloaded once into data/.
 PUBLIC_DATA_URI = (
@@ -92,8 +95,6 @@ class PredictionLogStorage(StorageConfig):
         Raises:
             ConfigError: When one key is set without the other.
         """
-        from titanic_model.parameters import ConfigError  # it reads Settings from here
-
         storage = cls()
         if (storage.aws_access_key_id is None) != (storage.aws_secret_access_key is None):
             raise ConfigError(
@@ -128,3 +129,34 @@ class ModelPin(Settings):
 
     digest: str | None = Field(None, validation_alias=MODEL_DIGEST_VARIABLE)
     """``sha256:<hex>`` the files must have; unset: the registered version's own digest tag"""
+
+
+LABEL_STUDIO_URL_VARIABLE = "LABEL_STUDIO_URL"
+LABEL_STUDIO_API_KEY_VARIABLE = "LABEL_STUDIO_API_KEY"
+
+
+class LabelStudioSettings(Settings):
+    """Where Label Studio is and the key to its API (``deployment/label_studio.sh env``)."""
+
+    url: str | None = Field(None, validation_alias=LABEL_STUDIO_URL_VARIABLE)
+    """the server's address, ``http://127.0.0.1:8090``"""
+    api_key: str | None = Field(None, validation_alias=LABEL_STUDIO_API_KEY_VARIABLE)
+    """a user's API token (the admin's, from the script)"""
+
+    def require(self) -> tuple[str, str]:
+        """The address (without a trailing ``/``) and the key: what the jobs check first.
+
+        Raises:
+            ConfigError: When one is unset or the address is not an http(s) URL.
+        """
+        if self.url is None or self.api_key is None:
+            missing = (
+                LABEL_STUDIO_URL_VARIABLE if self.url is None else (LABEL_STUDIO_API_KEY_VARIABLE)
+            )
+            raise ConfigError(f"{missing} is not set: `deployment/label_studio.sh env` prints it")
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.url):
+            raise ConfigError(
+                f"invalid {LABEL_STUDIO_URL_VARIABLE}={self.url!r}: must be an http:// or "
+                "https:// URL"
+            )
+        return self.url.rstrip("/"), self.api_key

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+
+class ConfigError(ValueError):
+    """Raised for a parameter or setting that cannot be used; the message is one line."""
+
+
 # A message is one line, and never echoes a large body back.
 MAX_MESSAGE_CHARS = 300
 

@@ -13,21 +13,46 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import core_schema
 
 from titanic_model.environment import Settings
-
-
-class ConfigError(ValueError):
-    """Raised for a parameter or setting that cannot be used; the message is one line."""
+from titanic_model.errors import ConfigError
 
 
 class Rule(str):
     """What a parameter or setting must be, in words: the end of its error message."""
+
+
+class OneOf(Rule):
+    """A rule that checks itself: the value must be one of ``choices``.
+
+    For choices that another module names (``names.CV_METRICS``): a ``Literal`` built from
+    them would be a type the type checker cannot read.
+    """
+
+    choices: tuple[str, ...]
+
+    def __new__(cls, choices: Iterable[str]) -> Self:
+        """The rule ``one of a, b`` over ``choices``."""
+        allowed = tuple(choices)
+        rule = super().__new__(cls, "one of " + ", ".join(allowed))
+        rule.choices = allowed
+        return rule
+
+    def __get_pydantic_core_schema__(
+        self, source: type, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: str) -> str:
+        if value not in self.choices:
+            raise ValueError(f"not {self}")
+        return value
 
 
 def rule_of(field: FieldInfo) -> str:

@@ -21,12 +21,8 @@ import titanic_model.jobs.evaluate as evaluate_module
 from tests.champions import run_job, with_a_champion
 from tests.passengers import make_passengers
 from titanic_model.cli import main as cli_main
-from titanic_model.config import (
-    CompareConfig,
-    ConfigError,
-    EvaluateConfig,
-    PromoteConfig,
-)
+from titanic_model.config import CompareConfig, EvaluateConfig, PromoteConfig
+from titanic_model.errors import ConfigError
 from titanic_model.io.data import DataSourceError
 from titanic_model.io.digests import TamperedModelError
 from titanic_model.jobs.compare import compare

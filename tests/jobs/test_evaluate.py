@@ -9,7 +9,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from titanic_model.config import ConfigError, EvaluateConfig, SearchConfig, TrainConfig
+from titanic_model.config import EvaluateConfig, SearchConfig, TrainConfig
+from titanic_model.errors import ConfigError
 from titanic_model.evaluation.metrics import accuracy_interval, holdout_metrics
 from titanic_model.io.runs import load_split
 from titanic_model.jobs.evaluate import evaluate

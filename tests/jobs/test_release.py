@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from tests.processes import PROJECT_ROOT
-from titanic_model.config import ConfigError, EvaluateConfig, ReleaseConfig, TrainConfig
+from titanic_model.config import EvaluateConfig, ReleaseConfig, TrainConfig
+from titanic_model.errors import ConfigError
 from titanic_model.io.digests import TamperedModelError
 from titanic_model.jobs.evaluate import evaluate
 from titanic_model.jobs.prepare import prepare

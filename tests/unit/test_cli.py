@@ -9,7 +9,7 @@ from tests.passengers import make_passengers
 from tests.processes import PROJECT_ROOT
 from tests.projects import activate_sqlite_store
 from titanic_model.cli import JOBS, main, parse_command_line
-from titanic_model.parameters import ConfigError
+from titanic_model.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)

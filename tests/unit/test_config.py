@@ -21,8 +21,9 @@ from titanic_model.config import (
     TrainConfig,
 )
 from titanic_model.environment import PUBLIC_DATA_URI, PredictionLogStorage, StorageConfig
+from titanic_model.errors import ConfigError
 from titanic_model.names import CANDIDATES, CV_METRICS, HOLDOUT_METRICS
-from titanic_model.parameters import ConfigError
+from titanic_model.parameters import Rule
 
 ALL_CONFIGS = [TrainConfig, EvaluateConfig, PredictConfig, EvaluateBestConfig, MainConfig,
                CrossValidateConfig, PrepareConfig, MonitorConfig, CompareConfig,
@@ -579,7 +580,7 @@ def test_every_parameter_states_its_rule(config):
     """Each parameter's error message ends with its rule: none may lack one."""
     fields = config.model_fields
     rules = {
-        name: any(type(m).__name__ == "Rule" for m in fields[name].metadata)
+        name: any(isinstance(m, Rule) for m in fields[name].metadata)
         for name in config.parameter_names()
     }
     assert all(rules.values()), rules

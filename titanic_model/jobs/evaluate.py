@@ -16,8 +16,8 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from titanic_model import names
-from titanic_model.config import ConfigError, EvaluateConfig, SearchConfig
-from titanic_model.errors import one_line
+from titanic_model.config import EvaluateConfig, SearchConfig
+from titanic_model.errors import ConfigError, one_line
 from titanic_model.evaluation.metrics import (
     PredictProbability,
     holdout_metrics,

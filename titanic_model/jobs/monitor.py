@@ -19,7 +19,8 @@ import mlflow
 from mlflow import MlflowClient
 
 from titanic_model import names
-from titanic_model.config import ConfigError, MonitorConfig
+from titanic_model.config import MonitorConfig
+from titanic_model.errors import ConfigError
 from titanic_model.io.data import DataSourceError, read_labels_csv, read_log_files
 from titanic_model.io.registry import registered_version, tag_version
 from titanic_model.io.runs import load_split, log_new_params, monitoring_experiment

@@ -28,7 +28,8 @@ from pathlib import Path
 import mlflow
 
 from titanic_model import names
-from titanic_model.config import ConfigError, PromoteConfig
+from titanic_model.config import PromoteConfig
+from titanic_model.errors import ConfigError
 from titanic_model.io import registry
 from titanic_model.io.model_files import download_verified
 from titanic_model.io.runs import last_run_tagged

@@ -16,7 +16,8 @@ from pathlib import Path
 import mlflow
 import yaml
 
-from titanic_model.config import ConfigError, ReleaseConfig
+from titanic_model.config import ReleaseConfig
+from titanic_model.errors import ConfigError
 from titanic_model.io.model_files import download_verified
 from titanic_model.io.registry import champion, registered_version
 from titanic_model.names import (

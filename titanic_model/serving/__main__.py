@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from titanic_model.errors import one_line
-from titanic_model.parameters import ConfigError, parse_options
+from titanic_model.errors import ConfigError, one_line
+from titanic_model.parameters import parse_options
 from titanic_model.serving.settings import ServingConfig, ServingParams
 
 # Where a spawned worker that cannot load the model leaves its reason for this process.

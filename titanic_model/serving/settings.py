@@ -25,8 +25,9 @@ from typing import Annotated, Literal, Self
 from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
 
 from titanic_model.environment import ModelPin, PredictionLogStorage, Settings
+from titanic_model.errors import ConfigError
 from titanic_model.names import CHAMPION_URI
-from titanic_model.parameters import ConfigError, Integer, Params, Rule, rule_of
+from titanic_model.parameters import Integer, Params, Rule, rule_of
 
 PREDICTION_LOG_VARIABLE = "TITANIC_PREDICTION_LOG"
 LOG_NAMES_VARIABLE = "TITANIC_PREDICTION_LOG_NAMES"

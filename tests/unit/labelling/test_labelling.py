@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from titanic_model.config import CollectLabelsConfig, RequestLabelsConfig
+from titanic_model.errors import ConfigError
 from titanic_model.labelling.tasks import (
     LABEL_CONFIG,
     build_task,
@@ -22,7 +23,6 @@ from titanic_model.labelling.tasks import (
 from titanic_model.labelling.votes import LABEL_COLUMNS, collect, model_answers
 from titanic_model.model.schema import SchemaError, check_passengers
 from titanic_model.monitoring.quality import check_labels, join_labels
-from titanic_model.parameters import ConfigError
 from titanic_model.prediction_log import read_prediction_log
 from titanic_model.serving.log_writer import ModelIdentity, scored_lines
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from titanic_model.parameters import ConfigError
+from titanic_model.errors import ConfigError
 from titanic_model.serving.settings import DEFAULT_MAX_BODY_BYTES, ServingConfig
 
 
