@@ -18,7 +18,7 @@ WORKERS ?= 1
 TEST_WORKERS ?= auto
 PYTEST_PARALLEL := --numprocesses=$(TEST_WORKERS) --maxprocesses=4 --dist=loadfile --no-loadscope-reorder
 
-.PHONY: help install system-deps lock lint format test test-fast test-unit bench run release serve web stack stack-down label-studio ui clean
+.PHONY: help install system-deps lock lint format label-studio-install-started test test-fast test-unit bench run release serve web stack stack-down label-studio ui clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -66,7 +66,14 @@ format: install  ## Apply ruff's fixes and formatting.
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint system-deps  ## Lint, then the whole test suite (unit, behaviour, integration, browser).
+# Label Studio's own venv takes minutes to install on a machine without it: `make test` starts
+# the install first, in the background, where it overlaps the project's venv and the lint (one
+# core each, at most); the suite's tests of it wait for it (the script's lock).
+label-studio-install-started:
+	@mkdir -p test-output
+	@deployment/label_studio.sh install >test-output/label-studio-prefetch.log 2>&1 &
+
+test: label-studio-install-started lint system-deps  ## Lint, then the whole test suite (unit, behaviour, integration, browser).
 	@$(BIN)/pytest $(PYTEST_PARALLEL); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; \
 	exit $$status

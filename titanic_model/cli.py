@@ -39,11 +39,10 @@ from titanic_model.config import (
     TrainConfig,
 )
 from titanic_model.credentials import refusal_line
-from titanic_model.errors import ConfigError
+from titanic_model.errors import ConfigError, DriftDetectedError
 from titanic_model.io.data import DataSourceError
 from titanic_model.io.label_studio import LabelStudioError
 from titanic_model.model.schema import SchemaError
-from titanic_model.monitoring.drift import DriftDetectedError
 from titanic_model.parameters import Params, parse_options
 
 # Mistakes of the person running the job: a one-line message, not a stack trace.

@@ -7,6 +7,13 @@ class ConfigError(ValueError):
     """Raised for a parameter or setting that cannot be used; the message is one line."""
 
 
+class DriftDetectedError(ValueError):
+    """Raised by the monitoring job, after logging, when asked to fail on drift; one line.
+
+    Here, not beside the drift tests: the command line names it without importing SciPy.
+    """
+
+
 # A message is one line, and never echoes a large body back.
 MAX_MESSAGE_CHARS = 300
 

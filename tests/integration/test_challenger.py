@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.processes import stop_process
 from tests.projects import Project, json_records, make_project, serve_layer
+from tests.serving_metrics import scrape, total
 from titanic_model.cli import main as cli_main
 from titanic_model.config import EvaluateConfig, PrepareConfig, SearchConfig, TrainConfig
 from titanic_model.io.digests import file_manifest, manifest_digest
@@ -125,23 +125,6 @@ def _replay(url: str, passengers: pd.DataFrame, prefix: str) -> list[dict]:
     return answers
 
 
-def _metrics(url: str) -> dict[tuple[str, tuple], float]:
-    text = requests.get(f"{url}/metrics", timeout=10).text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def _total(url: str, name: str, **labels: str) -> float:
-    return sum(
-        value
-        for (sample, sample_labels), value in _metrics(url).items()
-        if sample == name and set(labels.items()) <= set(sample_labels)
-    )
-
-
 def _log_lines(folder: Path) -> list[dict]:
     return [
         json.loads(line)
@@ -225,13 +208,13 @@ def test_the_champion_answers_as_alone_and_the_challenger_answers_in_the_log(ver
 
 
 def test_the_metrics_tell_the_shadow_apart_and_count_no_shadow_error(versions, shadowed):
-    metrics = _metrics(shadowed.url)
+    metrics = scrape(shadowed.url)
     info = {dict(labels)["role"]: dict(labels)["version"]
             for (name, labels), _ in metrics.items() if name == "titanic_model_info"}  # fmt: skip
     assert info == {"served": "1", "shadow": "2"}
-    assert _total(shadowed.url, "titanic_shadow_errors_total") == 0
+    assert total(metrics, "titanic_shadow_errors_total") == 0
     # The served answers only: the canary's positive-rate check counts these.
-    assert _total(shadowed.url, "titanic_predictions_total") == len(versions.holdout)
+    assert total(metrics, "titanic_predictions_total") == len(versions.holdout)
 
 
 # --- compare and promote, end to end --------------------------------------------------------
@@ -373,14 +356,15 @@ def test_a_failing_shadow_never_reaches_a_client_and_is_counted(versions, failur
         passengers = versions.holdout.head(40)
         assert _replay(url, passengers, failure) == _served_alone(versions, passengers)
         requests_scored = len(passengers) // 10
+        errors = "titanic_shadow_errors_total"
         _wait_for(
-            lambda: _total(url, "titanic_shadow_errors_total", stage=stage) == requests_scored,
+            lambda: total(scrape(url), errors, stage=stage) == requests_scored,
             f"{requests_scored} shadow errors counted at stage {stage}",
         )
         lines = _wait_for(lambda: len(found := _log_lines(log)) == 41 and found, "41 lines")
         assert {line["role"] for line in lines} == {"served"}
-        assert _total(url, "titanic_requests_total", status="500") == 0
-        roles = {dict(labels)["role"] for (name, labels) in _metrics(url)
+        assert total(scrape(url), "titanic_requests_total", status="500") == 0
+        roles = {dict(labels)["role"] for (name, labels) in scrape(url)
                  if name == "titanic_model_info"}  # fmt: skip
         assert roles == ({"served", "shadow"} if stage == "predict" else {"served"})
     finally:

@@ -22,7 +22,6 @@ import pandas as pd
 import pytest
 import requests
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.passengers import BRAUND
 from tests.processes import (
@@ -34,6 +33,7 @@ from tests.processes import (
     wait_for_http,
 )
 from tests.projects import S3_CREDENTIALS, s3_client, serve_layer, tampered_copy
+from tests.serving_metrics import scrape, total
 from titanic_model.io.digests import file_manifest, manifest_digest
 
 pytestmark = pytest.mark.integration
@@ -76,24 +76,6 @@ def _invoke(url: str, payload: object, request_id: str | None = None, **kwargs):
     return requests.post(f"{url}/invocations", data=body, headers={**headers, **kwargs}, timeout=60)
 
 
-def _metrics(url: str) -> dict[tuple[str, tuple], float]:
-    """``/metrics`` as ``{(sample name, sorted labels): value}``."""
-    text = requests.get(f"{url}/metrics", timeout=10).text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def _total(metrics: dict, name: str, **labels: str) -> float:
-    return sum(
-        value
-        for (sample, sample_labels), value in metrics.items()
-        if sample == name and set(labels.items()) <= set(sample_labels)
-    )
-
-
 def _log_lines(folder: Path) -> list[dict]:
     return [
         json.loads(line)
@@ -121,15 +103,15 @@ def _settled(layer: Layer) -> dict[tuple[str, tuple], float]:
     """
 
     def caught_up() -> dict[tuple[str, tuple], float] | None:
-        metrics = _metrics(layer.url)
+        metrics = scrape(layer.url)
         lines = [line for _, line in _worker_lines(layer.log_folder)]
         scored = [line for line in lines if line["status"] == 200]
-        answered = _total(metrics, "titanic_requests_total", status="200")
-        refused = _total(metrics, "titanic_requests_total") - answered
+        answered = total(metrics, "titanic_requests_total", status="200")
+        refused = total(metrics, "titanic_requests_total") - answered
         if (
             len({line["request_id"] for line in scored}) == answered
             and len(lines) - len(scored) == refused
-            and len(scored) == _total(metrics, "titanic_predictions_total")
+            and len(scored) == total(metrics, "titanic_predictions_total")
         ):
             return metrics
         return None
@@ -264,7 +246,7 @@ def test_an_unknown_path_gets_a_one_line_404(layer):
 
 def test_the_layer_is_still_up_and_never_answered_5xx(layer):
     assert requests.get(f"{layer.url}/ping", timeout=10).status_code == 200
-    metrics = _metrics(layer.url)
+    metrics = scrape(layer.url)
     server_errors = [
         labels for (name, labels), value in metrics.items()
         if name == "titanic_requests_total" and dict(labels)["status"].startswith("5") and value
@@ -395,7 +377,7 @@ def test_totals_are_exact_over_two_workers(layer):
     sent = scored // 2 + refused  # two passengers a scored request, one a refused one
 
     def delta(name: str, **labels: str) -> float:
-        return _total(after, name, **labels) - _total(before, name, **labels)
+        return total(after, name, **labels) - total(before, name, **labels)
 
     assert delta("titanic_requests_total") == sent
     assert delta("titanic_requests_total", status="400") == refused
@@ -403,11 +385,11 @@ def test_totals_are_exact_over_two_workers(layer):
     assert delta("titanic_rejected_records_total", field="Pclass") == refused
     assert delta("titanic_predictions_total") == scored
     assert delta("titanic_predictions_total", survived="1") == scored / 2  # Mrs Cumings
-    counted = _total(after, "titanic_predictions_total")
-    assert _total(after, "titanic_prediction_probability_count") == counted
+    counted = total(after, "titanic_predictions_total")
+    assert total(after, "titanic_prediction_probability_count") == counted
     info = [labels for (name, labels), _ in after.items() if name == "titanic_model_info"]
     assert [dict(labels)["version"] for labels in info] == ["1"]
-    assert _total(after, "titanic_prediction_log_dropped_total") == 0
+    assert total(after, "titanic_prediction_log_dropped_total") == 0
     # Both workers answered in the window: each total above is the sum of two processes'.
     assert len(by_worker) == 2
     assert sum(map(len, by_worker.values())) == scored + refused
@@ -440,13 +422,13 @@ def test_a_real_prometheus_scrapes_the_exact_totals(layer, tmp_path):
         wait_for_http(f"{url}/-/ready", process)
         _concurrent_requests(layer.url, 120, "scraped")
         settled = _settled(layer)
-        expected = _total(settled, "titanic_requests_total")
+        expected = total(settled, "titanic_requests_total")
         scraped = _wait_for(
             lambda: _prometheus_query(url, "sum(titanic_requests_total)") == expected,
             message=f"Prometheus never saw {expected} requests",
         )
         assert scraped
-        counted = _total(settled, "titanic_predictions_total")
+        counted = total(settled, "titanic_predictions_total")
         _wait_for(
             lambda: _prometheus_query(url, "sum(titanic_predictions_total)") == counted,
             message=f"Prometheus never saw {counted} predictions",
@@ -493,7 +475,7 @@ def test_predictions_go_on_when_the_log_store_is_down_and_the_drops_are_counted(
         for i in range(5):
             assert _invoke(url, {"dataframe_records": [BRAUND]}, f"down-{i}").status_code == 200
         _wait_for(
-            lambda: _total(_metrics(url), "titanic_prediction_log_dropped_total") == 5,
+            lambda: total(scrape(url), "titanic_prediction_log_dropped_total") == 5,
             timeout=60,
             message="the 5 lines written while S3 was down were not counted as dropped",
         )
@@ -562,7 +544,7 @@ def test_every_worker_serves_the_version_named_at_start_and_counts_start_from_ze
         counted = _settled(Layer(url, tmp_path / "first"))
     finally:
         stop_process(first)
-    assert _total(counted, "titanic_requests_total") > 0
+    assert total(counted, "titanic_requests_total") > 0
     assert list(metrics_folder.glob("*.db"))  # what the first server counted is still there
 
     # Restarted on that folder (one worker is enough: the launcher empties it either way).
@@ -571,11 +553,11 @@ def test_every_worker_serves_the_version_named_at_start_and_counts_start_from_ze
         env={"PROMETHEUS_MULTIPROC_DIR": str(metrics_folder)},
     )  # fmt: skip
     try:
-        fresh = _metrics(url)
+        fresh = scrape(url)
     finally:
         stop_process(second)
-    assert _total(fresh, "titanic_requests_total") == 0
-    assert _total(fresh, "titanic_predictions_total") == 0
+    assert total(fresh, "titanic_requests_total") == 0
+    assert total(fresh, "titanic_predictions_total") == 0
     info = [dict(labels)["version"] for (name, labels), _ in fresh.items()
             if name == "titanic_model_info"]  # fmt: skip
     assert info == ["2"]  # the alias's version now, and not the first server's as well

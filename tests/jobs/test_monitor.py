@@ -15,13 +15,14 @@ import pytest
 from tests.passengers import make_passengers
 from tests.processes import free_port
 from titanic_model.config import MonitorConfig, RequestLabelsConfig, TrainConfig
+from titanic_model.errors import DriftDetectedError
 from titanic_model.io.data import DataSourceError
 from titanic_model.jobs.monitor import monitor
 from titanic_model.jobs.prepare import prepare
 from titanic_model.jobs.request_labels import request_labels
 from titanic_model.jobs.train import train
 from titanic_model.model.schema import LABEL, PASSENGER_ID, SchemaError, check_passengers
-from titanic_model.monitoring.drift import MONITORED_FIELDS, DriftDetectedError
+from titanic_model.monitoring.drift import MONITORED_FIELDS
 from titanic_model.serving.log_writer import ModelIdentity, rejected_line, scored_lines
 
 _experiments = itertools.count(1)

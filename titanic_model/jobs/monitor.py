@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 
 from titanic_model import names
 from titanic_model.config import MonitorConfig
-from titanic_model.errors import ConfigError
+from titanic_model.errors import ConfigError, DriftDetectedError
 from titanic_model.io.data import DataSourceError, read_labels_csv, read_log_files
 from titanic_model.io.registry import registered_version, tag_version
 from titanic_model.io.runs import load_split, log_new_params, monitoring_experiment
@@ -35,7 +35,7 @@ from titanic_model.monitoring.assessment import (
     versions,
     window_metrics,
 )
-from titanic_model.monitoring.drift import DriftDetectedError, Thresholds
+from titanic_model.monitoring.drift import Thresholds
 from titanic_model.monitoring.quality import check_labels, join_labels, live_quality
 from titanic_model.monitoring.report import render_report
 from titanic_model.prediction_log import (

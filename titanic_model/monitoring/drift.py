@@ -25,10 +25,6 @@ _PSI_FLOOR = 1e-4
 _NUMERIC_BINS = 10
 
 
-class DriftDetectedError(ValueError):
-    """Raised by the monitoring job, after logging, when asked to fail on drift; one line."""
-
-
 class DriftKind(Enum):
     """How a field's drift is measured."""
 
