@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import mlflow
 from mlflow.exceptions import MlflowException
 
+from titanic_model.batch.predict_config import PredictConfig
 from titanic_model.config import (
     CollectLabelsConfig,
     CompareConfig,
@@ -31,7 +32,6 @@ from titanic_model.config import (
     EvaluateConfig,
     MainConfig,
     MonitorConfig,
-    PredictConfig,
     PrepareConfig,
     PromoteConfig,
     ReleaseConfig,

@@ -5,93 +5,54 @@ A job's parameters are the fields of its :class:`~titanic_model.parameters.Param
 descriptions and rules (the CLI's options come from them; a test holds ``MLproject`` to them).
 Its settings (:mod:`titanic_model.environment`) are read from the environment as it is parsed.
 The config is passed down; nothing below the edge reads parameters or the environment.
+
+The types the fields are made of live in :mod:`titanic_model.parameters`, and ``predict``'s
+config beside the batch engines (:mod:`titanic_model.batch.predict_config`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal, TypeVar
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field
 
 from titanic_model import names
 from titanic_model.environment import (
     DataSettings,
     LabelStudioSettings,
-    ModelPin,
     PredictionLogStorage,
-    SparkSettings,
     StorageConfig,
 )
 from titanic_model.errors import ConfigError
-from titanic_model.parameters import Integer, OneOf, Params, Rule
+from titanic_model.parameters import (
+    EMPTY_IS_NONE,
+    INTEGERS,
+    Destination,
+    Flag,
+    Fraction,
+    Grid,
+    Integer,
+    Integers,
+    Location,
+    Name,
+    NonNegative,
+    Numbers,
+    OneOf,
+    Params,
+    Positive,
+    Rule,
+    Text,
+    Window,
+)
 
-_Item = TypeVar("_Item")
-
-
-def _split(text: object) -> object:
-    """``"6, 8,None"`` -> ``["6", "8", None]``: items stripped, keywords in any case."""
-    keywords = {"none": None, "sqrt": "sqrt", "log2": "log2"}
-    if not isinstance(text, str):
-        return text
-    return [keywords.get(item.strip().lower(), item.strip()) for item in text.split(",")]
-
-
-def _distinct(items: tuple[_Item, ...]) -> tuple[_Item, ...]:
-    return tuple(dict.fromkeys(items))
-
-
-#: A comma-separated grid of values, duplicates dropped, order kept (a generic alias, so that
-#: the type checker reads each grid's item type).
-Grid = Annotated[
-    tuple[_Item, ...], BeforeValidator(_split), AfterValidator(_distinct), Field(min_length=1)
-]
-
-
-def _utc(instant: object) -> object:
-    if isinstance(instant, datetime) and instant.tzinfo is None:
-        return instant.replace(tzinfo=UTC)
-    return instant
-
-
-Positive = Annotated[Integer, Field(ge=1), Rule("an integer >= 1")]
-NonNegative = Annotated[Integer, Field(ge=0), Rule("an integer >= 0")]
-INTEGERS = "a comma-separated list of integers >= 1"
-Numbers = Annotated[
-    Grid[Annotated[float, Field(gt=0)]], Rule("a comma-separated list of positive numbers")
-]
-Fraction = Annotated[float, Field(gt=0, lt=1), Rule("a number strictly between 0 and 1")]
-Flag = Annotated[bool, Rule("true or false")]
-Name = Annotated[str, Field(min_length=1), Rule("an experiment's name")]
-Location = Annotated[str, Rule("a local path, https:// or s3:// URI")]
-Text = Annotated[str | None, BeforeValidator(lambda text: text or None), Rule("text")]
 Seed = Annotated[NonNegative, Field(description="seed of the split, the CV folds and the models")]
 ModelName = Annotated[
     str, Field(min_length=1, description="registered model"), Rule("a non-empty name")
 ]
-GateMetric = Annotated[
-    str,
-    OneOf(names.HOLDOUT_METRICS),
-    Field(description="holdout metric the new version must match or beat to become champion"),
-]
-PromoteTo = Annotated[
-    str,
-    OneOf(names.GATE_ALIASES),
-    Field(
-        description="alias a version that passes the gate takes: champion, or challenger "
-        "(tried in shadow, then promote)"
-    ),
-]
 #: The kustomize patch that pins the version production serves (``make release``).
 RELEASE_PATCH = "deployment/kubernetes/release.yaml"
 ReleasePatch = Annotated[str, Field(min_length=1), Rule("a file path")]
-# pydantic reads ISO 8601 instants and durations ("P1D", "PT6H", "P1DT12H"); no offset is UTC.
-Window = Annotated[
-    datetime | timedelta | None,
-    BeforeValidator(lambda text: text or None),
-    AfterValidator(_utc),
-    Rule("an ISO 8601 instant (2026-11-25T06:00:00Z) or duration (P1D, PT6H)"),
-]
 
 
 class DataConfig(Params):
@@ -120,11 +81,11 @@ class SearchConfig(Params):
         Rule("a comma-separated list of " + ", ".join(names.CANDIDATES)),
     ] = names.CANDIDATES
     """classifiers competing in the grid search"""
-    n_trees: Annotated[Grid[Positive], Rule(INTEGERS)] = (200,)
+    n_trees: Integers = (200,)
     """grid: number of trees"""
     max_depth: Annotated[Grid[Positive | None], Rule(f"{INTEGERS} or 'none'")] = (6, 8, None)
     """grid: tree depth (none = unlimited)"""
-    min_samples_leaf: Annotated[Grid[Positive], Rule(INTEGERS)] = (2, 4)
+    min_samples_leaf: Integers = (2, 4)
     """grid: leaf size"""
     max_features: Annotated[
         Grid[Literal["sqrt", "log2"] | Annotated[float, Field(gt=0, le=1)]],
@@ -158,8 +119,11 @@ class SearchConfig(Params):
 
 class _Gated(Params):
     model_name: ModelName = names.MODEL_NAME
-    gate_metric: GateMetric = "roc_auc"
-    promote_to: PromoteTo = names.CHAMPION_ALIAS
+    gate_metric: Annotated[str, OneOf(names.HOLDOUT_METRICS)] = "roc_auc"
+    """holdout metric the new version must match or beat to become champion"""
+    promote_to: Annotated[str, OneOf(names.GATE_ALIASES)] = names.CHAMPION_ALIAS
+    """alias a version that passes the gate takes: champion, or challenger (tried in shadow,
+    then promote)"""
 
 
 class _TrainsOn(Params):
@@ -208,7 +172,7 @@ class ReleaseConfig(Params):
     model_name: ModelName = names.MODEL_NAME
     version: Annotated[
         Annotated[str, Field(pattern=r"^[1-9][0-9]*$")] | None,
-        BeforeValidator(lambda text: text or None),
+        EMPTY_IS_NONE,
         Rule("a version number"),
     ] = None
     """version to release; empty: the champion"""
@@ -273,63 +237,6 @@ class PromoteConfig(Params):
     """the kustomize patch the release writes"""
 
 
-def _sibling(uri: str, suffix: str) -> str:
-    """``data/test.csv`` or ``data/test.predictions.csv`` -> ``data/test<suffix>``."""
-    for extension in (".csv", ".parquet", "/"):
-        uri = uri.removesuffix(extension)
-    return uri.removesuffix(".predictions") + suffix
-
-
-class PredictConfig(Params):
-    """``predict`` (batch scoring): what to score with which model, and where the rows go."""
-
-    input_uri: Annotated[str, Field(min_length=1), Rule("the CSV to score")]
-    """raw passengers: a CSV (local path, https:// or s3://); with engine=spark, a CSV or
-    Parquet file or a folder of Parquet files"""
-    engine: Annotated[
-        Literal["pandas", "spark"],
-        Rule("pandas or spark (spark reads paths, s3:// and Hadoop URIs, not https://)"),
-    ] = "pandas"
-    """pandas: one process, in chunks; spark: mlflow.pyfunc.spark_udf"""
-    output_uri: Annotated[str, Rule("given when input_uri is a URL")] = Field(
-        "", validate_default=True
-    )
-    """predictions; empty: <input>.predictions.csv (spark: a folder, <input>.predictions)"""
-    rejects_uri: Annotated[str, Rule("a path or URI")] = Field("", validate_default=True)
-    """rejected rows; empty: <output>.rejects.csv (spark: <output>.rejects)"""
-    model_uri: Annotated[
-        str, BeforeValidator(lambda uri: uri or names.CHAMPION_URI), Rule("a model URI")
-    ] = names.CHAMPION_URI
-    """model to score with"""
-    chunk_rows: Positive = 50_000
-    """rows read, scored and written at a time (engine=pandas)"""
-    overwrite: Flag = False
-    """engine=spark: replace existing output folders instead of failing"""
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    spark: SparkSettings = Field(default_factory=SparkSettings)
-    pin: ModelPin = Field(default_factory=ModelPin)
-
-    @field_validator("engine")
-    @classmethod
-    def _spark_reads_no_urls(cls, engine: str, info: ValidationInfo) -> str:
-        if engine == "spark" and info.data.get("input_uri", "").startswith(("http://", "https://")):
-            raise ValueError("Spark reads no URLs")
-        return engine
-
-    @field_validator("output_uri", "rejects_uri")
-    @classmethod
-    def _beside(cls, uri: str, info: ValidationInfo) -> str:
-        """Empty: the predictions beside the input, the rejects beside the predictions."""
-        output = info.field_name == "output_uri"
-        source = info.data.get("input_uri" if output else "output_uri")
-        if uri or not source:
-            return uri
-        if output and source.startswith(("http://", "https://")):
-            raise ValueError("a URL input needs an output_uri")
-        suffix = ".predictions" if output else ".rejects"
-        return _sibling(source, suffix if info.data.get("engine") == "spark" else f"{suffix}.csv")
-
-
 class MonitorConfig(_LogWindow):
     """``monitor``: drift and live quality of what the serving layer logged."""
 
@@ -369,24 +276,12 @@ class RequestLabelsConfig(_LogWindow):
     label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
 
 
-def _written_locally_or_to_s3(uri: str) -> str:
-    scheme = uri.partition("://")[0] if "://" in uri else ""
-    if scheme not in ("", "file", "s3"):
-        raise ValueError("neither a local path nor s3://")
-    return uri
-
-
 class CollectLabelsConfig(Params):
     """``collect_labels``: the reviewers' answers, as labels the monitor job reads."""
 
     project: ReviewProject = REVIEW_PROJECT
     """the Label Studio project"""
-    output_uri: Annotated[
-        str,
-        Field(min_length=1),
-        AfterValidator(_written_locally_or_to_s3),
-        Rule("a local path or s3:// URI"),
-    ]
+    output_uri: Destination
     """the labels CSV (PassengerId,Survived,...): a local path or s3://"""
     min_annotations: Positive = 1
     """answers (not skipped) a task needs before it counts"""

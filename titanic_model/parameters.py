@@ -7,6 +7,9 @@ raises a one-line :class:`ConfigError` ending in the field's :class:`Rule`: ``in
 n_trees='-3': must be a comma-separated list of integers >= 1``. :func:`parse_options` reads a
 command line into them with argparse. Fields holding :class:`~titanic_model.environment.Settings`
 are not parameters: pydantic-settings reads them from the environment as the model is parsed.
+
+The types a parameter can have (:data:`Positive`, :data:`Fraction`, :data:`Grid`,
+:data:`Window`, …) are here too, each with its rule, for every config to share.
 """
 
 from __future__ import annotations
@@ -14,14 +17,26 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Annotated, Self
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Self, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    ValidationError,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import core_schema
 
 from titanic_model.environment import Settings
 from titanic_model.errors import ConfigError
+from titanic_model.names import CHAMPION_URI
+
+_Item = TypeVar("_Item")
 
 
 class Rule(str):
@@ -68,6 +83,75 @@ def _integer_text(value: object) -> object:
 
 
 Integer = Annotated[int, BeforeValidator(_integer_text)]
+
+# The types a parameter can have, each ending in its rule; the jobs' configs and the serving
+# layer's command line share them.
+
+#: An empty parameter or variable is unset: ``None``.
+EMPTY_IS_NONE = BeforeValidator(lambda text: text or None)
+
+Positive = Annotated[Integer, Field(ge=1), Rule("an integer >= 1")]
+NonNegative = Annotated[Integer, Field(ge=0), Rule("an integer >= 0")]
+Fraction = Annotated[float, Field(gt=0, lt=1), Rule("a number strictly between 0 and 1")]
+Flag = Annotated[bool, Rule("true or false")]
+Text = Annotated[str | None, EMPTY_IS_NONE, Rule("text")]
+Name = Annotated[str, Field(min_length=1), Rule("an experiment's name")]
+Location = Annotated[str, Rule("a local path, https:// or s3:// URI")]
+ModelUri = Annotated[str, BeforeValidator(lambda uri: uri or CHAMPION_URI), Rule("a model URI")]
+
+
+def _written_locally_or_to_s3(uri: str) -> str:
+    scheme = uri.partition("://")[0] if "://" in uri else ""
+    if scheme not in ("", "file", "s3"):
+        raise ValueError("neither a local path nor s3://")
+    return uri
+
+
+Destination = Annotated[
+    str,
+    Field(min_length=1),
+    AfterValidator(_written_locally_or_to_s3),
+    Rule("a local path or s3:// URI"),
+]
+
+
+def _split(text: object) -> object:
+    """``"6, 8,None"`` -> ``["6", "8", None]``: items stripped, keywords in any case."""
+    keywords = {"none": None, "sqrt": "sqrt", "log2": "log2"}
+    if not isinstance(text, str):
+        return text
+    return [keywords.get(item.strip().lower(), item.strip()) for item in text.split(",")]
+
+
+def _distinct(items: tuple[_Item, ...]) -> tuple[_Item, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+#: A comma-separated grid of values, duplicates dropped, order kept (a generic alias, so that
+#: the type checker reads each grid's item type).
+Grid = Annotated[
+    tuple[_Item, ...], BeforeValidator(_split), AfterValidator(_distinct), Field(min_length=1)
+]
+INTEGERS = "a comma-separated list of integers >= 1"
+Integers = Annotated[Grid[Positive], Rule(INTEGERS)]
+Numbers = Annotated[
+    Grid[Annotated[float, Field(gt=0)]], Rule("a comma-separated list of positive numbers")
+]
+
+
+def _utc(instant: object) -> object:
+    if isinstance(instant, datetime) and instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)
+    return instant
+
+
+# pydantic reads ISO 8601 instants and durations ("P1D", "PT6H", "P1DT12H"); no offset is UTC.
+Window = Annotated[
+    datetime | timedelta | None,
+    EMPTY_IS_NONE,
+    AfterValidator(_utc),
+    Rule("an ISO 8601 instant (2026-11-25T06:00:00Z) or duration (P1D, PT6H)"),
+]
 
 
 def _is_settings(kind: object) -> bool:

@@ -27,13 +27,13 @@ from pyspark.sql import SparkSession
 
 from tests.processes import PROJECT_ROOT
 from tests.projects import EXPERIMENT, Project
+from titanic_model.batch.predict_config import PredictConfig
 from titanic_model.batch.spark import (
     check_outputs_free,
     read_passengers,
     score_passengers,
     spark_session,
 )
-from titanic_model.config import PredictConfig
 from titanic_model.environment import SparkSettings
 from titanic_model.io.data import DataSourceError
 from titanic_model.io.model_files import download_verified

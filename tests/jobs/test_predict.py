@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from tests.passengers import make_passengers
-from titanic_model.config import MainConfig, PredictConfig
+from titanic_model.batch.predict_config import PredictConfig
+from titanic_model.config import MainConfig
 from titanic_model.jobs.main import main
 from titanic_model.jobs.predict import predict
 

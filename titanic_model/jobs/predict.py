@@ -12,7 +12,7 @@ import logging
 import mlflow
 
 from titanic_model.batch.chunks import split_answers
-from titanic_model.config import PredictConfig
+from titanic_model.batch.predict_config import PredictConfig
 from titanic_model.errors import ConfigError
 from titanic_model.io.data import iter_passenger_csv, open_output
 from titanic_model.io.model_files import download_verified, load_verified_model

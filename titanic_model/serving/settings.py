@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Literal, Self
 
-from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from titanic_model.environment import ModelPin, PredictionLogStorage, Settings
 from titanic_model.errors import ConfigError
 from titanic_model.names import CHAMPION_URI
-from titanic_model.parameters import Integer, Params, Rule, rule_of
+from titanic_model.parameters import EMPTY_IS_NONE, Integer, ModelUri, Params, Rule, rule_of
 
 PREDICTION_LOG_VARIABLE = "TITANIC_PREDICTION_LOG"
 LOG_NAMES_VARIABLE = "TITANIC_PREDICTION_LOG_NAMES"
@@ -40,9 +40,7 @@ DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
 class ServingParams(Params):
     """What ``make serve`` passes on the command line."""
 
-    model_uri: Annotated[
-        str, BeforeValidator(lambda value: value or CHAMPION_URI), Rule("a model URI")
-    ] = CHAMPION_URI
+    model_uri: ModelUri = CHAMPION_URI
     """model to serve: models:/name@alias, models:/name/N, runs:/…, a path"""
     host: Annotated[str, Field(min_length=1), Rule("an address")] = "127.0.0.1"
     """address to listen on"""
@@ -60,19 +58,19 @@ class ServingConfig(Settings):
     """
 
     params: ServingParams
-    prediction_log: Annotated[str | None, BeforeValidator(lambda value: value or None)] = Field(
+    prediction_log: Annotated[str | None, EMPTY_IS_NONE] = Field(
         None, validation_alias=PREDICTION_LOG_VARIABLE
     )
     """folder or ``s3://`` prefix of the prediction log, or None"""
     shadow_model_uri: Annotated[
         str | None,
-        BeforeValidator(lambda value: value or None),
+        EMPTY_IS_NONE,
         Rule(f"a model URI, with {PREDICTION_LOG_VARIABLE} set (the shadow answers the log only)"),
     ] = Field(None, validation_alias=SHADOW_MODEL_VARIABLE)
     """model scoring the accepted records in shadow (``models:/titanic@challenger``), or None"""
     shadow_digest: Annotated[
         Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None,
-        BeforeValidator(lambda value: value or None),
+        EMPTY_IS_NONE,
         Rule("sha256: and 64 hex digits"),
     ] = Field(None, validation_alias=SHADOW_DIGEST_VARIABLE)
     """the digest the shadow's files must have; None: its version's ``model_digest`` tag"""
