@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from benchmarks.processes import (
     PROJECT_ROOT,
@@ -28,8 +31,30 @@ __all__ = [
     "start_mlflow_server",
     "start_process",
     "stop_process",
+    "wait_for",
     "wait_for_http",
 ]
+
+_Result = TypeVar("_Result")
+
+
+def wait_for(condition: Callable[[], _Result], message: str, timeout: float = 30.0) -> _Result:
+    """Poll ``condition`` until it returns something true, and return that; no fixed sleep.
+
+    For what a real process does after it answers: the serving layer counts a request as its
+    answer goes out, and its log's thread writes the line later still.
+
+    Raises:
+        AssertionError: Naming ``message``, when ``timeout`` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout:.0f} s: {message}")
+
 
 # Debian's Chromium, driven by Playwright for the page and the MLflow UI.
 CHROMIUM = Path("/usr/bin/chromium")

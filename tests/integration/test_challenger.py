@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ import pandas as pd
 import pytest
 import requests
 
-from tests.processes import stop_process
+from tests.processes import stop_process, wait_for
 from tests.projects import Project, json_records, make_project, serve_layer
 from tests.serving_metrics import scrape, total
 from titanic_model.cli import main as cli_main
@@ -133,16 +132,6 @@ def _log_lines(folder: Path) -> list[dict]:
     ]
 
 
-def _wait_for(condition, message: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout:.0f} s: {message}")
-
-
 def _served_alone(versions: Versions, passengers: pd.DataFrame) -> list[dict]:
     """What the layer without a shadow answers: v1's answers, to the bit."""
     frame = passengers.drop(columns=[LABEL])
@@ -172,7 +161,7 @@ def shadowed(versions) -> Iterator[Shadowed]:
     try:
         answers = _replay(url, versions.holdout, "replay")
         expected = 2 * len(versions.holdout) + 1  # served and shadow per record, one refusal
-        lines = _wait_for(
+        lines = wait_for(
             lambda: len(found := _log_lines(log)) == expected and found,
             f"{expected} log lines",
         )
@@ -357,11 +346,11 @@ def test_a_failing_shadow_never_reaches_a_client_and_is_counted(versions, failur
         assert _replay(url, passengers, failure) == _served_alone(versions, passengers)
         requests_scored = len(passengers) // 10
         errors = "titanic_shadow_errors_total"
-        _wait_for(
+        wait_for(
             lambda: total(scrape(url), errors, stage=stage) == requests_scored,
             f"{requests_scored} shadow errors counted at stage {stage}",
         )
-        lines = _wait_for(lambda: len(found := _log_lines(log)) == 41 and found, "41 lines")
+        lines = wait_for(lambda: len(found := _log_lines(log)) == 41 and found, "41 lines")
         assert {line["role"] for line in lines} == {"served"}
         assert total(scrape(url), "titanic_requests_total", status="500") == 0
         roles = {dict(labels)["role"] for (name, labels) in scrape(url)

@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from tests.processes import (
     free_port,
     start_process,
     stop_process,
+    wait_for,
     wait_for_http,
 )
 from tests.projects import S3_CREDENTIALS, s3_client, serve_layer, tampered_copy
@@ -116,19 +116,9 @@ def _settled(layer: Layer) -> dict[tuple[str, tuple], float]:
             return metrics
         return None
 
-    return _wait_for(
+    return wait_for(
         caught_up, timeout=30, message="the totals of both workers never matched their logs"
     )
-
-
-def _wait_for(condition, timeout: float = 20.0, message: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout:.0f} s: {message}")
 
 
 def _one_line_error(response: requests.Response, status: int) -> dict:
@@ -270,7 +260,7 @@ def test_each_scored_record_and_each_refusal_is_one_log_line(layer, registered, 
         wanted = ("log-scored", "log-refused")
         return [line for line in _log_lines(layer.log_folder) if line["request_id"] in wanted]
 
-    lines = _wait_for(lambda: len(ours()) == 4 and ours(), message="3 scored lines, 1 refusal")
+    lines = wait_for(lambda: len(ours()) == 4 and ours(), message="3 scored lines, 1 refusal")
     run_id = registered.client.get_model_version("titanic", "1").run_id
     scored_lines = sorted(
         (line for line in lines if line["request_id"] == "log-scored"), key=lambda x: x["record"]
@@ -334,7 +324,7 @@ def _until_both_workers_answer(
         )
         scored, refused = scored + batch_scored, refused + batch_refused
         logged = f"{prefix}{batch}-", batch_scored + batch_refused
-        _wait_for(
+        wait_for(
             lambda logged=logged: len(_lines_of(layer.log_folder, logged[0])) == logged[1],
             message=f"batch {batch} of {prefix} was not all logged",
         )
@@ -423,13 +413,13 @@ def test_a_real_prometheus_scrapes_the_exact_totals(layer, tmp_path):
         _concurrent_requests(layer.url, 120, "scraped")
         settled = _settled(layer)
         expected = total(settled, "titanic_requests_total")
-        scraped = _wait_for(
+        scraped = wait_for(
             lambda: _prometheus_query(url, "sum(titanic_requests_total)") == expected,
             message=f"Prometheus never saw {expected} requests",
         )
         assert scraped
         counted = total(settled, "titanic_predictions_total")
-        _wait_for(
+        wait_for(
             lambda: _prometheus_query(url, "sum(titanic_predictions_total)") == counted,
             message=f"Prometheus never saw {counted} predictions",
         )
@@ -468,13 +458,13 @@ def test_predictions_go_on_when_the_log_store_is_down_and_the_drops_are_counted(
             ]
             return [json.loads(line)["request_id"] for b in bodies for line in b.splitlines()]
 
-        assert sorted(_wait_for(lambda: len(logged_ids()) == 5 and logged_ids())) == [
-            f"up-{i}" for i in range(5)
-        ]
+        assert sorted(
+            wait_for(lambda: len(logged_ids()) == 5 and logged_ids(), "5 lines logged")
+        ) == [f"up-{i}" for i in range(5)]
         stop_process(moto)  # the store goes down
         for i in range(5):
             assert _invoke(url, {"dataframe_records": [BRAUND]}, f"down-{i}").status_code == 200
-        _wait_for(
+        wait_for(
             lambda: total(scrape(url), "titanic_prediction_log_dropped_total") == 5,
             timeout=60,
             message="the 5 lines written while S3 was down were not counted as dropped",
@@ -536,7 +526,7 @@ def test_every_worker_serves_the_version_named_at_start_and_counts_start_from_ze
     try:
         # The launcher spawns the workers once it has resolved the alias; each then takes
         # seconds to import MLflow before it could resolve it again.
-        _wait_for(lambda: _children(first.pid), timeout=60, message="no worker was spawned")
+        wait_for(lambda: _children(first.pid), timeout=60, message="no worker was spawned")
         client.set_registered_model_alias(PINNED, "champion", "2")
         wait_for_http(f"{url}/ping", first)
         _, _, by_worker = _until_both_workers_answer(Layer(url, tmp_path / "first"), "first", 24)

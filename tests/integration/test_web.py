@@ -25,9 +25,11 @@ from tests.processes import (
     free_ports,
     start_process,
     stop_process,
+    wait_for,
     wait_for_http,
 )
 from tests.projects import serve_layer
+from tests.serving_metrics import scrape, total
 
 pytestmark = pytest.mark.integration
 
@@ -237,11 +239,17 @@ def test_the_image_entry_script_serves_page_and_model(registered, tmp_path):
         assert answer.status_code == 200, answer.text
         assert 0 <= answer.json()["predictions"][0]["probability"] <= 1
         # The serving layer behind nginx: its request id passed on, its metrics reachable on
-        # the metrics address alone (in a cluster, a port no Ingress leads to).
+        # the metrics address alone (in a cluster, a port no Ingress leads to). A request is
+        # counted as its answer goes out, so the count may follow the answer by a moment.
         request_id = answer.headers["X-Request-ID"]
         metrics = requests.get(f"http://{metrics_address}/metrics", timeout=10)
         assert metrics.status_code == 200
-        assert 'titanic_requests_total{status="200"} 1.0' in metrics.text
+        wait_for(
+            lambda: total(scrape(f"http://{metrics_address}"), "titanic_requests_total") == 1,
+            "the answered request counted",
+        )
+        counted = scrape(f"http://{metrics_address}")
+        assert total(counted, "titanic_requests_total", status="200") == 1
         assert requests.get(f"http://{web_address}/metrics", timeout=10).status_code == 404
         assert requests.get(f"http://{metrics_address}/ping", timeout=10).status_code == 404
         given = requests.post(
