@@ -151,7 +151,7 @@ class LabelStudioSettings(Settings):
         """
         if self.url is None or self.api_key is None:
             missing = (
-                LABEL_STUDIO_URL_VARIABLE if self.url is None else (LABEL_STUDIO_API_KEY_VARIABLE)
+                LABEL_STUDIO_URL_VARIABLE if self.url is None else LABEL_STUDIO_API_KEY_VARIABLE
             )
             raise ConfigError(f"{missing} is not set: `deployment/label_studio.sh env` prints it")
         if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.url):

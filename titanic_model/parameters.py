@@ -87,7 +87,7 @@ Integer = Annotated[int, BeforeValidator(_integer_text)]
 # The types a parameter can have, each ending in its rule; the jobs' configs and the serving
 # layer's command line share them.
 
-#: An empty parameter or variable is unset: ``None``.
+#: An empty parameter is unset: ``None`` (settings drop blank variables themselves).
 EMPTY_IS_NONE = BeforeValidator(lambda text: text or None)
 
 Positive = Annotated[Integer, Field(ge=1), Rule("an integer >= 1")]

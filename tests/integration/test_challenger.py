@@ -352,8 +352,9 @@ def test_a_failing_shadow_never_reaches_a_client_and_is_counted(versions, failur
         )
         lines = wait_for(lambda: len(found := _log_lines(log)) == 41 and found, "41 lines")
         assert {line["role"] for line in lines} == {"served"}
-        assert total(scrape(url), "titanic_requests_total", status="500") == 0
-        roles = {dict(labels)["role"] for (name, labels) in scrape(url)
+        metrics = scrape(url)
+        assert total(metrics, "titanic_requests_total", status="500") == 0
+        roles = {dict(labels)["role"] for (name, labels) in metrics
                  if name == "titanic_model_info"}  # fmt: skip
         assert roles == ({"served", "shadow"} if stage == "predict" else {"served"})
     finally:

@@ -244,11 +244,13 @@ def test_the_image_entry_script_serves_page_and_model(registered, tmp_path):
         request_id = answer.headers["X-Request-ID"]
         metrics = requests.get(f"http://{metrics_address}/metrics", timeout=10)
         assert metrics.status_code == 200
-        wait_for(
-            lambda: total(scrape(f"http://{metrics_address}"), "titanic_requests_total") == 1,
+        counted = wait_for(
+            lambda: (
+                total(found := scrape(f"http://{metrics_address}"), "titanic_requests_total") == 1
+                and found
+            ),
             "the answered request counted",
         )
-        counted = scrape(f"http://{metrics_address}")
         assert total(counted, "titanic_requests_total", status="200") == 1
         assert requests.get(f"http://{web_address}/metrics", timeout=10).status_code == 404
         assert requests.get(f"http://{metrics_address}/ping", timeout=10).status_code == 404

@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from titanic_model.environment import ModelPin, PredictionLogStorage, Settings
 from titanic_model.errors import ConfigError
 from titanic_model.names import CHAMPION_URI
-from titanic_model.parameters import EMPTY_IS_NONE, Integer, ModelUri, Params, Rule, rule_of
+from titanic_model.parameters import Integer, ModelUri, Params, Rule, rule_of
 
 PREDICTION_LOG_VARIABLE = "TITANIC_PREDICTION_LOG"
 LOG_NAMES_VARIABLE = "TITANIC_PREDICTION_LOG_NAMES"
@@ -58,19 +58,15 @@ class ServingConfig(Settings):
     """
 
     params: ServingParams
-    prediction_log: Annotated[str | None, EMPTY_IS_NONE] = Field(
-        None, validation_alias=PREDICTION_LOG_VARIABLE
-    )
+    prediction_log: str | None = Field(None, validation_alias=PREDICTION_LOG_VARIABLE)
     """folder or ``s3://`` prefix of the prediction log, or None"""
     shadow_model_uri: Annotated[
         str | None,
-        EMPTY_IS_NONE,
         Rule(f"a model URI, with {PREDICTION_LOG_VARIABLE} set (the shadow answers the log only)"),
     ] = Field(None, validation_alias=SHADOW_MODEL_VARIABLE)
     """model scoring the accepted records in shadow (``models:/titanic@challenger``), or None"""
     shadow_digest: Annotated[
         Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None,
-        EMPTY_IS_NONE,
         Rule("sha256: and 64 hex digits"),
     ] = Field(None, validation_alias=SHADOW_DIGEST_VARIABLE)
     """the digest the shadow's files must have; None: its version's ``model_digest`` tag"""

@@ -600,7 +600,7 @@ def test_an_s3_log_writes_again_once_the_store_is_back(caplog):
     """A real S3 server (moto's, in this process) stopped under the log, then started again."""
     from moto.server import ThreadedMotoServer
 
-    from tests.processes import free_port
+    from tests.processes import free_port, wait_for
     from titanic_model.serving.log_writer import open_sink
 
     caplog.set_level(logging.WARNING, logger=log_writer.__name__)
@@ -617,22 +617,17 @@ def test_an_s3_log_writes_again_once_the_store_is_back(caplog):
             sink._fs.invalidate_cache()
             return sorted(sink._fs.find("log/serving"))
 
-        def wait(condition) -> None:
-            deadline = time.monotonic() + 20
-            while not condition():
-                assert time.monotonic() < deadline, "not within 20 s"
-                time.sleep(0.05)
-
         log.rejected("up", ARRIVED, 400, "r", {})
-        wait(lambda: len(objects()) == 1)
+        wait_for(lambda: len(objects()) == 1, "the first line written", timeout=20)
         store.stop()  # the store goes down
         for i in range(2):
             log.rejected(f"down-{i}", ARRIVED, 400, "r", {})
-            wait(lambda i=i: dropped.count == i + 1)  # each flush fails on its own
+            # Each flush fails on its own.
+            wait_for(lambda i=i: dropped.count == i + 1, f"{i + 1} line(s) dropped", timeout=20)
         store = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         store.start()  # and comes back (moto keeps the bucket in this process)
         log.rejected("back", ARRIVED, 400, "r", {})
-        wait(lambda: len(objects()) == 2)
+        wait_for(lambda: len(objects()) == 2, "the line after the store came back", timeout=20)
         log.close()
 
         written = [sink._fs.cat_file(key).decode() for key in objects()]
